@@ -1,0 +1,135 @@
+/*
+ * midge client: a session, a transport and a wait loop. The blocking calls
+ * umqtt.simple users know (connect, publish, subscribe, wait_msg, check_msg,
+ * ...), each a thin loop over the sans-I/O session.
+ *
+ * Memory: the caller owns the midge_client struct and the buffers passed in
+ * midge_session_buffers; the client never allocates. Strings given to
+ * midge_client_subscribe() are remembered by pointer (to renew subscriptions
+ * after a reconnect) and must outlive the client; the connect options'
+ * strings likewise (they are sent again on every reconnect).
+ *
+ * Every call returns a midge_status. After a failure status the connection
+ * is closed; with auto_reconnect on, the next call reconnects (with backoff),
+ * renews the subscriptions and resends what the session holds.
+ */
+#ifndef MIDGE_CLIENT_H
+#define MIDGE_CLIENT_H
+
+#include "midge/config.h"
+#include "midge/port.h"
+#include "midge/session.h"
+#include "midge/transport.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct midge_client midge_client;
+
+/* Called once per application message. `topic` is NUL-terminated for the
+ * duration of the call; the payload is valid only during the call. */
+typedef void (*midge_message_fn)(void *user, const midge_publish *msg);
+
+/* Called for every session event (connack, suback, published, closed...),
+ * after the client's own handling. Optional. */
+typedef void (*midge_client_event_fn)(void *user, const midge_event *ev);
+
+typedef struct midge_client_config {
+    const char *host;
+    uint16_t port;
+    midge_connect_opts connect;   /* client id, credentials, keepalive, clean session */
+    uint32_t connect_timeout_ms;  /* TCP (and TLS) connect; 0 = 10000 */
+    uint32_t connack_timeout_ms;  /* 0 = MIDGE_CONNACK_TIMEOUT_MS */
+    bool auto_reconnect;          /* reconnect on loss inside wait/poll/publish */
+    uint32_t backoff_min_ms;      /* first reconnect delay; 0 = 500 */
+    uint32_t backoff_max_ms;      /* cap of the doubling delay; 0 = 30000 */
+    midge_transport_open_fn open; /* NULL = plain TCP (midge_tcp_opener) */
+    void *opener;                 /* context for `open` */
+    midge_trace_fn trace;         /* optional packet trace (-d) */
+    void *trace_user;
+} midge_client_config;
+
+struct midge_client {
+    midge_session session; /* private fields from here on */
+    midge_client_config cfg;
+    midge_transport transport;
+    bool transport_open;
+    midge_message_fn on_message;
+    void *message_user;
+    midge_client_event_fn on_event;
+    void *event_user;
+    midge_will will;
+    const char *sub_filters[MIDGE_CLIENT_MAX_SUBS];
+    uint8_t sub_qos[MIDGE_CLIENT_MAX_SUBS];
+    uint8_t sub_count;
+    uint32_t backoff_ms;
+    uint32_t retry_at_ms;
+    /* scratch for the blocking calls */
+    uint16_t wait_id;
+    bool wait_done;
+    int wait_status;
+    uint8_t granted[MIDGE_CLIENT_MAX_SUBS];
+    bool got_message;
+    midge_tcp tcp; /* the default transport's state */
+};
+
+midge_status midge_client_init(midge_client *c, const midge_client_config *cfg,
+                               const midge_session_buffers *bufs);
+
+void midge_client_set_callback(midge_client *c, midge_message_fn fn, void *user);
+void midge_client_set_event_callback(midge_client *c, midge_client_event_fn fn, void *user);
+
+/* Before connect. The strings and payload must outlive the client. */
+midge_status midge_client_set_last_will(midge_client *c, const char *topic, const void *payload,
+                                        uint16_t len, uint8_t qos, bool retain);
+
+/* Open the transport, send CONNECT, wait for CONNACK. Returns MIDGE_OK, a
+ * MIDGE_REFUSED_* code, or a local failure. *session_present may be NULL. */
+midge_status midge_client_connect(midge_client *c, bool *session_present);
+
+/* Send DISCONNECT, flush, close. */
+midge_status midge_client_disconnect(midge_client *c);
+
+/* Send PINGREQ now (the client also does it by itself at keepalive). */
+midge_status midge_client_ping(midge_client *c);
+
+/* Publish. QoS 0 returns once the bytes are handed to the transport; QoS 1/2
+ * return once the message is in the session store and sent (not yet
+ * acknowledged: see midge_client_flush). *packet_id may be NULL. */
+midge_status midge_client_publish(midge_client *c, const char *topic, const void *payload,
+                                  size_t len, uint8_t qos, bool retain, uint16_t *packet_id);
+
+/* Wait until every QoS 1/2 publish is acknowledged, or timeout_ms passed
+ * (MIDGE_TIMEOUT). Messages arriving meanwhile go to the callback. */
+midge_status midge_client_flush(midge_client *c, uint32_t timeout_ms);
+
+/* Subscribe and wait for SUBACK. MIDGE_ERR_SUBSCRIBE when the broker answers
+ * 0x80. `filter` is kept by pointer for resubscription. */
+midge_status midge_client_subscribe(midge_client *c, const char *filter, uint8_t qos);
+
+/* Several filters in one SUBSCRIBE; granted[i] gets each return code (0x80 =
+ * refused; the call then returns MIDGE_ERR_SUBSCRIBE). granted may be NULL. */
+midge_status midge_client_subscribe_many(midge_client *c, const midge_subscription *subs,
+                                         size_t count, uint8_t *granted);
+
+midge_status midge_client_unsubscribe(midge_client *c, const char *filter);
+
+/* Block until one application message has been handed to the callback. */
+midge_status midge_client_wait_msg(midge_client *c);
+
+/* Process whatever has arrived without blocking; MIDGE_OK whether or not a
+ * message came. */
+midge_status midge_client_check_msg(midge_client *c);
+
+/* Move bytes, run timers and deliver messages for up to timeout_ms; returns
+ * after the first batch of incoming packets, or MIDGE_TIMEOUT if none came. */
+midge_status midge_client_poll(midge_client *c, uint32_t timeout_ms);
+
+bool midge_client_is_connected(const midge_client *c);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MIDGE_CLIENT_H */

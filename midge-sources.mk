@@ -1,0 +1,14 @@
+# midge source lists for Make-based and vendor (ESP8266 / Cortex-M SDK) builds.
+# Add $(MIDGE_CORE_SOURCES) to your sources and -I$(MIDGE_DIR)/include to CFLAGS.
+# The core needs only <stdint.h>, <stddef.h>, <stdbool.h> and <string.h>.
+MIDGE_DIR ?= .
+MIDGE_CORE_SOURCES := \
+	$(MIDGE_DIR)/src/mqtt/status.c \
+	$(MIDGE_DIR)/src/mqtt/codec.c \
+	$(MIDGE_DIR)/src/mqtt/topic.c \
+	$(MIDGE_DIR)/src/mqtt/session.c
+MIDGE_POSIX_SOURCES := \
+	$(MIDGE_DIR)/src/mqtt/client.c \
+	$(MIDGE_DIR)/src/port/posix/clock.c \
+	$(MIDGE_DIR)/src/port/posix/tcp.c
+MIDGE_INCLUDE_DIRS := $(MIDGE_DIR)/include
