@@ -7,6 +7,7 @@ set(MIDGE_CORE_SOURCES
     src/mqtt/codec.c
     src/mqtt/topic.c
     src/mqtt/session.c
+    src/mqtt/session_store.c
 )
 
 # The server half of the codec (fake brokers in tests); not in the client core.
@@ -19,6 +20,21 @@ set(MIDGE_POSIX_SOURCES
     src/mqtt/client.c
     src/port/posix/clock.c
     src/port/posix/tcp.c
+)
+
+# The OneNET token: HMAC through mbedTLS (mbedcrypto), which allocates, so it
+# sits outside the no-heap core.
+set(MIDGE_TOKEN_SOURCES
+    src/device/token.c
+)
+
+# LED drivers on POSIX: simulated, and Linux GPIO through libgpiod (v1 API).
+# led.c alone is OS-free, for a microcontroller port's own driver.
+set(MIDGE_LED_SOURCES
+    src/port/led/led.c
+    src/port/led/led_open.c
+    src/port/led/led_sim.c
+    src/port/led/led_gpiod.c
 )
 
 set(MIDGE_INCLUDE_DIRS include)
