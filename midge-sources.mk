@@ -6,7 +6,9 @@ MIDGE_CORE_SOURCES := \
 	$(MIDGE_DIR)/src/mqtt/status.c \
 	$(MIDGE_DIR)/src/mqtt/codec.c \
 	$(MIDGE_DIR)/src/mqtt/topic.c \
-	$(MIDGE_DIR)/src/mqtt/session.c
+	$(MIDGE_DIR)/src/mqtt/session.c \
+	$(MIDGE_DIR)/src/mqtt/session_rx.c \
+	$(MIDGE_DIR)/src/mqtt/session_store.c
 MIDGE_POSIX_SOURCES := \
 	$(MIDGE_DIR)/src/mqtt/client.c \
 	$(MIDGE_DIR)/src/port/posix/clock.c \

@@ -7,7 +7,19 @@ set(MIDGE_CORE_SOURCES
     src/mqtt/codec.c
     src/mqtt/topic.c
     src/mqtt/session.c
+    src/mqtt/session_rx.c
     src/mqtt/session_store.c
+)
+
+# The device layer (LED logic, OneNET profiles): no OS headers, no heap; builds
+# with -ffreestanding. Needs jsmn.h (header-only) on the include path.
+set(MIDGE_DEVICE_SOURCES
+    src/device/device.c
+    src/device/handle.c
+    src/device/json.c
+    src/device/report.c
+    src/device/studio.c
+    src/device/text.c
 )
 
 # The server half of the codec (fake brokers in tests); not in the client core.
@@ -35,6 +47,13 @@ set(MIDGE_LED_SOURCES
     src/port/led/led_open.c
     src/port/led/led_sim.c
     src/port/led/led_gpiod.c
+)
+
+# TLS transport over mbedTLS (mbedtls, mbedx509, mbedcrypto), on top of
+# the POSIX TCP transport; allocates, so outside the no-heap core.
+set(MIDGE_TLS_SOURCES
+    src/port/tls/tls.c
+    src/port/tls/tls_error.c
 )
 
 set(MIDGE_INCLUDE_DIRS include)

@@ -26,4 +26,37 @@
 #define MIDGE_CLIENT_MAX_SUBS 16
 #endif
 
+/* --- Device layer (device.h) ---------------------------------------------- */
+
+/* Command ids a device remembers to answer a redelivered command again
+ * without acting twice (OneNET keeps commands for offline devices and may
+ * deliver one twice, onenet.md section 1). 8 bytes each in midge_device. */
+#ifndef MIDGE_DEVICE_DEDUPE_SLOTS
+#define MIDGE_DEVICE_DEDUPE_SLOTS 64
+#endif
+
+/* Plain extra topics (like the tutorial's "TurnipRobot") a device may
+ * subscribe to besides its command topics. */
+#ifndef MIDGE_DEVICE_MAX_EXTRA_TOPICS
+#define MIDGE_DEVICE_MAX_EXTRA_TOPICS 4
+#endif
+
+/* Largest OneJSON payload (bytes) parsed in full; a larger one is answered
+ * with an error when its id can still be read. */
+#ifndef MIDGE_DEVICE_JSON_MAX
+#define MIDGE_DEVICE_JSON_MAX 1024
+#endif
+
+/* jsmn tokens per OneJSON payload, on the stack of midge_device_handle()
+ * (16 bytes each on common targets). A property set needs about 10. */
+#ifndef MIDGE_DEVICE_JSON_TOKENS
+#define MIDGE_DEVICE_JSON_TOKENS 32
+#endif
+
+/* Bytes of the log line in midge_device_out, NUL included; longer lines are
+ * cut and end in "...". */
+#ifndef MIDGE_DEVICE_LOG_MAX
+#define MIDGE_DEVICE_LOG_MAX 256
+#endif
+
 #endif /* MIDGE_CONFIG_H */

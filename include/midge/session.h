@@ -22,7 +22,9 @@
  * after the next CONNACK with session present = 1 the unacknowledged
  * PUBLISHes are resent with DUP set and PUBRELs resent, in their original
  * order (section 4.4). With session present = 0 they are discarded and
- * MIDGE_EV_SESSION_LOST tells the caller how many.
+ * MIDGE_EV_SESSION_LOST tells the caller how many (outgoing messages the
+ * broker may have seen plus incoming QoS 2 ids); a QoS 1/2 message queued
+ * but never sent is kept and goes out on the new session.
  */
 #ifndef MIDGE_SESSION_H
 #define MIDGE_SESSION_H
@@ -167,7 +169,10 @@ void midge_session_sent(midge_session *s, size_t n, uint32_t now_ms);
 size_t midge_session_rx_space(midge_session *s, uint8_t **buf);
 
 /* Process `n` bytes just written into the rx space. Events fire from here.
- * Returns MIDGE_OK, or the failure that ends the connection. */
+ * Returns MIDGE_OK, or the failure that ends the connection. A packet whose
+ * acknowledgement does not fit in tx stays unprocessed in rx; it is handled
+ * by the next midge_session_received() (n may be 0) or midge_session_feed()
+ * once tx has room (midge_session_sent() never processes rx). */
 midge_status midge_session_received(midge_session *s, size_t n, uint32_t now_ms);
 
 /* Copying receive: processes as much of `data` as fits; *used gets the bytes

@@ -1,1 +1,488 @@
-/* placeholder */
+/*
+ * The session engine: one MQTT 3.1.1 connection's protocol state, sans I/O.
+ * This file holds setup, sending, timers and the lifecycle; receiving is in
+ * session_rx.c and the outgoing store in session_store.c.
+ *
+ * tx is a byte queue: pending data is tx[tx_off, tx_len). Packets are encoded
+ * straight into it; the queue slides to the front only when a packet would
+ * not fit otherwise, and never inside midge_session_pending() (its pointer
+ * must stay valid across repeated calls).
+ *
+ * rx holds unprocessed bytes at rx[0, rx_len) (see session_rx.c).
+ *
+ * QoS 1/2 PUBLISHes and their PUBRELs live in the store (session_store.c)
+ * and are copied into tx lazily by midge_session_pending(), only while
+ * connected: nothing but CONNECT goes out before CONNACK (section 3.1.4).
+ */
+#include <string.h>
+
+#include "session_internal.h"
+
+/* PINGREQ and DISCONNECT are a bare fixed header (sections 3.12, 3.14). */
+#define BARE_LEN 2u
+
+/* --- Small helpers ------------------------------------------------------- */
+
+/* Wrap-safe: true once `now` reached `deadline`, even across 2^32 ms. */
+static bool time_due(uint32_t now, uint32_t deadline) { return (int32_t)(now - deadline) >= 0; }
+
+static uint32_t time_left(uint32_t now, uint32_t deadline)
+{
+    return time_due(now, deadline) ? 0 : deadline - now;
+}
+
+static uint32_t clamp_u32(size_t n) { return n > UINT32_MAX ? UINT32_MAX : (uint32_t)n; }
+
+void session__emit(midge_session *s, midge_event *ev)
+{
+    if (s->on_event != NULL) {
+        s->on_event(s->user, ev);
+    }
+}
+
+void session__emit_simple(midge_session *s, midge_event_type type, midge_status status,
+                        uint16_t packet_id)
+{
+    midge_event ev;
+
+    memset(&ev, 0, sizeof ev);
+    ev.type = type;
+    ev.status = status;
+    ev.packet_id = packet_id;
+    session__emit(s, &ev);
+}
+
+/* Every failure ends the connection the same way: the state says the
+ * transport must be closed, and the caller hears why exactly once. */
+midge_status session__fail(midge_session *s, midge_status status)
+{
+    s->state = MIDGE_SESSION_FAILED;
+    session__emit_simple(s, MIDGE_EV_CLOSED, status, 0);
+    return status;
+}
+
+void session__trace_out(const midge_session *s, const uint8_t *packet, size_t len)
+{
+    if (s->trace != NULL) {
+        s->trace(s->user, true, packet, len);
+    }
+}
+
+/* --- tx queue -------------------------------------------------------------- */
+
+size_t session__tx_free(const midge_session *s) { return s->tx_size - (s->tx_len - s->tx_off); }
+
+/* Room for `need` contiguous bytes at the end of tx, or NULL. Sliding the
+ * pending bytes down invalidates an earlier pending() pointer, which the
+ * contract allows for every call but pending() itself. */
+static uint8_t *tx_reserve(midge_session *s, size_t need)
+{
+    if (s->tx_size - s->tx_len >= need) {
+        return s->tx + s->tx_len;
+    }
+    if (session__tx_free(s) < need) {
+        return NULL;
+    }
+    memmove(s->tx, s->tx + s->tx_off, s->tx_len - s->tx_off);
+    s->tx_len -= s->tx_off;
+    s->tx_off = 0;
+    return s->tx + s->tx_len;
+}
+
+static void tx_commit(midge_session *s, size_t n)
+{
+    session__trace_out(s, s->tx + s->tx_len, n);
+    s->tx_len += (uint32_t)n;
+}
+
+/* Callers check session__tx_free() >= SESSION_ACK_LEN first (rx back-pressure), so this
+ * cannot run out of room. */
+void session__queue_ack(midge_session *s, uint8_t type, uint16_t id)
+{
+    midge_status st = MIDGE_OK;
+    uint8_t *p = tx_reserve(s, SESSION_ACK_LEN);
+
+    if (p != NULL && midge_codec_encode_ack(p, SESSION_ACK_LEN, type, id, &st) == SESSION_ACK_LEN) {
+        tx_commit(s, SESSION_ACK_LEN);
+    }
+}
+
+/* PINGREQ or DISCONNECT. */
+static midge_status queue_bare(midge_session *s, uint8_t type)
+{
+    midge_status st = MIDGE_OK;
+    uint8_t *p = tx_reserve(s, BARE_LEN);
+
+    if (p == NULL) {
+        return BARE_LEN > s->tx_size ? MIDGE_ERR_NO_SPACE : MIDGE_AGAIN;
+    }
+    size_t n = type == MIDGE_PINGREQ ? midge_codec_encode_pingreq(p, BARE_LEN, &st)
+                                     : midge_codec_encode_disconnect(p, BARE_LEN, &st);
+    if (n == 0) {
+        return st;
+    }
+    tx_commit(s, n);
+    return MIDGE_OK;
+}
+
+/* --- Setup --------------------------------------------------------------- */
+
+void midge_session_init(midge_session *s, const midge_session_buffers *bufs,
+                        midge_event_fn on_event, void *user)
+{
+    memset(s, 0, sizeof *s);
+    s->on_event = on_event;
+    s->user = user;
+    s->connack_timeout_ms = MIDGE_CONNACK_TIMEOUT_MS;
+    s->next_id = 1;
+    if (bufs == NULL) {
+        return;
+    }
+    s->tx = bufs->tx;
+    s->tx_size = bufs->tx != NULL ? clamp_u32(bufs->tx_size) : 0;
+    s->rx = bufs->rx;
+    s->rx_size = bufs->rx != NULL ? clamp_u32(bufs->rx_size) : 0;
+    s->store = bufs->store;
+    s->store_size = bufs->store != NULL ? clamp_u32(bufs->store_size) : 0;
+    s->rx_qos2_ids = bufs->rx_qos2_ids;
+    s->rx_qos2_cap = bufs->rx_qos2_ids != NULL ? bufs->rx_qos2_cap : 0;
+}
+
+void midge_session_set_trace(midge_session *s, midge_trace_fn trace) { s->trace = trace; }
+
+/* 0 restores the default, as midge_client_config's connack_timeout_ms does. */
+void midge_session_set_connack_timeout(midge_session *s, uint32_t ms)
+{
+    s->connack_timeout_ms = ms != 0 ? ms : MIDGE_CONNACK_TIMEOUT_MS;
+}
+
+midge_status midge_session_connect(midge_session *s, const midge_connect_opts *opts,
+                                   uint32_t now_ms)
+{
+    midge_status st = MIDGE_OK;
+
+    if (opts == NULL) {
+        return MIDGE_ERR_INVALID;
+    }
+    /* A caller reconnecting without reporting the loss still gets the
+     * resend marking a lost transport implies (section 4.4). */
+    if (s->state != MIDGE_SESSION_IDLE) {
+        midge_session_transport_lost(s);
+    }
+    s->tx_len = 0;
+    s->tx_off = 0;
+    s->rx_len = 0;
+    size_t n = midge_codec_encode_connect(s->tx, s->tx_size, opts, &st);
+    if (n == 0) {
+        return st;
+    }
+    s->tx_len = (uint32_t)n;
+    session__trace_out(s, s->tx, n);
+    /* CONNACK decides what the store becomes, so it stays unsent until then. */
+    s->flags = opts->clean_session ? SESSION_FLAG_CLEAN : 0;
+    s->keepalive_s = opts->keepalive_s;
+    s->connect_ms = now_ms;
+    s->last_tx_ms = now_ms;
+    s->last_rx_ms = now_ms;
+    s->state = MIDGE_SESSION_CONNECTING;
+    return MIDGE_OK;
+}
+
+/* --- Sending ------------------------------------------------------------- */
+
+/* QoS 0 did not fit at the end of tx: maybe after sliding, maybe later,
+ * maybe never. Kept apart so the common path stays short. */
+static midge_status publish0_retry(midge_session *s, const midge_publish *m)
+{
+    midge_status st = MIDGE_OK;
+    size_t size = midge_codec_size_publish(m);
+
+    if (size == 0) {
+        return MIDGE_ERR_INVALID;
+    }
+    if (size > s->tx_size) {
+        return MIDGE_ERR_NO_SPACE;
+    }
+    uint8_t *p = tx_reserve(s, size);
+    if (p == NULL) {
+        return MIDGE_AGAIN;
+    }
+    if (midge_codec_encode_publish(p, size, m, &st) == 0) {
+        return st;
+    }
+    tx_commit(s, size);
+    return MIDGE_OK;
+}
+
+/* QoS 0 is encoded straight into tx, once, with no store walk: the encoder
+ * both validates and reports a lack of room (section 4.3.1, at most once). */
+static midge_status publish0(midge_session *s, const midge_publish *msg)
+{
+    midge_status st = MIDGE_OK;
+    midge_publish m = *msg;
+
+    if (s->state != MIDGE_SESSION_CONNECTED) {
+        return MIDGE_ERR_NOT_CONNECTED;
+    }
+    m.dup = false;
+    m.packet_id = 0;
+    size_t n = midge_codec_encode_publish(s->tx + s->tx_len, s->tx_size - s->tx_len, &m, &st);
+    if (n != 0) {
+        tx_commit(s, n);
+        return MIDGE_OK;
+    }
+    return st == MIDGE_ERR_NO_SPACE ? publish0_retry(s, &m) : st;
+}
+
+midge_status midge_session_publish(midge_session *s, const midge_publish *msg,
+                                   uint16_t *packet_id, uint32_t now_ms)
+{
+    (void)now_ms;
+    if (msg == NULL || msg->qos > 2) {
+        return MIDGE_ERR_INVALID;
+    }
+    if (msg->qos == 0) {
+        if (packet_id != NULL) {
+            *packet_id = 0;
+        }
+        return publish0(s, msg);
+    }
+    /* QoS 1/2 may be queued in any state; it goes out once connected. */
+    return session__store_publish(s, msg, packet_id);
+}
+
+static int pending_ack_free_slot(const midge_session *s)
+{
+    for (int i = 0; i < MIDGE_MAX_PENDING_ACKS; i++) {
+        if (s->pending_acks[i] == 0) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+/* The checks SUBSCRIBE and UNSUBSCRIBE share: connected, a free slot for the
+ * acknowledgement, room in tx, a free packet id (section 2.3.1). */
+static midge_status acked_begin(midge_session *s, size_t size, uint8_t **out, uint16_t *id)
+{
+    if (s->state != MIDGE_SESSION_CONNECTED) {
+        return MIDGE_ERR_NOT_CONNECTED;
+    }
+    if (size == 0) {
+        return MIDGE_ERR_INVALID;
+    }
+    if (size > s->tx_size) {
+        return MIDGE_ERR_NO_SPACE;
+    }
+    if (pending_ack_free_slot(s) < 0) {
+        return MIDGE_AGAIN;
+    }
+    *id = session__id_next(s);
+    *out = tx_reserve(s, size);
+    return (*out == NULL || *id == 0) ? MIDGE_AGAIN : MIDGE_OK;
+}
+
+static void acked_finish(midge_session *s, size_t n, uint16_t id, uint16_t *packet_id)
+{
+    tx_commit(s, n);
+    s->pending_acks[pending_ack_free_slot(s)] = id;
+    session__id_commit(s, id);
+    if (packet_id != NULL) {
+        *packet_id = id;
+    }
+}
+
+midge_status midge_session_subscribe(midge_session *s, const midge_subscription *subs,
+                                     size_t count, uint16_t *packet_id, uint32_t now_ms)
+{
+    uint8_t *p = NULL;
+    uint16_t id = 0;
+    midge_status st = MIDGE_OK;
+
+    (void)now_ms;
+    if (subs == NULL || count == 0) {
+        return MIDGE_ERR_INVALID;
+    }
+    size_t size = midge_codec_size_subscribe(subs, count);
+    st = acked_begin(s, size, &p, &id);
+    if (st != MIDGE_OK) {
+        return st;
+    }
+    size_t n = midge_codec_encode_subscribe(p, size, id, subs, count, &st);
+    if (n == 0) {
+        return st;
+    }
+    acked_finish(s, n, id, packet_id);
+    return MIDGE_OK;
+}
+
+midge_status midge_session_unsubscribe(midge_session *s, const char *const *filters,
+                                       size_t count, uint16_t *packet_id, uint32_t now_ms)
+{
+    uint8_t *p = NULL;
+    uint16_t id = 0;
+    midge_status st = MIDGE_OK;
+
+    (void)now_ms;
+    if (filters == NULL || count == 0) {
+        return MIDGE_ERR_INVALID;
+    }
+    size_t size = midge_codec_size_unsubscribe(filters, count);
+    st = acked_begin(s, size, &p, &id);
+    if (st != MIDGE_OK) {
+        return st;
+    }
+    size_t n = midge_codec_encode_unsubscribe(p, size, id, filters, count, &st);
+    if (n == 0) {
+        return st;
+    }
+    acked_finish(s, n, id, packet_id);
+    return MIDGE_OK;
+}
+
+midge_status midge_session_ping(midge_session *s, uint32_t now_ms)
+{
+    (void)now_ms;
+    if (s->state != MIDGE_SESSION_CONNECTED) {
+        return MIDGE_ERR_NOT_CONNECTED;
+    }
+    midge_status st = queue_bare(s, MIDGE_PINGREQ);
+    if (st == MIDGE_OK) {
+        s->flags |= SESSION_FLAG_PING_QUEUED;
+    }
+    return st;
+}
+
+/* DISCONNECT is the last packet of the connection (section 3.14.4): the store
+ * stops feeding tx once the state leaves CONNECTED. */
+midge_status midge_session_disconnect(midge_session *s, uint32_t now_ms)
+{
+    (void)now_ms;
+    if (s->state != MIDGE_SESSION_CONNECTED) {
+        return MIDGE_ERR_NOT_CONNECTED;
+    }
+    midge_status st = queue_bare(s, MIDGE_DISCONNECT);
+    if (st == MIDGE_OK) {
+        s->state = MIDGE_SESSION_CLOSING;
+    }
+    return st;
+}
+
+size_t midge_session_pending(midge_session *s, const uint8_t **data)
+{
+    *data = s->tx;
+    if (s->tx == NULL) {
+        return 0;
+    }
+    /* An empty queue can restart at the front without moving a byte. */
+    if (s->tx_off == s->tx_len) {
+        s->tx_off = 0;
+        s->tx_len = 0;
+    }
+    if ((s->flags & SESSION_FLAG_STORE_QUEUED) && s->state == MIDGE_SESSION_CONNECTED) {
+        session__store_flush(s);
+    }
+    *data = s->tx + s->tx_off;
+    return s->tx_len - s->tx_off;
+}
+
+void midge_session_sent(midge_session *s, size_t n, uint32_t now_ms)
+{
+    size_t queued = s->tx_len - s->tx_off;
+
+    if (n == 0) {
+        return;
+    }
+    s->tx_off += (uint32_t)(n < queued ? n : queued);
+    if (s->tx_off == s->tx_len) {
+        s->tx_off = 0;
+        s->tx_len = 0;
+    }
+    /* Any packet leaving counts for the keepalive (section 3.1.2.10). */
+    s->last_tx_ms = now_ms;
+    s->flags &= (uint8_t)~SESSION_FLAG_PING_QUEUED;
+}
+
+/* --- Timers ------------------------------------------------------------- */
+
+static uint32_t keepalive_ms(const midge_session *s) { return (uint32_t)s->keepalive_s * 1000u; }
+
+midge_status midge_session_tick(midge_session *s, uint32_t now_ms)
+{
+    if (s->state == MIDGE_SESSION_CONNECTING) {
+        if (time_due(now_ms, s->connect_ms + s->connack_timeout_ms)) {
+            return session__fail(s, MIDGE_ERR_CONNACK_TIMEOUT);
+        }
+        return MIDGE_OK;
+    }
+    if (s->state != MIDGE_SESSION_CONNECTED || s->keepalive_s == 0) {
+        return MIDGE_OK;
+    }
+    /* The server gives up after 1.5 x keepalive of silence (3.1.2.10); the
+     * client holds the broker to the same bound. */
+    uint32_t period = keepalive_ms(s);
+    if (time_due(now_ms, s->last_rx_ms + period + period / 2)) {
+        return session__fail(s, MIDGE_ERR_KEEPALIVE);
+    }
+    /* A full tx already holds a packet that will count as traffic once it
+     * leaves, so the ping is marked queued either way. */
+    if (!(s->flags & SESSION_FLAG_PING_QUEUED) && time_due(now_ms, s->last_tx_ms + period)) {
+        (void)queue_bare(s, MIDGE_PINGREQ);
+        s->flags |= SESSION_FLAG_PING_QUEUED;
+    }
+    return MIDGE_OK;
+}
+
+uint32_t midge_session_next_timeout(const midge_session *s, uint32_t now_ms)
+{
+    if (s->state == MIDGE_SESSION_CONNECTING) {
+        return time_left(now_ms, s->connect_ms + s->connack_timeout_ms);
+    }
+    if (s->state != MIDGE_SESSION_CONNECTED || s->keepalive_s == 0) {
+        return UINT32_MAX;
+    }
+    uint32_t period = keepalive_ms(s);
+    uint32_t next = time_left(now_ms, s->last_rx_ms + period + period / 2);
+    if (!(s->flags & SESSION_FLAG_PING_QUEUED)) {
+        uint32_t ping = time_left(now_ms, s->last_tx_ms + period);
+        next = ping < next ? ping : next;
+    }
+    return next;
+}
+
+/* --- Lifecycle ------------------------------------------------------------ */
+
+void midge_session_transport_lost(midge_session *s)
+{
+    s->state = MIDGE_SESSION_IDLE;
+    s->tx_len = 0;
+    s->tx_off = 0;
+    s->rx_len = 0;
+    /* SUBSCRIBE/UNSUBSCRIBE are not resent (section 4.4 covers only
+     * PUBLISH and PUBREL): their acknowledgements will never come. */
+    memset(s->pending_acks, 0, sizeof s->pending_acks);
+    s->flags &= (uint8_t)~(SESSION_FLAG_STORE_QUEUED | SESSION_FLAG_PING_QUEUED);
+    session__store_mark_resend(s);
+}
+
+void midge_session_reset(midge_session *s)
+{
+    midge_session_transport_lost(s);
+    s->store_head = 0;
+    s->store_len = 0;
+    s->rx_qos2_count = 0;
+    s->next_id = 1;
+    s->flags = 0;
+}
+
+enum midge_session_state midge_session_state(const midge_session *s)
+{
+    return (enum midge_session_state)s->state;
+}
+
+bool midge_session_is_connected(const midge_session *s)
+{
+    return s->state == MIDGE_SESSION_CONNECTED;
+}
+
+size_t midge_session_inflight(const midge_session *s) { return session__store_count(s); }

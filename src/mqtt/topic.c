@@ -1,1 +1,274 @@
-/* placeholder */
+/*
+ * midge: MQTT UTF-8 strings (MQTT 3.1.1 section 1.5.3), topic names and
+ * filters (section 4.7) and topic matching.
+ *
+ * Topics are checked on every PUBLISH in and out, so the common case (short
+ * ASCII) takes a word-at-a-time path and multibyte input falls back to a
+ * full UTF-8 decoder.
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "codec_internal.h"
+#include "midge/codec.h"
+
+#define ONES 0x0101010101010101ull
+#define HIGHS 0x8080808080808080ull
+
+/* Eight bytes as one word. Built from shifts rather than a cast so that it is
+ * alignment- and aliasing-safe; compilers turn it into a single load. Byte
+ * order does not matter to the per-byte tests below. */
+static inline uint64_t load8(const uint8_t *p)
+{
+    return (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24 |
+           (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40 | (uint64_t)p[6] << 48 |
+           (uint64_t)p[7] << 56;
+}
+
+/* Whether all eight bytes of w are in 0x01..0x7F. Adding 0x7F to a byte
+ * below 0x80 sets its high bit exactly when the byte is not zero, without a
+ * carry into the next byte; a byte of 0x80 or more fails through ~w. */
+static inline bool word_ascii(uint64_t w)
+{
+    return ((w + ONES * 0x7F) & ~w & HIGHS) == HIGHS;
+}
+
+/* Whether all eight bytes of w are in 0x01..0x7F and none is '+' or '#'.
+ * '+' (0x2B) and '#' (0x23) differ only in bit 3: clearing it and XORing with
+ * 0x23 turns both, and nothing else, into a zero byte. */
+static inline bool word_plain_name(uint64_t w)
+{
+    uint64_t wild = (w & (ONES * 0xF7)) ^ (ONES * 0x23);
+    return ((w + ONES * 0x7F) & (wild + ONES * 0x7F) & ~w & HIGHS) == HIGHS;
+}
+
+/* Length of the leading run of ASCII bytes that are not U+0000. */
+static size_t ascii_prefix(const uint8_t *s, size_t len)
+{
+    size_t i = 0;
+
+    while (len - i >= 8) {
+        if (!word_ascii(load8(s + i)))
+            break;
+        i += 8;
+    }
+    while (i < len && s[i] != 0 && s[i] < 0x80)
+        i++;
+    return i;
+}
+
+/* One multibyte sequence starting at s[0] (>= 0x80). Returns its length, or 0
+ * when it is ill-formed. The second-byte ranges follow RFC 3629 section 4 and
+ * exclude overlong forms, the surrogates U+D800..U+DFFF that 1.5.3 forbids,
+ * and anything above U+10FFFF. */
+static size_t utf8_sequence(const uint8_t *s, size_t avail)
+{
+    uint8_t c = s[0];
+    size_t n;
+    uint8_t lo = 0x80, hi = 0xBF; /* allowed range of the second byte */
+
+    if (c < 0xC2)
+        return 0; /* continuation byte, or C0/C1 (always overlong) */
+    if (c < 0xE0) {
+        n = 2;
+    } else if (c < 0xF0) {
+        n = 3;
+        if (c == 0xE0)
+            lo = 0xA0; /* below: overlong */
+        else if (c == 0xED)
+            hi = 0x9F; /* above: surrogates */
+    } else if (c < 0xF5) {
+        n = 4;
+        if (c == 0xF0)
+            lo = 0x90; /* below: overlong */
+        else if (c == 0xF4)
+            hi = 0x8F; /* above: beyond U+10FFFF */
+    } else {
+        return 0;
+    }
+    if (avail < n)
+        return 0; /* truncated */
+    if (s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t k = 2; k < n; k++) {
+        if ((s[k] & 0xC0) != 0x80)
+            return 0;
+    }
+    return n;
+}
+
+bool midge_utf8_valid(const uint8_t *s, size_t len)
+{
+    if (len > MIDGE_CODEC__MAX_STRING)
+        return false;
+    if (len != 0 && s == NULL)
+        return false;
+
+    size_t i = 0;
+    while (i < len) {
+        i += ascii_prefix(s + i, len - i);
+        if (i == len)
+            break;
+        /* ascii_prefix stopped on U+0000 (forbidden, 1.5.3) or a lead byte. */
+        if (s[i] == 0)
+            return false;
+        size_t n = utf8_sequence(s + i, len - i);
+        if (n == 0)
+            return false;
+        i += n;
+    }
+    return true;
+}
+
+/* Whether a byte run contains '+' or '#'. Safe on valid UTF-8 because ASCII
+ * bytes never occur inside a multibyte sequence. */
+static bool has_wildcard(const uint8_t *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] == '+' || s[i] == '#')
+            return true;
+    }
+    return false;
+}
+
+/* The rare case of a topic with multibyte characters, kept out of line so
+ * that the ASCII path below stays a leaf function with no register spills. */
+static midge_malformed check_name_multibyte(const uint8_t *t, size_t len)
+{
+    if (!midge_utf8_valid(t, len))
+        return MIDGE_MALFORMED_UTF8;
+    return has_wildcard(t, len) ? MIDGE_MALFORMED_TOPIC : MIDGE_MALFORMED_NONE;
+}
+
+midge_malformed midge_topic__check_name(const uint8_t *t, size_t len)
+{
+    /* 4.7.3: a topic name is at least one character long. */
+    if (len == 0 || t == NULL)
+        return MIDGE_MALFORMED_TOPIC;
+    if (len > MIDGE_CODEC__MAX_STRING)
+        return MIDGE_MALFORMED_UTF8;
+
+    /* Fast path: pure ASCII, checking NUL and both wildcards a word at a
+     * time. The last word overlaps the one before it instead of falling back
+     * to a byte loop for the tail. A failing ASCII word goes to the byte
+     * loop, which says exactly why. */
+    size_t i = 0;
+    if (len >= 8) {
+        size_t at = 0;
+        for (;;) {
+            uint64_t w = load8(t + at);
+            if (!word_plain_name(w)) {
+                if ((w & HIGHS) != 0)
+                    return check_name_multibyte(t, len);
+                i = at;
+                break;
+            }
+            if (at + 8 == len)
+                return MIDGE_MALFORMED_NONE;
+            at = len - at >= 16 ? at + 8 : len - 8;
+        }
+    }
+    for (; i < len; i++) {
+        uint8_t c = t[i];
+        if (c >= 0x80)
+            return check_name_multibyte(t, len);
+        if (c == 0)
+            return MIDGE_MALFORMED_UTF8;
+        if (c == '+' || c == '#')
+            return MIDGE_MALFORMED_TOPIC; /* 4.7.1-1: no wildcards in a name */
+    }
+    return MIDGE_MALFORMED_NONE;
+}
+
+bool midge_topic_name_valid(const char *topic, size_t len)
+{
+    return midge_topic__check_name((const uint8_t *)topic, len) == MIDGE_MALFORMED_NONE;
+}
+
+midge_malformed midge_topic__check_filter(const uint8_t *f, size_t len)
+{
+    /* 4.7.3: a filter is at least one character long. */
+    if (len == 0 || f == NULL)
+        return MIDGE_MALFORMED_FILTER;
+    if (!midge_utf8_valid(f, len))
+        return MIDGE_MALFORMED_UTF8;
+
+    for (size_t i = 0; i < len; i++) {
+        bool level_start = (i == 0 || f[i - 1] == '/');
+        bool level_end = (i + 1 == len || f[i + 1] == '/');
+        /* 4.7.1.3: '+' occupies an entire level. */
+        if (f[i] == '+' && !(level_start && level_end))
+            return MIDGE_MALFORMED_FILTER;
+        /* 4.7.1.2: '#' is a whole level and the last one. */
+        if (f[i] == '#' && !(level_start && i + 1 == len))
+            return MIDGE_MALFORMED_FILTER;
+    }
+    return MIDGE_MALFORMED_NONE;
+}
+
+bool midge_topic_filter_valid(const char *filter, size_t len)
+{
+    return midge_topic__check_filter((const uint8_t *)filter, len) == MIDGE_MALFORMED_NONE;
+}
+
+/* End of the level starting at `at`: the index of the next '/' or `len`. */
+static size_t level_end(const char *s, size_t len, size_t at)
+{
+    while (at < len && s[at] != '/')
+        at++;
+    return at;
+}
+
+static bool level_equal(const char *a, size_t a_len, const char *b, size_t b_len)
+{
+    if (a_len != b_len)
+        return false;
+    for (size_t i = 0; i < a_len; i++) {
+        if (a[i] != b[i])
+            return false;
+    }
+    return true;
+}
+
+bool midge_topic_matches(const char *filter, size_t filter_len, const char *topic,
+                         size_t topic_len)
+{
+    if (filter == NULL || topic == NULL || filter_len == 0)
+        return false;
+    /* 4.7.2: topics beginning with '$' are not matched by a filter that
+     * begins with a wildcard. */
+    if (topic_len != 0 && topic[0] == '$' && (filter[0] == '+' || filter[0] == '#'))
+        return false;
+
+    /* Walk level by level. A topic always has at least one level (an empty
+     * one for ""), and "a/" has two: "a" and "". */
+    size_t f = 0, t = 0;
+    bool topic_left = true; /* a topic level starts at t */
+    for (;;) {
+        size_t fe = level_end(filter, filter_len, f);
+        bool plus = (fe - f == 1 && filter[f] == '+');
+
+        /* 4.7.1.2: '#' matches the parent level too, so "sport/#" matches
+         * "sport" after the topic ran out. */
+        if (fe - f == 1 && filter[f] == '#')
+            return true;
+        if (!topic_left)
+            return false;
+
+        size_t te = level_end(topic, topic_len, t);
+        /* 4.7.1.3: '+' matches exactly one level, possibly empty. */
+        if (!plus && !level_equal(filter + f, fe - f, topic + t, te - t))
+            return false;
+
+        bool filter_more = fe < filter_len;
+        bool topic_more = te < topic_len;
+        if (!filter_more)
+            return !topic_more;
+        f = fe + 1;
+        if (topic_more)
+            t = te + 1;
+        else
+            topic_left = false;
+    }
+}

@@ -1,0 +1,108 @@
+/*
+ * midge codec internals shared by codec.c, topic.c and codec_server.c.
+ *
+ * Not a public header: names here may change at any time. Cross-file names
+ * carry the module__verb double underscore so they never collide with the
+ * public API.
+ */
+#ifndef MIDGE_CODEC_INTERNAL_H
+#define MIDGE_CODEC_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "midge/codec.h"
+
+/* Longest string any MQTT length prefix can describe (section 1.5.3). */
+#define MIDGE_CODEC__MAX_STRING 65535u
+
+/* Fixed-header first bytes of the packets whose flags are fixed (2.2.2). */
+#define MIDGE_CODEC__FLAGS_PUBREL 0x02u
+#define MIDGE_CODEC__FLAGS_SUBSCRIBE 0x02u
+
+/* Big-endian 16-bit integer (section 1.5.2). The caller has checked bounds. */
+static inline uint16_t midge_codec__read_u16(const uint8_t *p)
+{
+    return (uint16_t)(((unsigned)p[0] << 8) | p[1]);
+}
+
+static inline uint8_t *midge_codec__put_u16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+    return p + 2;
+}
+
+/* A length-prefixed field: UTF-8 string (1.5.3) or binary data (3.1.3.5). */
+static inline uint8_t *midge_codec__put_field(uint8_t *p, const void *src, uint16_t n)
+{
+    p = midge_codec__put_u16(p, n);
+    /* n == 0 may come with src == NULL, which memcpy does not allow. */
+    if (n != 0)
+        memcpy(p, src, n);
+    return p + n;
+}
+
+/* The fixed header: first byte then the remaining length (2.2). Returns the
+ * position after it. `remaining` has been checked against the maximum. */
+static inline uint8_t *midge_codec__put_header(uint8_t *p, uint8_t first, uint32_t remaining)
+{
+    *p++ = first;
+    do {
+        uint8_t digit = (uint8_t)(remaining & 0x7Fu);
+        remaining >>= 7;
+        *p++ = remaining != 0 ? (uint8_t)(digit | 0x80u) : digit;
+    } while (remaining != 0);
+    return p;
+}
+
+/* Packet size for a body of `remaining` bytes, 0 when the body is too large. */
+static inline size_t midge_codec__packet_size(size_t remaining)
+{
+    if (remaining > MIDGE_MAX_REMAINING_LENGTH)
+        return 0;
+    return 1 + midge_codec_length_size((uint32_t)remaining) + remaining;
+}
+
+/* Length of a NUL-terminated string, or `limit + 1` when it is longer than
+ * `limit` (so a missing terminator cannot run away further than needed).
+ * Written here because a freestanding C11 target need not provide strlen. */
+size_t midge_codec__strlen(const char *s, size_t limit);
+
+/* Once the fixed header is parsed: NEED_MORE (with `needed` = the total
+ * size) until the whole packet is in the `len` bytes, then COMPLETE with
+ * `used` = the total size. */
+static inline midge_decode_result midge_codec__need_body(size_t len, size_t header_len,
+                                                         uint32_t remaining)
+{
+    midge_decode_result r = {MIDGE_DECODE_COMPLETE, MIDGE_MALFORMED_NONE, 0, 0};
+    size_t total = header_len + remaining;
+
+    if (len < total) {
+        r.outcome = MIDGE_DECODE_NEED_MORE;
+        r.needed = total;
+        return r;
+    }
+    r.used = total;
+    return r;
+}
+
+/* The body of a PUBLISH (3.3.2, 3.3.3), either direction. `body` holds
+ * `remaining` bytes; flags are the low nibble of the first byte and have
+ * already been checked for QoS 3. Fills `out` and `*packet_id`. */
+midge_malformed midge_codec__decode_publish(const uint8_t *body, uint32_t remaining,
+                                            uint8_t flags, midge_publish *out,
+                                            uint16_t *packet_id);
+
+/* The body of PUBACK/PUBREC/PUBREL/PUBCOMP/UNSUBACK: exactly a non-zero
+ * packet id (3.4 - 3.7, 3.11). */
+midge_malformed midge_codec__decode_id_only(const uint8_t *body, uint32_t remaining,
+                                            uint16_t *packet_id);
+
+/* Topic checks returning why they failed: MIDGE_MALFORMED_NONE, _UTF8, or
+ * _TOPIC / _FILTER. */
+midge_malformed midge_topic__check_name(const uint8_t *topic, size_t len);
+midge_malformed midge_topic__check_filter(const uint8_t *filter, size_t len);
+
+#endif /* MIDGE_CODEC_INTERNAL_H */

@@ -1,0 +1,93 @@
+/*
+ * Internals shared by session.c (sending, timers, lifecycle), session_rx.c
+ * (receiving) and session_store.c (the outgoing QoS 1/2 store, packet ids
+ * and the incoming QoS 2 table).
+ * Not part of the public API.
+ */
+#ifndef MIDGE_SESSION_INTERNAL_H
+#define MIDGE_SESSION_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "midge/session.h"
+
+/* Bits of midge_session.flags. */
+enum {
+    SESSION_FLAG_CLEAN = 0x01,        /* the current CONNECT asked for a clean session */
+    SESSION_FLAG_STORE_QUEUED = 0x02, /* the store may hold records waiting to be sent */
+    SESSION_FLAG_PING_QUEUED = 0x04   /* PINGREQ queued, nothing sent since */
+};
+
+/* State byte of a store record. A record is [packet id u16 BE][state u8][packet]. */
+enum {
+    SESSION_REC_NEW = 0,        /* PUBLISH never sent on any connection */
+    SESSION_REC_SENT = 1,       /* PUBLISH sent, awaiting PUBACK (QoS 1) or PUBREC (QoS 2) */
+    SESSION_REC_RESEND = 2,     /* PUBLISH sent on an earlier connection, DUP set, to resend */
+    SESSION_REC_REL_QUEUED = 3, /* PUBREL to send (after PUBREC, or again after a reconnect) */
+    SESSION_REC_REL_SENT = 4    /* PUBREL sent, awaiting PUBCOMP */
+};
+
+/* Size of a record's header in front of the packet bytes. */
+#define SESSION_REC_HEADER 3u
+
+/* --- session_store.c --------------------------------------------------- */
+
+/* Append a QoS 1/2 PUBLISH as a NEW record under a fresh packet id. */
+midge_status session__store_publish(midge_session *s, const midge_publish *msg,
+                                    uint16_t *packet_id);
+
+/* Copy queued records into free tx room, in store order, marking them sent.
+ * Never moves bytes already in tx (the pending() pointer stays valid). */
+void session__store_flush(midge_session *s);
+
+/* PUBACK / PUBREC / PUBCOMP from the broker for an id we may hold. PUBREC
+ * returns false when no QoS 2 PUBLISH record matched (the caller answers). */
+bool session__store_puback(midge_session *s, uint16_t id);
+bool session__store_pubrec(midge_session *s, uint16_t id);
+bool session__store_pubcomp(midge_session *s, uint16_t id);
+
+/* The connection is gone: sent PUBLISHes become RESEND with DUP set, sent
+ * PUBRELs become queued again (MQTT 3.1.1 section 4.4). */
+void session__store_mark_resend(midge_session *s);
+
+/* CONNACK with session present 0: drop what the old session held, keep the
+ * PUBLISHes never sent. Returns how many records were dropped. */
+size_t session__store_discard_sent(midge_session *s);
+
+size_t session__store_count(const midge_session *s);
+
+/* A packet id 1..65535 not held by the store or a pending SUBACK/UNSUBACK,
+ * starting at next_id; 0 when every id is busy. Does not reserve it. */
+uint16_t session__id_next(const midge_session *s);
+void session__id_commit(midge_session *s, uint16_t id);
+
+/* Incoming QoS 2 ids between PUBREC and PUBREL (section 4.3.3, method B). */
+bool session__qos2_contains(const midge_session *s, uint16_t id);
+bool session__qos2_add(midge_session *s, uint16_t id);
+void session__qos2_remove(midge_session *s, uint16_t id);
+
+/* Every acknowledgement the session queues (PUBACK, PUBREC, PUBREL,
+ * PUBCOMP) is 4 bytes (sections 3.4 to 3.7). */
+#define SESSION_ACK_LEN 4u
+
+/* --- session.c ----------------------------------------------------------- */
+
+/* Report an outgoing packet to the trace callback, if any. */
+void session__trace_out(const midge_session *s, const uint8_t *packet, size_t len);
+
+void session__emit(midge_session *s, midge_event *ev);
+void session__emit_simple(midge_session *s, midge_event_type type, midge_status status,
+                          uint16_t packet_id);
+
+/* End the connection: state FAILED, MIDGE_EV_CLOSED with `status`; returns it. */
+midge_status session__fail(midge_session *s, midge_status status);
+
+/* Bytes tx can take, counting what sliding its pending bytes down frees. */
+size_t session__tx_free(const midge_session *s);
+
+/* Queue a 4-byte acknowledgement; the caller made sure tx has the room. */
+void session__queue_ack(midge_session *s, uint8_t type, uint16_t id);
+
+#endif /* MIDGE_SESSION_INTERNAL_H */

@@ -1,0 +1,323 @@
+/*
+ * The session's receiving half: bytes in, packets decoded in place, and the
+ * protocol's answers (MQTT 3.1.1 sections 3.2 to 3.13, 4.3). The sending
+ * half, timers and lifecycle are in session.c.
+ */
+#include <string.h>
+
+#include "session_internal.h"
+
+/* Slot awaiting SUBACK/UNSUBACK `id`; 0 marks a free slot, never an id. */
+static int pending_ack_find(const midge_session *s, uint16_t id)
+{
+    if (id == 0) {
+        return -1;
+    }
+    for (int i = 0; i < MIDGE_MAX_PENDING_ACKS; i++) {
+        if (s->pending_acks[i] == id) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+/* --- Receiving ------------------------------------------------------------ */
+
+static midge_status on_connack(midge_session *s, const midge_packet *pkt)
+{
+    midge_event ev;
+    bool present = pkt->connack.session_present;
+
+    memset(&ev, 0, sizeof ev);
+    ev.type = MIDGE_EV_CONNACK;
+    ev.connack.session_present = present;
+    ev.connack.return_code = pkt->connack.return_code;
+    if (pkt->connack.return_code > 5) {
+        return session__fail(s, MIDGE_ERR_PROTOCOL);
+    }
+    /* A refusal is reported as itself, then ends the connection (3.2.2.3). */
+    if (pkt->connack.return_code != 0) {
+        ev.status = (midge_status)(-(int)pkt->connack.return_code);
+        session__emit(s, &ev);
+        return session__fail(s, ev.status);
+    }
+    /* With CleanSession = 1 the server must answer session present 0
+     * (section 3.2.2.2); anything else means we cannot trust its state. */
+    if (present && (s->flags & SESSION_FLAG_CLEAN)) {
+        return session__fail(s, MIDGE_ERR_PROTOCOL);
+    }
+    s->state = MIDGE_SESSION_CONNECTED;
+    if (!present) {
+        /* The broker has no session: what it had seen is gone (4.1). */
+        size_t lost = session__store_discard_sent(s) + s->rx_qos2_count;
+        s->rx_qos2_count = 0;
+        if (lost != 0) {
+            midge_event lost_ev;
+            memset(&lost_ev, 0, sizeof lost_ev);
+            lost_ev.type = MIDGE_EV_SESSION_LOST;
+            lost_ev.session_lost.discarded = lost;
+            session__emit(s, &lost_ev);
+        }
+    }
+    /* Resends (section 4.4) and fresh QoS 1/2 go out through pending(). */
+    s->flags |= SESSION_FLAG_STORE_QUEUED;
+    session__emit(s, &ev);
+    return MIDGE_OK;
+}
+
+static void deliver(midge_session *s, const midge_publish *msg)
+{
+    midge_event ev;
+
+    memset(&ev, 0, sizeof ev);
+    ev.type = MIDGE_EV_MESSAGE;
+    ev.packet_id = msg->packet_id;
+    ev.message = *msg;
+    session__emit(s, &ev);
+}
+
+/* The acknowledgement is queued before the message is delivered: the room
+ * for it was checked, and a callback publishing into tx must not take it. */
+static midge_status on_publish(midge_session *s, const midge_publish *msg)
+{
+    uint16_t id = msg->packet_id;
+
+    if (msg->qos == 0) {
+        deliver(s, msg);
+        return MIDGE_OK;
+    }
+    if (msg->qos == 1) {
+        session__queue_ack(s, MIDGE_PUBACK, id);
+        deliver(s, msg);
+        return MIDGE_OK;
+    }
+    /* QoS 2, method B of section 4.3.3: the id is remembered from the first
+     * PUBREC until PUBREL, and a PUBLISH repeating it is not delivered again. */
+    if (session__qos2_contains(s, id)) {
+        session__queue_ack(s, MIDGE_PUBREC, id);
+        return MIDGE_OK;
+    }
+    if (!session__qos2_add(s, id)) {
+        return session__fail(s, MIDGE_ERR_INFLIGHT_FULL);
+    }
+    session__queue_ack(s, MIDGE_PUBREC, id);
+    deliver(s, msg);
+    return MIDGE_OK;
+}
+
+/* PUBREC: the store turns its QoS 2 record into PUBREL. A PUBREC for an id
+ * we do not hold is still answered with PUBREL (section 4.3.3 requires the
+ * sender to answer PUBREC with PUBREL), so a broker whose state outlived
+ * ours can finish the exchange; it answers PUBCOMP, which we ignore. */
+static void on_pubrec(midge_session *s, uint16_t id)
+{
+    if (!session__store_pubrec(s, id)) {
+        session__queue_ack(s, MIDGE_PUBREL, id);
+    }
+}
+
+/* PUBREL always gets PUBCOMP, even for an unknown id (section 4.3.3): the
+ * broker may be resending after we already released the id. */
+static void on_pubrel(midge_session *s, uint16_t id)
+{
+    session__qos2_remove(s, id);
+    session__queue_ack(s, MIDGE_PUBCOMP, id);
+}
+
+/* SUBACK / UNSUBACK for an id we did not send are tolerated (ignored). */
+static void on_sub_ack(midge_session *s, const midge_packet *pkt)
+{
+    int slot = pending_ack_find(s, pkt->packet_id);
+    midge_event ev;
+
+    if (slot < 0) {
+        return;
+    }
+    s->pending_acks[slot] = 0;
+    memset(&ev, 0, sizeof ev);
+    ev.packet_id = pkt->packet_id;
+    if (pkt->type == MIDGE_SUBACK) {
+        ev.type = MIDGE_EV_SUBACK;
+        ev.suback.codes = pkt->suback.codes;
+        ev.suback.count = pkt->suback.count;
+    } else {
+        ev.type = MIDGE_EV_UNSUBACK;
+    }
+    session__emit(s, &ev);
+}
+
+static midge_status dispatch(midge_session *s, const midge_packet *pkt)
+{
+    /* The first packet from the server must be CONNACK, and only the first
+     * (sections 3.2 and 3.1.0 applied to the server's side). */
+    if (s->state == MIDGE_SESSION_CONNECTING) {
+        return pkt->type == MIDGE_CONNACK ? on_connack(s, pkt)
+                                          : session__fail(s, MIDGE_ERR_PROTOCOL);
+    }
+    switch (pkt->type) {
+    case MIDGE_PUBLISH:
+        return on_publish(s, &pkt->publish);
+    case MIDGE_PUBACK:
+        /* An unknown id is tolerated: the ack of a message already gone. */
+        if (session__store_puback(s, pkt->packet_id)) {
+            session__emit_simple(s, MIDGE_EV_PUBLISHED, MIDGE_OK, pkt->packet_id);
+        }
+        return MIDGE_OK;
+    case MIDGE_PUBREC:
+        on_pubrec(s, pkt->packet_id);
+        return MIDGE_OK;
+    case MIDGE_PUBREL:
+        on_pubrel(s, pkt->packet_id);
+        return MIDGE_OK;
+    case MIDGE_PUBCOMP:
+        if (session__store_pubcomp(s, pkt->packet_id)) {
+            session__emit_simple(s, MIDGE_EV_PUBLISHED, MIDGE_OK, pkt->packet_id);
+        }
+        return MIDGE_OK;
+    case MIDGE_SUBACK:
+    case MIDGE_UNSUBACK:
+        on_sub_ack(s, pkt);
+        return MIDGE_OK;
+    case MIDGE_PINGRESP:
+        session__emit_simple(s, MIDGE_EV_PINGRESP, MIDGE_OK, 0);
+        return MIDGE_OK;
+    default:
+        return session__fail(s, MIDGE_ERR_PROTOCOL); /* includes a second CONNACK */
+    }
+}
+
+/* Tx bytes a packet's answer needs, judged from its first byte alone. */
+static size_t answer_len(uint8_t first)
+{
+    uint8_t type = first >> 4;
+
+    if (type == MIDGE_PUBLISH) {
+        return ((first >> 1) & 0x03u) != 0 ? SESSION_ACK_LEN : 0;
+    }
+    return (type == MIDGE_PUBREC || type == MIDGE_PUBREL) ? SESSION_ACK_LEN : 0;
+}
+
+/* One packet at buf[0, len). *used stays 0 when it is incomplete, or when
+ * tx lacks room for its answer (back-pressure: the bytes wait in rx). The
+ * codec refuses a bad first byte or length field before the body arrives. */
+static midge_status rx_one(midge_session *s, const uint8_t *buf, size_t len, size_t *used)
+{
+    midge_packet pkt;
+    midge_decode_result r = midge_codec_decode(buf, len, &pkt);
+
+    if (r.outcome == MIDGE_DECODE_MALFORMED) {
+        return session__fail(s, MIDGE_ERR_PROTOCOL);
+    }
+    /* Too big is known from the fixed header alone, before any payload is
+     * buffered; a complete packet is in rx, so it always fits. */
+    if (r.outcome == MIDGE_DECODE_NEED_MORE) {
+        return r.needed > s->rx_size ? session__fail(s, MIDGE_ERR_TOO_BIG) : MIDGE_OK;
+    }
+    if (session__tx_free(s) < answer_len(buf[0])) {
+        return MIDGE_OK;
+    }
+    if (s->trace != NULL) {
+        s->trace(s->user, false, buf, r.used);
+    }
+    *used = r.used;
+    return dispatch(s, &pkt);
+}
+
+static bool rx_open(const midge_session *s)
+{
+    return s->state == MIDGE_SESSION_CONNECTING || s->state == MIDGE_SESSION_CONNECTED ||
+           s->state == MIDGE_SESSION_CLOSING;
+}
+
+static midge_status rx_closed_status(const midge_session *s)
+{
+    return s->state == MIDGE_SESSION_IDLE ? MIDGE_ERR_NOT_CONNECTED : MIDGE_ERR_STATE;
+}
+
+/* Decode every whole packet in rx, then drop them in one move. Events may
+ * point into rx, so nothing moves until the batch is done. */
+static midge_status rx_process(midge_session *s)
+{
+    size_t off = 0;
+    midge_status st = MIDGE_OK;
+
+    while (off < s->rx_len && rx_open(s)) {
+        size_t used = 0;
+        st = rx_one(s, s->rx + off, s->rx_len - off, &used);
+        if (st != MIDGE_OK || used == 0) {
+            break;
+        }
+        off += used;
+    }
+    /* A callback may have ended the connection and emptied rx meanwhile. */
+    if (off >= s->rx_len) {
+        s->rx_len = 0;
+    } else if (off != 0) {
+        memmove(s->rx, s->rx + off, s->rx_len - off);
+        s->rx_len -= (uint32_t)off;
+    }
+    return st;
+}
+
+size_t midge_session_rx_space(midge_session *s, uint8_t **buf)
+{
+    *buf = s->rx;
+    if (s->rx == NULL) {
+        return 0;
+    }
+    *buf = s->rx + s->rx_len;
+    return s->rx_size - s->rx_len;
+}
+
+midge_status midge_session_received(midge_session *s, size_t n, uint32_t now_ms)
+{
+    if (!rx_open(s)) {
+        return rx_closed_status(s);
+    }
+    if (n > s->rx_size - s->rx_len) {
+        return MIDGE_ERR_INVALID;
+    }
+    /* Any byte from the broker proves it alive (section 3.1.2.10). */
+    if (n != 0) {
+        s->rx_len += (uint32_t)n;
+        s->last_rx_ms = now_ms;
+    }
+    return rx_process(s);
+}
+
+midge_status midge_session_feed(midge_session *s, const uint8_t *data, size_t len,
+                                size_t *used, uint32_t now_ms)
+{
+    size_t taken = 0;
+    midge_status st = MIDGE_OK;
+
+    if (used != NULL) {
+        *used = 0;
+    }
+    if (data == NULL && len != 0) {
+        return MIDGE_ERR_INVALID;
+    }
+    if (!rx_open(s)) {
+        return rx_closed_status(s);
+    }
+    /* Bytes held back earlier go first: tx may have room for their answers now. */
+    if (s->rx_len != 0 || len == 0) {
+        st = rx_process(s);
+    }
+    while (st == MIDGE_OK && taken < len && rx_open(s)) {
+        size_t n = s->rx_size - s->rx_len;
+        if (n == 0) {
+            break;
+        }
+        if (n > len - taken) {
+            n = len - taken;
+        }
+        memcpy(s->rx + s->rx_len, data + taken, n);
+        taken += n;
+        st = midge_session_received(s, n, now_ms);
+    }
+    if (used != NULL) {
+        *used = taken;
+    }
+    return st;
+}

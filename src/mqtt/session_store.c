@@ -1,0 +1,369 @@
+/*
+ * The session's outgoing QoS 1/2 store, its packet ids and its incoming
+ * QoS 2 table.
+ *
+ * The store is a log in the caller's buffer: records in send order between
+ * store_head and store_len, each [packet id u16 BE][state u8][packet bytes].
+ * The packet is kept encoded, so a resend is a copy and the DUP bit a single
+ * OR (MQTT 3.1.1 section 3.3.1.1). The length of a record is read from its
+ * packet's fixed header, which is why the overhead is only 3 bytes.
+ *
+ * Invariants:
+ *  - records are in the order their PUBLISHes were first queued, and keep
+ *    that order when they become PUBRELs (section 4.6: resend in order);
+ *  - every packet in the store was encoded by this session, so its fixed
+ *    header is well formed;
+ *  - store_head == store_len implies both are 0 (an empty log starts over).
+ */
+#include <string.h>
+
+#include "session_internal.h"
+
+/* First-byte bit of PUBLISH that marks a resend (section 3.3.1.1). */
+#define PUBLISH_DUP_BIT 0x08u
+
+/* --- Records ---------------------------------------------------------------- */
+
+static uint8_t *rec_at(const midge_session *s, uint32_t off) { return s->store + off; }
+
+static uint16_t rec_id(const midge_session *s, uint32_t off)
+{
+    const uint8_t *rec = rec_at(s, off);
+    return (uint16_t)((rec[0] << 8) | rec[1]);
+}
+
+static uint8_t rec_state(const midge_session *s, uint32_t off) { return rec_at(s, off)[2]; }
+
+static uint8_t *rec_packet(const midge_session *s, uint32_t off)
+{
+    return rec_at(s, off) + SESSION_REC_HEADER;
+}
+
+static uint8_t rec_type(const midge_session *s, uint32_t off) { return rec_packet(s, off)[0] >> 4; }
+
+static uint8_t rec_qos(const midge_session *s, uint32_t off)
+{
+    return (uint8_t)((rec_packet(s, off)[0] >> 1) & 0x03u);
+}
+
+/* Whole record size. The packet was encoded here, so its header always
+ * decodes; the bound passed is the live log, never past it. */
+static uint32_t rec_size(const midge_session *s, uint32_t off)
+{
+    uint8_t first = 0;
+    uint32_t remaining = 0;
+    size_t header_len = 0;
+    size_t avail = s->store_len - off - SESSION_REC_HEADER;
+
+    (void)midge_codec_decode_header(rec_packet(s, off), avail, &first, &remaining, &header_len);
+    return (uint32_t)(SESSION_REC_HEADER + header_len + remaining);
+}
+
+static bool rec_is_queued(uint8_t state)
+{
+    return state == SESSION_REC_NEW || state == SESSION_REC_RESEND ||
+           state == SESSION_REC_REL_QUEUED;
+}
+
+/* Offset of the record holding `id`, or false. One id is in the log at most
+ * once: ids are only handed out when free (session__id_next). */
+static bool rec_find(const midge_session *s, uint16_t id, uint32_t *found)
+{
+    for (uint32_t off = s->store_head; off < s->store_len; off += rec_size(s, off)) {
+        if (rec_id(s, off) == id) {
+            *found = off;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Acknowledged records are usually the oldest: dropping the head is free;
+ * anything else closes the gap to keep the log contiguous and in order. */
+static void rec_remove(midge_session *s, uint32_t off)
+{
+    uint32_t size = rec_size(s, off);
+
+    if (off == s->store_head) {
+        s->store_head += size;
+    } else {
+        memmove(rec_at(s, off), rec_at(s, off + size), s->store_len - off - size);
+        s->store_len -= size;
+    }
+    if (s->store_head == s->store_len) {
+        s->store_head = 0;
+        s->store_len = 0;
+    }
+}
+
+/* Room for `need` bytes at the end of the log, sliding it to the front of
+ * the buffer when the space freed at the head makes the difference. */
+static bool store_make_room(midge_session *s, size_t need)
+{
+    if (s->store_size - s->store_len >= need) {
+        return true;
+    }
+    if (s->store_size - (s->store_len - s->store_head) < need) {
+        return false;
+    }
+    memmove(s->store, rec_at(s, s->store_head), s->store_len - s->store_head);
+    s->store_len -= s->store_head;
+    s->store_head = 0;
+    return true;
+}
+
+/* --- Publishing ----------------------------------------------------------- */
+
+midge_status session__store_publish(midge_session *s, const midge_publish *msg,
+                                    uint16_t *packet_id)
+{
+    midge_publish m = *msg;
+    midge_status st = MIDGE_OK;
+
+    if (s->store == NULL || s->store_size == 0) {
+        return MIDGE_ERR_NO_SPACE;
+    }
+    /* First transmission: DUP must be 0 (section 3.3.1.1). Any non-zero id
+     * sizes the packet the same, so size before choosing the id. */
+    m.dup = false;
+    m.packet_id = 1;
+    size_t size = midge_codec_size_publish(&m);
+    if (size == 0) {
+        return MIDGE_ERR_INVALID;
+    }
+    /* A record must fit the empty store, and its packet the empty tx, or it
+     * could never be sent: that is a configuration error, not "later". */
+    size_t need = SESSION_REC_HEADER + size;
+    if (need > s->store_size || size > s->tx_size) {
+        return MIDGE_ERR_NO_SPACE;
+    }
+    if (!store_make_room(s, need)) {
+        return MIDGE_AGAIN;
+    }
+    uint16_t id = session__id_next(s);
+    if (id == 0) {
+        return MIDGE_AGAIN;
+    }
+    m.packet_id = id;
+    uint8_t *rec = rec_at(s, s->store_len);
+    if (midge_codec_encode_publish(rec + SESSION_REC_HEADER, size, &m, &st) == 0) {
+        return st;
+    }
+    rec[0] = (uint8_t)(id >> 8);
+    rec[1] = (uint8_t)id;
+    rec[2] = SESSION_REC_NEW;
+    s->store_len += (uint32_t)need;
+    session__id_commit(s, id);
+    s->flags |= SESSION_FLAG_STORE_QUEUED;
+    if (packet_id != NULL) {
+        *packet_id = id;
+    }
+    return MIDGE_OK;
+}
+
+void session__store_flush(midge_session *s)
+{
+    uint32_t off = s->store_head;
+
+    while (off < s->store_len) {
+        uint32_t size = rec_size(s, off);
+        uint8_t state = rec_state(s, off);
+        if (rec_is_queued(state)) {
+            uint32_t len = size - SESSION_REC_HEADER;
+            /* Stop at the first record that does not fit, so the order on
+             * the wire stays the store's order (section 4.6). */
+            if (s->tx_size - s->tx_len < len) {
+                return;
+            }
+            memcpy(s->tx + s->tx_len, rec_packet(s, off), len);
+            session__trace_out(s, s->tx + s->tx_len, len);
+            s->tx_len += len;
+            rec_at(s, off)[2] =
+                state == SESSION_REC_REL_QUEUED ? SESSION_REC_REL_SENT : SESSION_REC_SENT;
+        }
+        off += size;
+    }
+    s->flags &= (uint8_t)~SESSION_FLAG_STORE_QUEUED;
+}
+
+/* --- Acknowledgements (section 4.3) -------------------------------------- */
+
+bool session__store_puback(midge_session *s, uint16_t id)
+{
+    uint32_t off = 0;
+
+    /* Only a QoS 1 PUBLISH the broker can have seen completes with PUBACK. */
+    if (!rec_find(s, id, &off) || rec_type(s, off) != MIDGE_PUBLISH || rec_qos(s, off) != 1 ||
+        rec_state(s, off) == SESSION_REC_NEW) {
+        return false;
+    }
+    rec_remove(s, off);
+    return true;
+}
+
+/* The PUBLISH is no longer needed once PUBREC arrived (section 4.3.3): its
+ * place in the log now holds the 4-byte PUBREL, and the bytes after it slide
+ * down so the log stays contiguous and in order. */
+static void rec_become_pubrel(midge_session *s, uint32_t off, uint16_t id)
+{
+    uint32_t size = rec_size(s, off);
+    uint32_t old_len = size - SESSION_REC_HEADER;
+    uint8_t *pkt = rec_packet(s, off);
+    midge_status st = MIDGE_OK;
+
+    (void)midge_codec_encode_ack(pkt, 4, MIDGE_PUBREL, id, &st);
+    memmove(pkt + 4, pkt + old_len, s->store_len - (off + size));
+    s->store_len -= old_len - 4;
+    rec_at(s, off)[2] = SESSION_REC_REL_QUEUED;
+}
+
+bool session__store_pubrec(midge_session *s, uint16_t id)
+{
+    uint32_t off = 0;
+
+    if (!rec_find(s, id, &off)) {
+        return false;
+    }
+    uint8_t state = rec_state(s, off);
+    if (rec_type(s, off) == MIDGE_PUBREL) {
+        /* A repeated PUBREC is answered with PUBREL again (section 4.3.3). */
+        if (state == SESSION_REC_REL_SENT) {
+            rec_at(s, off)[2] = SESSION_REC_REL_QUEUED;
+            s->flags |= SESSION_FLAG_STORE_QUEUED;
+        }
+        return true;
+    }
+    if (rec_qos(s, off) != 2 || state == SESSION_REC_NEW) {
+        return false;
+    }
+    rec_become_pubrel(s, off, id);
+    s->flags |= SESSION_FLAG_STORE_QUEUED;
+    return true;
+}
+
+bool session__store_pubcomp(midge_session *s, uint16_t id)
+{
+    uint32_t off = 0;
+
+    if (!rec_find(s, id, &off) || rec_type(s, off) != MIDGE_PUBREL) {
+        return false;
+    }
+    rec_remove(s, off);
+    return true;
+}
+
+/* --- Reconnection (section 4.4) ------------------------------------------ */
+
+void session__store_mark_resend(midge_session *s)
+{
+    for (uint32_t off = s->store_head; off < s->store_len; off += rec_size(s, off)) {
+        uint8_t *rec = rec_at(s, off);
+        if (rec[2] == SESSION_REC_SENT) {
+            rec[SESSION_REC_HEADER] |= PUBLISH_DUP_BIT;
+            rec[2] = SESSION_REC_RESEND;
+        } else if (rec[2] == SESSION_REC_REL_SENT) {
+            rec[2] = SESSION_REC_REL_QUEUED;
+        }
+    }
+}
+
+size_t session__store_discard_sent(midge_session *s)
+{
+    uint32_t write = 0;
+    uint32_t off = s->store_head;
+    size_t dropped = 0;
+
+    /* The broker forgot everything it had seen; a PUBLISH it never saw is
+     * still worth sending on the new session, so NEW records stay, in order. */
+    while (off < s->store_len) {
+        uint32_t size = rec_size(s, off);
+        if (rec_state(s, off) == SESSION_REC_NEW) {
+            memmove(rec_at(s, write), rec_at(s, off), size);
+            write += size;
+        } else {
+            dropped++;
+        }
+        off += size;
+    }
+    s->store_head = 0;
+    s->store_len = write;
+    return dropped;
+}
+
+size_t session__store_count(const midge_session *s)
+{
+    size_t count = 0;
+
+    for (uint32_t off = s->store_head; off < s->store_len; off += rec_size(s, off)) {
+        count++;
+    }
+    return count;
+}
+
+/* --- Packet ids (section 2.3.1) -------------------------------------------- */
+
+static bool id_in_use(const midge_session *s, uint16_t id)
+{
+    uint32_t off = 0;
+
+    for (size_t i = 0; i < MIDGE_MAX_PENDING_ACKS; i++) {
+        if (s->pending_acks[i] == id) {
+            return true;
+        }
+    }
+    return rec_find(s, id, &off);
+}
+
+uint16_t session__id_next(const midge_session *s)
+{
+    uint16_t id = s->next_id;
+
+    /* An id must not be reused while its exchange is unfinished (2.3.1);
+     * 0 is never a valid id, so the counter wraps from 65535 to 1. */
+    for (uint32_t tries = 0; tries < 65535u; tries++, id++) {
+        if (id == 0) {
+            id = 1;
+        }
+        if (!id_in_use(s, id)) {
+            return id;
+        }
+    }
+    return 0;
+}
+
+void session__id_commit(midge_session *s, uint16_t id)
+{
+    s->next_id = (uint16_t)(id == 65535u ? 1u : id + 1u);
+}
+
+/* --- Incoming QoS 2 ids (section 4.3.3, method B) -------------------------- */
+
+bool session__qos2_contains(const midge_session *s, uint16_t id)
+{
+    for (uint16_t i = 0; i < s->rx_qos2_count; i++) {
+        if (s->rx_qos2_ids[i] == id) {
+            return true;
+        }
+    }
+    return false;
+}
+
+bool session__qos2_add(midge_session *s, uint16_t id)
+{
+    if (s->rx_qos2_ids == NULL || s->rx_qos2_count >= s->rx_qos2_cap) {
+        return false;
+    }
+    s->rx_qos2_ids[s->rx_qos2_count++] = id;
+    return true;
+}
+
+/* The table is a set: order does not matter, so the last entry fills the hole. */
+void session__qos2_remove(midge_session *s, uint16_t id)
+{
+    for (uint16_t i = 0; i < s->rx_qos2_count; i++) {
+        if (s->rx_qos2_ids[i] == id) {
+            s->rx_qos2_ids[i] = s->rx_qos2_ids[--s->rx_qos2_count];
+            return;
+        }
+    }
+}
