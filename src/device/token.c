@@ -64,8 +64,8 @@ const char *midge_token_method_name(midge_token_method method)
 
 static bool token_is_b64_char(char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '+' || c == '/';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
+           c == '/';
 }
 
 /*
@@ -136,8 +136,8 @@ static int token_hmac_str(mbedtls_md_context_t *md, const char *s)
 static int token_hmac_message(mbedtls_md_context_t *md, const char *et, const char *method,
                               const char *product_id, const char *device_name)
 {
-    const char *pieces[] = {et,          "\n",         method, "\n", "products/", product_id,
-                            "/devices/", device_name, "\n",   MIDGE_TOKEN_VERSION};
+    const char *pieces[] = {et,         "\n",        method,      "\n", "products/",
+                            product_id, "/devices/", device_name, "\n", MIDGE_TOKEN_VERSION};
     for (size_t i = 0; i < sizeof pieces / sizeof pieces[0]; i++) {
         int rc = token_hmac_str(md, pieces[i]);
         if (rc != 0)
@@ -153,8 +153,7 @@ static int token_hmac_message(mbedtls_md_context_t *md, const char *et, const ch
  */
 static midge_status token_sign(char sign[TOKEN_SIGN_CAP], mbedtls_md_type_t type,
                                const unsigned char *key, size_t key_len, const char *et,
-                               const char *method, const char *product_id,
-                               const char *device_name)
+                               const char *method, const char *product_id, const char *device_name)
 {
     unsigned char digest[MBEDTLS_MD_MAX_SIZE];
     midge_status st = MIDGE_ERR_TLS;
