@@ -28,7 +28,10 @@ extern "C" {
 typedef struct midge_client midge_client;
 
 /* Called once per application message. `topic` is NUL-terminated for the
- * duration of the call; the payload is valid only during the call. */
+ * duration of the call; the payload is valid only during the call.
+ * Inside this callback (and the event callback) only midge_client_publish
+ * may be called: it then queues without waiting (MIDGE_AGAIN when there is
+ * no room); every other client call returns MIDGE_ERR_STATE. */
 typedef void (*midge_message_fn)(void *user, const midge_publish *msg);
 
 /* Called for every session event (connack, suback, published, closed...),
@@ -71,6 +74,7 @@ struct midge_client {
     int wait_status;
     uint8_t granted[MIDGE_CLIENT_MAX_SUBS];
     bool got_message;
+    bool dispatching; /* inside a callback: no blocking call may run */
     midge_tcp tcp; /* the default transport's state */
 };
 
@@ -101,7 +105,8 @@ midge_status midge_client_publish(midge_client *c, const char *topic, const void
                                   size_t len, uint8_t qos, bool retain, uint16_t *packet_id);
 
 /* Wait until every QoS 1/2 publish is acknowledged, or timeout_ms passed
- * (MIDGE_TIMEOUT). Messages arriving meanwhile go to the callback. */
+ * (MIDGE_TIMEOUT; UINT32_MAX = no limit). Messages arriving meanwhile go to
+ * the callback. */
 midge_status midge_client_flush(midge_client *c, uint32_t timeout_ms);
 
 /* Subscribe and wait for SUBACK. MIDGE_ERR_SUBSCRIBE when the broker answers
@@ -122,8 +127,9 @@ midge_status midge_client_wait_msg(midge_client *c);
  * message came. */
 midge_status midge_client_check_msg(midge_client *c);
 
-/* Move bytes, run timers and deliver messages for up to timeout_ms; returns
- * after the first batch of incoming packets, or MIDGE_TIMEOUT if none came. */
+/* Move bytes, run timers and deliver messages for up to timeout_ms
+ * (UINT32_MAX = no limit); returns after the first batch of incoming
+ * packets, or MIDGE_TIMEOUT if none came. */
 midge_status midge_client_poll(midge_client *c, uint32_t timeout_ms);
 
 bool midge_client_is_connected(const midge_client *c);

@@ -1,1 +1,50 @@
-int main(void) { return 0; }
+/*
+ * midge: the command-line tool. One table of subcommands; each parses its
+ * own arguments with the shared parser (options.c).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const struct cli_command cli_commands[] = {
+    { "pub", "Publish a message to an MQTT broker.",
+      CLI_GROUP_BROKER | CLI_GROUP_TOPIC | CLI_GROUP_SEND, 1, cli_pub_run },
+    { "sub", "Subscribe to topics on an MQTT broker and print the messages.",
+      CLI_GROUP_BROKER | CLI_GROUP_TOPIC | CLI_GROUP_RECEIVE, CLI_MAX_TOPICS, cli_sub_run },
+};
+
+#define CLI_COMMAND_COUNT (sizeof cli_commands / sizeof cli_commands[0])
+
+static void cli_main_usage(FILE *out)
+{
+    fprintf(out, "Usage: midge <command> [options]\n\nCommands:\n");
+    for (size_t i = 0; i < CLI_COMMAND_COUNT; i++)
+        fprintf(out, "  %-10s %s\n", cli_commands[i].name, cli_commands[i].summary);
+    fprintf(out, "\n'midge <command> --help' lists a command's options.\n"
+                 "  --help     print this help and exit\n"
+                 "  --version  print the version and exit\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        cli_main_usage(stderr);
+        return CLI_EXIT_ERROR;
+    }
+    const char *name = argv[1];
+    if (strcmp(name, "--help") == 0 || strcmp(name, "help") == 0) {
+        cli_main_usage(stdout);
+        return CLI_EXIT_OK;
+    }
+    if (strcmp(name, "--version") == 0) {
+        printf("midge %s\n", MIDGE_VERSION);
+        return CLI_EXIT_OK;
+    }
+    for (size_t i = 0; i < CLI_COMMAND_COUNT; i++) {
+        if (strcmp(name, cli_commands[i].name) == 0)
+            return cli_commands[i].run(&cli_commands[i], argc - 1, argv + 1);
+    }
+    fprintf(stderr, "midge: unknown command '%s' (see 'midge --help')\n", name);
+    return CLI_EXIT_ERROR;
+}

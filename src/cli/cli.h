@@ -1,0 +1,72 @@
+/*
+ * midge CLI: the subcommand table and the pieces subcommands share.
+ * Uses only midge's public headers.
+ */
+#ifndef MIDGE_CLI_H
+#define MIDGE_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "midge/midge.h"
+#include "options.h"
+
+/* One subcommand: its name, what it does, the option groups it takes, how
+ * many -t it accepts, and its entry point (argv[0] = name). */
+struct cli_command {
+    const char *name;
+    const char *summary;
+    unsigned groups;
+    size_t max_topics;
+    int (*run)(const struct cli_command *cmd, int argc, char **argv);
+};
+
+int cli_pub_run(const struct cli_command *cmd, int argc, char **argv);
+int cli_sub_run(const struct cli_command *cmd, int argc, char **argv);
+
+/* --- the connection every broker-facing subcommand opens (conn.c) -------- */
+
+/* Buffer sizes a subcommand asks for. */
+struct cli_conn_sizes {
+    size_t tx;
+    size_t rx;
+    size_t store; /* 0 for a subscriber that never publishes QoS 1/2 */
+};
+
+/* A client over our own midge_tcp, so the socket can be polled together
+ * with other descriptors (stdin for pub -l). Heap buffers: the CLI is not
+ * the no-heap core. */
+struct cli_conn {
+    midge_client client;
+    midge_tcp tcp;
+    midge_will will;
+    uint8_t *tx;
+    uint8_t *rx;
+    uint8_t *store;
+    uint16_t qos2_ids[64];
+    const struct cli_options *opts;
+};
+
+/* Allocate, configure from *o and connect. On failure prints one error
+ * line, releases everything and returns false. */
+bool cli_conn_open(struct cli_conn *k, const struct cli_options *o,
+                   const struct cli_conn_sizes *sizes);
+
+/* Serve the connection (send, receive, keepalive) until the socket had
+ * input, `extra_fd` (-1 = none) became readable (*extra_ready), timeout_ms
+ * passed, or a signal arrived. Returns the client's status. */
+midge_status cli_conn_serve(struct cli_conn *k, int extra_fd, uint32_t timeout_ms,
+                            bool *extra_ready);
+
+/* Send DISCONNECT when still connected, close and free. */
+void cli_conn_close(struct cli_conn *k);
+
+/* SIGINT/SIGTERM set a flag (and interrupt poll) instead of killing. */
+void cli_signals_install(void);
+bool cli_stop_requested(void);
+
+/* The -d packet trace (trace.c): midge_trace_fn, user = the options. */
+void cli_trace_packet(void *user, bool outgoing, const uint8_t *packet, size_t len);
+
+#endif /* MIDGE_CLI_H */

@@ -1,0 +1,221 @@
+/*
+ * midge pub: publish one message (-m, -n, -f) or one per stdin line (-l).
+ *
+ * Exit 0 only once every QoS 1/2 message has been acknowledged and the
+ * DISCONNECT has been handed to the socket.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+/* Largest -f file and -l line. A PUBLISH may carry up to 256 MiB; a line
+ * tool does not need that, and the tx buffer is sized for one message. */
+#define PUB_FILE_MAX (64u * 1024u * 1024u)
+#define PUB_LINE_MAX (1024u * 1024u)
+
+/* Room around the payload in a PUBLISH: fixed header (<= 5), topic length
+ * (2), packet id (2), with a margin. */
+#define PUB_HEADER_ROOM 16u
+
+/* The store holds this many largest-size messages before publish waits
+ * for acknowledgements. */
+#define PUB_STORE_MESSAGES 4u
+
+struct pub_message {
+    char *data; /* heap: -f file or -l line buffer */
+    size_t len;
+    size_t cap;
+};
+
+/* Read the whole -f file; false after printing the reason. */
+static bool pub_read_file(const struct cli_options *o, struct pub_message *m)
+{
+    FILE *f = fopen(o->message, "rb");
+    if (f == NULL) {
+        cli_error(o->prog, "cannot open '%s': %s", o->message, strerror(errno));
+        return false;
+    }
+    for (;;) {
+        if (m->len == m->cap) {
+            size_t cap = m->cap ? m->cap * 2 : 65536;
+            char *p = cap <= PUB_FILE_MAX ? realloc(m->data, cap) : NULL;
+            if (p == NULL) {
+                cli_error(o->prog, "'%s' is larger than %u bytes", o->message, PUB_FILE_MAX);
+                fclose(f);
+                return false;
+            }
+            m->data = p;
+            m->cap = cap;
+        }
+        size_t n = fread(m->data + m->len, 1, m->cap - m->len, f);
+        m->len += n;
+        if (n == 0)
+            break;
+    }
+    bool ok = !ferror(f);
+    if (!ok)
+        cli_error(o->prog, "cannot read '%s': %s", o->message, strerror(errno));
+    fclose(f);
+    return ok;
+}
+
+static bool pub_one(struct cli_conn *k, const void *data, size_t len)
+{
+    const struct cli_options *o = k->opts;
+    midge_status st = midge_client_publish(&k->client, o->topics[0], data, len, o->qos, o->retain,
+                                           NULL);
+    if (st != MIDGE_OK) {
+        cli_error(o->prog, "publish failed: %s", midge_strerror(st));
+        return false;
+    }
+    return true;
+}
+
+/* Publish every complete line in the buffer (without its '\n') and keep
+ * the unfinished tail for the next read. */
+static bool pub_lines(struct cli_conn *k, struct pub_message *m)
+{
+    size_t start = 0;
+
+    for (;;) {
+        char *nl = memchr(m->data + start, '\n', m->len - start);
+        if (nl == NULL)
+            break;
+        size_t len = (size_t)(nl - (m->data + start));
+        if (!pub_one(k, m->data + start, len))
+            return false;
+        start += len + 1;
+    }
+    memmove(m->data, m->data + start, m->len - start);
+    m->len -= start;
+    return true;
+}
+
+/* Read what stdin has; *eof at end of input. */
+static bool pub_read_stdin(const struct cli_options *o, struct pub_message *m, bool *eof)
+{
+    if (m->len == m->cap) {
+        cli_error(o->prog, "a line of stdin is longer than %u bytes", PUB_LINE_MAX);
+        return false;
+    }
+    ssize_t n = read(STDIN_FILENO, m->data + m->len, m->cap - m->len);
+    if (n < 0) {
+        if (errno == EINTR || errno == EAGAIN)
+            return true;
+        cli_error(o->prog, "cannot read stdin: %s", strerror(errno));
+        return false;
+    }
+    *eof = n == 0;
+    m->len += (size_t)n;
+    return true;
+}
+
+/* -l: stdin and the socket are polled together, so keepalive and incoming
+ * acknowledgements are served while no line arrives. */
+static bool pub_stdin_loop(struct cli_conn *k, struct pub_message *m)
+{
+    const struct cli_options *o = k->opts;
+    bool eof = false;
+
+    while (!eof) {
+        bool ready = false;
+        midge_status st = cli_conn_serve(k, STDIN_FILENO, UINT32_MAX, &ready);
+        if (st != MIDGE_OK) {
+            cli_error(o->prog, "connection lost: %s", midge_strerror(st));
+            return false;
+        }
+        if (!ready)
+            continue;
+        if (!pub_read_stdin(o, m, &eof) || !pub_lines(k, m))
+            return false;
+    }
+    /* A last line without '\n' is still a message. */
+    if (m->len > 0)
+        return pub_one(k, m->data, m->len);
+    return true;
+}
+
+static bool pub_check(const struct cli_options *o)
+{
+    const char *t = o->topics[0];
+    if (!midge_topic_name_valid(t, strlen(t))) {
+        cli_error(o->prog, "invalid topic '%s' (no '+' or '#' in a topic to publish to)", t);
+        return false;
+    }
+    return true;
+}
+
+int cli_pub_run(const struct cli_command *cmd, int argc, char **argv)
+{
+    struct cli_options o;
+    struct pub_message m = { 0 };
+    struct cli_conn k;
+    int rc = CLI_EXIT_ERROR;
+
+    enum cli_parse_result pr = cli_parse(cmd, argc, argv, &o);
+    if (pr != CLI_PARSE_RUN)
+        return pr == CLI_PARSE_EXIT_OK ? CLI_EXIT_OK : CLI_EXIT_ERROR;
+    if (!pub_check(&o))
+        return CLI_EXIT_ERROR;
+
+    /* The message first: a bad -f path should not cost a connection. */
+    size_t max_payload = 0;
+    if (o.source == CLI_SOURCE_FILE) {
+        if (!pub_read_file(&o, &m))
+            goto done;
+        max_payload = m.len;
+    } else if (o.source == CLI_SOURCE_LINES) {
+        m.cap = PUB_LINE_MAX;
+        m.data = malloc(m.cap);
+        if (m.data == NULL) {
+            cli_error(o.prog, "out of memory");
+            goto done;
+        }
+        max_payload = m.cap;
+    } else if (o.source == CLI_SOURCE_ARG) {
+        max_payload = strlen(o.message);
+    }
+
+    size_t packet = max_payload + strlen(o.topics[0]) + PUB_HEADER_ROOM;
+    struct cli_conn_sizes sizes = {
+        .tx = packet > 4096 ? packet : 4096,
+        .rx = 65536,
+        .store = o.qos ? PUB_STORE_MESSAGES * (packet + MIDGE_STORE_RECORD_OVERHEAD) : 0,
+    };
+    if (!cli_conn_open(&k, &o, &sizes))
+        goto done;
+
+    bool ok;
+    if (o.source == CLI_SOURCE_LINES)
+        ok = pub_stdin_loop(&k, &m);
+    else if (o.source == CLI_SOURCE_ARG)
+        ok = pub_one(&k, o.message, strlen(o.message));
+    else
+        ok = pub_one(&k, m.data, m.len);
+
+    /* Every QoS 1/2 message acknowledged before a clean goodbye. */
+    if (ok) {
+        midge_status st = midge_client_flush(&k.client, UINT32_MAX);
+        if (st != MIDGE_OK) {
+            cli_error(o.prog, "connection lost before every message was acknowledged: %s",
+                      midge_strerror(st));
+            ok = false;
+        }
+    }
+    if (ok) {
+        midge_status st = midge_client_disconnect(&k.client);
+        if (st != MIDGE_OK) {
+            cli_error(o.prog, "disconnect failed: %s", midge_strerror(st));
+            ok = false;
+        }
+    }
+    cli_conn_close(&k);
+    rc = ok ? CLI_EXIT_OK : CLI_EXIT_ERROR;
+done:
+    free(m.data);
+    return rc;
+}

@@ -1,0 +1,139 @@
+/*
+ * midge sub: subscribe to one or more filters and print what arrives, one
+ * line per message: the payload, or "topic payload" with -v.
+ *
+ * Ends with 0 after -C messages or on SIGINT/SIGTERM (after a clean
+ * DISCONNECT), with 27 when -W runs out first, with 1 on any error.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+/* Largest message accepted; a bigger one ends the connection with an
+ * error (the session refuses it from its fixed header alone). */
+#define SUB_RX_SIZE (1024u * 1024u)
+
+struct sub_state {
+    const struct cli_options *opts;
+    unsigned long received;
+};
+
+static bool sub_done(const struct sub_state *s)
+{
+    return s->opts->count != 0 && s->received >= s->opts->count;
+}
+
+/* fwrite keeps binary payloads intact; one flush per message so a pipe
+ * reader sees each line as it arrives. */
+static void sub_on_message(void *user, const midge_publish *msg)
+{
+    struct sub_state *s = user;
+
+    /* Messages arriving in the same read as the last counted one are
+     * acknowledged by the session but not printed. */
+    if (sub_done(s))
+        return;
+    if (s->opts->verbose) {
+        fwrite(msg->topic, 1, msg->topic_len, stdout);
+        fputc(' ', stdout);
+    }
+    if (msg->payload_len)
+        fwrite(msg->payload, 1, msg->payload_len, stdout);
+    fputc('\n', stdout);
+    fflush(stdout);
+    s->received++;
+}
+
+static bool sub_check(const struct cli_options *o)
+{
+    for (size_t i = 0; i < o->topic_count; i++) {
+        const char *t = o->topics[i];
+        if (!midge_topic_filter_valid(t, strlen(t))) {
+            cli_error(o->prog, "invalid topic filter '%s'", t);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* One SUBSCRIBE for every -t; a refused filter is an error. */
+static bool sub_subscribe(struct cli_conn *k)
+{
+    const struct cli_options *o = k->opts;
+    midge_subscription subs[CLI_MAX_TOPICS];
+    uint8_t granted[CLI_MAX_TOPICS];
+
+    for (size_t i = 0; i < o->topic_count; i++) {
+        subs[i].filter = o->topics[i];
+        subs[i].qos = o->qos;
+    }
+    midge_status st = midge_client_subscribe_many(&k->client, subs, o->topic_count, granted);
+    if (st == MIDGE_ERR_SUBSCRIBE) {
+        for (size_t i = 0; i < o->topic_count; i++) {
+            if (granted[i] == MIDGE_SUBACK_FAILURE) {
+                cli_error(o->prog, "subscription to '%s' refused by the broker", o->topics[i]);
+                return false;
+            }
+        }
+    }
+    if (st != MIDGE_OK) {
+        cli_error(o->prog, "subscribe failed: %s", midge_strerror(st));
+        return false;
+    }
+    return true;
+}
+
+/* Serve until -C, -W or a signal. Returns the exit status. */
+static int sub_loop(struct cli_conn *k, struct sub_state *s)
+{
+    const struct cli_options *o = k->opts;
+    uint32_t start = midge_clock_ms();
+    uint32_t limit = (uint32_t)(o->timeout_s * 1000u);
+
+    while (!sub_done(s) && !cli_stop_requested()) {
+        uint32_t wait = UINT32_MAX;
+        if (o->timeout_s) {
+            uint32_t spent = midge_clock_ms() - start;
+            if (spent >= limit) {
+                cli_error(o->prog, "timed out after %lu s", o->timeout_s);
+                return CLI_EXIT_TIMEOUT;
+            }
+            wait = limit - spent;
+        }
+        midge_status st = cli_conn_serve(k, -1, wait, NULL);
+        if (st != MIDGE_OK) {
+            cli_error(o->prog, "connection lost: %s", midge_strerror(st));
+            return CLI_EXIT_ERROR;
+        }
+    }
+    return CLI_EXIT_OK;
+}
+
+int cli_sub_run(const struct cli_command *cmd, int argc, char **argv)
+{
+    struct cli_options o;
+    struct cli_conn k;
+
+    enum cli_parse_result pr = cli_parse(cmd, argc, argv, &o);
+    if (pr != CLI_PARSE_RUN)
+        return pr == CLI_PARSE_EXIT_OK ? CLI_EXIT_OK : CLI_EXIT_ERROR;
+    if (!sub_check(&o))
+        return CLI_EXIT_ERROR;
+
+    /* SUBSCRIBE must fit tx: each filter costs its length + 3 bytes. */
+    size_t tx = 4096;
+    for (size_t i = 0; i < o.topic_count; i++)
+        tx += strlen(o.topics[i]) + 3;
+    struct cli_conn_sizes sizes = { .tx = tx, .rx = SUB_RX_SIZE, .store = 0 };
+
+    cli_signals_install();
+    if (!cli_conn_open(&k, &o, &sizes))
+        return CLI_EXIT_ERROR;
+
+    struct sub_state s = { .opts = &o, .received = 0 };
+    midge_client_set_callback(&k.client, sub_on_message, &s);
+    int rc = sub_subscribe(&k) ? sub_loop(&k, &s) : CLI_EXIT_ERROR;
+    cli_conn_close(&k);
+    return rc;
+}

@@ -1,0 +1,162 @@
+/*
+ * midge CLI: opening, serving and closing the broker connection, the same
+ * way for every subcommand.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+/* A signal handler can only set a flag; the loops poll it. */
+static volatile sig_atomic_t cli_stop_flag;
+
+static void cli_on_signal(int sig)
+{
+    (void)sig;
+    cli_stop_flag = 1;
+}
+
+void cli_signals_install(void)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = cli_on_signal;
+    sigemptyset(&sa.sa_mask);
+    /* No SA_RESTART: poll() must return EINTR so the loop sees the flag
+     * at once instead of after the next packet or timer. */
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+bool cli_stop_requested(void) { return cli_stop_flag != 0; }
+
+static void cli_conn_free(struct cli_conn *k)
+{
+    free(k->tx);
+    free(k->rx);
+    free(k->store);
+    k->tx = k->rx = k->store = NULL;
+}
+
+/* One line saying why the connection could not be made. */
+static void cli_conn_report(const struct cli_options *o, midge_status st)
+{
+    if (midge_status_is_refusal(st))
+        cli_error(o->prog, "%s", midge_strerror(st));
+    else if (st == MIDGE_ERR_RESOLVE || st == MIDGE_ERR_CONNECT)
+        cli_error(o->prog, "%s:%u: %s", o->host, (unsigned)o->port, midge_strerror(st));
+    else
+        cli_error(o->prog, "connect to %s:%u failed: %s", o->host, (unsigned)o->port,
+                  midge_strerror(st));
+}
+
+bool cli_conn_open(struct cli_conn *k, const struct cli_options *o,
+                   const struct cli_conn_sizes *sizes)
+{
+    midge_status st;
+
+    memset(k, 0, sizeof *k);
+    k->opts = o;
+    k->tcp.fd = -1;
+    k->tx = malloc(sizes->tx);
+    k->rx = malloc(sizes->rx);
+    k->store = sizes->store ? malloc(sizes->store) : NULL;
+    if (k->tx == NULL || k->rx == NULL || (sizes->store && k->store == NULL)) {
+        cli_error(o->prog, "out of memory");
+        goto fail;
+    }
+
+    midge_session_buffers bufs = {
+        .tx = k->tx, .tx_size = sizes->tx,
+        .rx = k->rx, .rx_size = sizes->rx,
+        .store = k->store, .store_size = sizes->store,
+        .rx_qos2_ids = k->qos2_ids, .rx_qos2_cap = sizeof k->qos2_ids / sizeof k->qos2_ids[0],
+    };
+    /* Our own midge_tcp (not the client's built-in one) so its fd is ours
+     * to poll beside stdin. */
+    midge_client_config cfg = {
+        .host = o->host,
+        .port = o->port,
+        .connect = {
+            .client_id = o->client_id,
+            .username = o->username,
+            .password = o->password,
+            .keepalive_s = o->keepalive_s,
+            .clean_session = o->clean_session,
+        },
+        .open = midge_tcp_opener,
+        .opener = &k->tcp,
+        .trace = o->debug ? cli_trace_packet : NULL,
+        .trace_user = (void *)o,
+    };
+    st = midge_client_init(&k->client, &cfg, &bufs);
+    if (st == MIDGE_OK && o->will_topic != NULL) {
+        const char *payload = o->will_payload ? o->will_payload : "";
+        size_t len = strlen(payload);
+        if (len > UINT16_MAX) {
+            cli_error(o->prog, "--will-payload is longer than 65535 bytes");
+            goto fail;
+        }
+        st = midge_client_set_last_will(&k->client, o->will_topic, payload, (uint16_t)len,
+                                        o->will_qos, o->will_retain);
+    }
+    if (st != MIDGE_OK) {
+        cli_error(o->prog, "%s", midge_strerror(st));
+        goto fail;
+    }
+    st = midge_client_connect(&k->client, NULL);
+    if (st != MIDGE_OK) {
+        cli_conn_report(o, st);
+        goto fail;
+    }
+    return true;
+
+fail:
+    cli_conn_free(k);
+    return false;
+}
+
+midge_status cli_conn_serve(struct cli_conn *k, int extra_fd, uint32_t timeout_ms,
+                            bool *extra_ready)
+{
+    midge_client *c = &k->client;
+    const uint8_t *data;
+
+    if (extra_ready)
+        *extra_ready = false;
+    /* Whatever is already here first: bytes, acknowledgements, timers. */
+    midge_status st = midge_client_check_msg(c);
+    if (st != MIDGE_OK)
+        return st;
+
+    /* Sleep no longer than the session's next timer (keepalive). */
+    uint32_t timer = midge_session_next_timeout(&c->session, midge_clock_ms());
+    uint32_t wait = timeout_ms < timer ? timeout_ms : timer;
+    struct pollfd fds[2] = {
+        { .fd = k->tcp.fd, .events = POLLIN },
+        { .fd = extra_fd, .events = POLLIN },
+    };
+    if (midge_session_pending(&c->session, &data) > 0)
+        fds[0].events |= POLLOUT;
+    int n = poll(fds, extra_fd >= 0 ? 2 : 1, wait > (uint32_t)INT_MAX ? -1 : (int)wait);
+    if (n < 0)
+        return errno == EINTR ? MIDGE_OK : MIDGE_ERR_IO;
+    if (extra_ready && extra_fd >= 0)
+        *extra_ready = (fds[1].revents & (POLLIN | POLLHUP | POLLERR)) != 0;
+    /* The socket's turn: read what came, or run the timer that woke us. */
+    if (n == 0 || fds[0].revents != 0)
+        st = midge_client_check_msg(c);
+    return st;
+}
+
+void cli_conn_close(struct cli_conn *k)
+{
+    if (midge_client_is_connected(&k->client))
+        midge_client_disconnect(&k->client);
+    cli_conn_free(k);
+}

@@ -1,0 +1,97 @@
+/*
+ * midge CLI: the one option parser every subcommand shares.
+ *
+ * Options come in groups (broker connection, topics, sending, receiving);
+ * a subcommand names the groups it accepts and gets the same letters, the
+ * same validation and the same --help layout as every other subcommand,
+ * as mosquitto_pub and mosquitto_sub share theirs. A new subcommand adds
+ * its own options to the table in options.c under a new group bit.
+ */
+#ifndef MIDGE_CLI_OPTIONS_H
+#define MIDGE_CLI_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "midge/config.h"
+
+/* Option groups a subcommand may accept. */
+enum cli_group {
+    CLI_GROUP_BROKER = 1u << 0,  /* -h -p -i -u -P -k -c -d --will-* */
+    CLI_GROUP_TOPIC = 1u << 1,   /* -t -q */
+    CLI_GROUP_SEND = 1u << 2,    /* -m -n -l -f -r */
+    CLI_GROUP_RECEIVE = 1u << 3  /* -C -W -v */
+};
+
+/* Exit statuses shared by all subcommands (mosquitto_sub's 27 for -W). */
+enum cli_exit {
+    CLI_EXIT_OK = 0,
+    CLI_EXIT_ERROR = 1,
+    CLI_EXIT_TIMEOUT = 27
+};
+
+/* Where pub's message comes from: exactly one of -m, -n, -f, -l. */
+enum cli_source {
+    CLI_SOURCE_NONE = 0,
+    CLI_SOURCE_ARG,   /* -m */
+    CLI_SOURCE_EMPTY, /* -n */
+    CLI_SOURCE_FILE,  /* -f */
+    CLI_SOURCE_LINES  /* -l */
+};
+
+#define CLI_MAX_TOPICS MIDGE_CLIENT_MAX_SUBS
+
+struct cli_command;
+
+/* Everything the shared parser fills. Strings point into argv. */
+struct cli_options {
+    const char *prog; /* "midge pub": the prefix of every error line */
+    /* broker */
+    const char *host;
+    uint16_t port;
+    const char *client_id;
+    const char *username;
+    const char *password;
+    uint16_t keepalive_s;
+    bool clean_session;
+    bool debug;
+    const char *will_topic;
+    const char *will_payload;
+    uint8_t will_qos;
+    bool will_retain;
+    /* topics */
+    const char *topics[CLI_MAX_TOPICS];
+    size_t topic_count;
+    uint8_t qos;
+    /* send */
+    enum cli_source source;
+    const char *message; /* -m text, or -f path */
+    bool retain;
+    /* receive */
+    unsigned long count;     /* -C; 0 = no limit */
+    unsigned long timeout_s; /* -W; 0 = no limit */
+    bool verbose;
+    /* storage for the default client id */
+    char default_id[48];
+};
+
+enum cli_parse_result {
+    CLI_PARSE_RUN,        /* options valid: run the command */
+    CLI_PARSE_EXIT_OK,    /* --help or --version printed: exit 0 */
+    CLI_PARSE_EXIT_USAGE  /* one error line printed: exit 1 */
+};
+
+/* Parse argv (argv[0] is the subcommand name) for `cmd` into *o, applying
+ * defaults first and the checks every subcommand shares afterwards. */
+enum cli_parse_result cli_parse(const struct cli_command *cmd, int argc, char **argv,
+                                struct cli_options *o);
+
+/* Print `cmd`'s usage, generated from the option table, to stdout. */
+void cli_usage(const struct cli_command *cmd);
+
+/* "prog: message" on stderr, one line. */
+void cli_error(const char *prog, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+#endif /* MIDGE_CLI_OPTIONS_H */
