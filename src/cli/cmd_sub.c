@@ -12,7 +12,7 @@
 
 /* Largest message accepted; a bigger one ends the connection with an
  * error (the session refuses it from its fixed header alone). */
-#define SUB_RX_SIZE (1024u * 1024u)
+#define SUB_RX_SIZE (16u * 1024u * 1024u)
 
 struct sub_state {
     const struct cli_options *opts;

@@ -36,7 +36,8 @@
  * topics inside its rx buffer, so this is a fallback only. */
 #define CLIENT_TOPIC_COPY_MAX 256
 
-/* "No limit" for the timeouts of flush and poll. */
+/* "No limit" for the timeouts of flush and poll. Anything above INT32_MAX
+ * counts as no limit too: deadlines are compared as signed differences. */
 #define CLIENT_FOREVER UINT32_MAX
 
 /* --- time ------------------------------------------------------------- */
@@ -48,7 +49,7 @@ typedef struct client_deadline {
 
 static client_deadline deadline_in(uint32_t timeout_ms)
 {
-    client_deadline d = { midge_clock_ms() + timeout_ms, timeout_ms == CLIENT_FOREVER };
+    client_deadline d = { midge_clock_ms() + timeout_ms, timeout_ms > (uint32_t)INT32_MAX };
     return d;
 }
 
@@ -714,9 +715,10 @@ midge_status midge_client_publish(midge_client *c, const char *topic, const void
                  : MIDGE_AGAIN;
         if (st != MIDGE_AGAIN)
             break;
-        /* No room (store full of unacknowledged messages, or tx busy), or
-         * no connection yet: let acknowledgements and reconnects happen. */
-        st = client_pump(c, CLIENT_FOREVER, c->transport_open, NULL);
+        /* No room, or no connection yet. A full store (QoS 1/2) waits for
+         * acknowledgements to come in; a full tx (QoS 0) only for the
+         * socket to take bytes, never for input that may not come. */
+        st = client_pump(c, CLIENT_FOREVER, c->transport_open && qos > 0, NULL);
         if (st != MIDGE_OK)
             return st;
     }
@@ -798,6 +800,8 @@ midge_status midge_client_unsubscribe(midge_client *c, const char *filter)
 {
     if (filter == NULL)
         return MIDGE_ERR_INVALID;
+    if (c->dispatching)
+        return MIDGE_ERR_STATE;
     /* Forget first: even if the reply never comes, a reconnect must not
      * bring the subscription back. */
     client_forget(c, filter);

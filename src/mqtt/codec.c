@@ -434,17 +434,17 @@ size_t midge_codec_encode_connect(uint8_t *buf, size_t cap, const midge_connect_
     return (size_t)(p - buf);
 }
 
-/* Remaining length of a PUBLISH, or 0 when the message is invalid (no valid
- * PUBLISH has a zero remaining length: the topic is at least 3 bytes). */
-static uint32_t layout_publish(const midge_publish *m)
+/* Everything about a PUBLISH but its DUP bit and packet id, which the
+ * session sets itself: so the session validates a message once, here, and
+ * never through a second layout. 0 = invalid (no valid PUBLISH has a zero
+ * remaining length: the topic field is at least 3 bytes). */
+uint32_t midge_codec__publish_remaining(const midge_publish *m)
 {
-    if (m == NULL || m->qos > 2)
-        return 0;
-    /* 2.3.1-1: QoS > 0 needs a non-zero id; 3.3.1-2: no DUP on QoS 0. */
-    if (m->qos != 0 ? m->packet_id == 0 : m->dup)
+    if (m->qos > 2)
         return 0;
     if (m->payload == NULL && m->payload_len != 0)
         return 0;
+    /* The payload bound first, so the sum below cannot wrap a 32-bit size_t. */
     if (m->payload_len > MIDGE_MAX_REMAINING_LENGTH)
         return 0;
     if (midge_topic__check_name((const uint8_t *)m->topic, m->topic_len) != MIDGE_MALFORMED_NONE)
@@ -453,6 +453,36 @@ static uint32_t layout_publish(const midge_publish *m)
     if (rem > MIDGE_MAX_REMAINING_LENGTH)
         return 0;
     return (uint32_t)rem;
+}
+
+uint8_t *midge_codec__put_publish(uint8_t *p, const midge_publish *m, bool dup, uint16_t id,
+                                  uint32_t rem)
+{
+    /* 3.3.1: DUP in bit 3, QoS in bits 2..1, RETAIN in bit 0. */
+    uint8_t first = (uint8_t)(MIDGE_PUBLISH << 4 | m->qos << 1 | (dup ? PUBLISH_DUP : 0u) |
+                              (m->retain ? PUBLISH_RETAIN : 0u));
+
+    p = midge_codec__put_header(p, first, rem);
+    /* The topic is never empty (checked), so no NULL-with-zero memcpy. */
+    p = midge_codec__put_u16(p, m->topic_len);
+    memcpy(p, m->topic, m->topic_len);
+    p += m->topic_len;
+    if (m->qos != 0)
+        p = midge_codec__put_u16(p, id);
+    if (m->payload_len != 0)
+        memcpy(p, m->payload, m->payload_len);
+    return p + m->payload_len;
+}
+
+/* The public encoder adds the checks on what the caller chose itself. */
+static uint32_t layout_publish(const midge_publish *m)
+{
+    if (m == NULL)
+        return 0;
+    /* 2.3.1-1: QoS > 0 needs a non-zero id; 3.3.1-2: no DUP on QoS 0. */
+    if (m->qos != 0 ? m->packet_id == 0 : m->dup)
+        return 0;
+    return midge_codec__publish_remaining(m);
 }
 
 size_t midge_codec_size_publish(const midge_publish *msg)
@@ -476,20 +506,7 @@ size_t midge_codec_encode_publish(uint8_t *buf, size_t cap, const midge_publish 
         set_status(st, MIDGE_ERR_NO_SPACE);
         return 0;
     }
-
-    /* 3.3.1: DUP in bit 3, QoS in bits 2..1, RETAIN in bit 0. */
-    uint8_t first = (uint8_t)(MIDGE_PUBLISH << 4 | msg->qos << 1);
-    if (msg->dup)
-        first |= PUBLISH_DUP;
-    if (msg->retain)
-        first |= PUBLISH_RETAIN;
-    uint8_t *p = midge_codec__put_header(buf, first, rem);
-    p = midge_codec__put_field(p, msg->topic, msg->topic_len);
-    if (msg->qos != 0)
-        p = midge_codec__put_u16(p, msg->packet_id);
-    if (msg->payload_len != 0)
-        memcpy(p, msg->payload, msg->payload_len);
-
+    midge_codec__put_publish(buf, msg, msg->dup, msg->packet_id, rem);
     set_status(st, MIDGE_OK);
     return total;
 }

@@ -8,11 +8,21 @@
 #ifndef MIDGE_CODEC_INTERNAL_H
 #define MIDGE_CODEC_INTERNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "midge/codec.h"
+
+/* For the rare branch of a hot function: kept out of line so the hot path
+ * stays a leaf with no stack frame (GCC and clang inline a static function
+ * called once, slow path included, unless told otherwise). */
+#if defined(__GNUC__) || defined(__clang__)
+#define MIDGE_CODEC__COLD __attribute__((noinline, cold))
+#else
+#define MIDGE_CODEC__COLD
+#endif
 
 /* Longest string any MQTT length prefix can describe (section 1.5.3). */
 #define MIDGE_CODEC__MAX_STRING 65535u
@@ -62,8 +72,21 @@ static inline size_t midge_codec__packet_size(size_t remaining)
 {
     if (remaining > MIDGE_MAX_REMAINING_LENGTH)
         return 0;
-    return 1 + midge_codec_length_size((uint32_t)remaining) + remaining;
+    /* Inline rather than midge_codec_length_size(): this sits on the
+     * publish path, where a call costs more than the comparisons. */
+    size_t header = remaining < 128u ? 2 : remaining < 16384u ? 3 : remaining < 2097152u ? 4 : 5;
+    return header + remaining;
 }
+
+/* A PUBLISH in two steps, for callers that choose DUP and the packet id
+ * themselves (the session): the remaining length of `m` at its QoS, or 0
+ * when the message is invalid (QoS > 2, NULL payload with a length, bad
+ * topic name, too long); m->dup and m->packet_id are ignored. Then the
+ * packet itself, written at `p`, which must hold
+ * midge_codec__packet_size(rem) bytes; returns the end of it. */
+uint32_t midge_codec__publish_remaining(const midge_publish *m);
+uint8_t *midge_codec__put_publish(uint8_t *p, const midge_publish *m, bool dup, uint16_t id,
+                                  uint32_t rem);
 
 /* Length of a NUL-terminated string, or `limit + 1` when it is longer than
  * `limit` (so a missing terminator cannot run away further than needed).

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "codec_internal.h"
 #include "midge/session.h"
 
 /* Bits of midge_session.flags. */

@@ -117,20 +117,16 @@ static bool store_make_room(midge_session *s, size_t need)
 midge_status session__store_publish(midge_session *s, const midge_publish *msg,
                                     uint16_t *packet_id)
 {
-    midge_publish m = *msg;
-    midge_status st = MIDGE_OK;
-
     if (s->store == NULL || s->store_size == 0) {
         return MIDGE_ERR_NO_SPACE;
     }
-    /* First transmission: DUP must be 0 (section 3.3.1.1). Any non-zero id
-     * sizes the packet the same, so size before choosing the id. */
-    m.dup = false;
-    m.packet_id = 1;
-    size_t size = midge_codec_size_publish(&m);
-    if (size == 0) {
+    /* Validated once; every non-zero id sizes the packet the same, so the
+     * size is known before the id is chosen. */
+    uint32_t rem = midge_codec__publish_remaining(msg);
+    if (rem == 0) {
         return MIDGE_ERR_INVALID;
     }
+    size_t size = midge_codec__packet_size(rem);
     /* A record must fit the empty store, and its packet the empty tx, or it
      * could never be sent: that is a configuration error, not "later". */
     size_t need = SESSION_REC_HEADER + size;
@@ -144,11 +140,9 @@ midge_status session__store_publish(midge_session *s, const midge_publish *msg,
     if (id == 0) {
         return MIDGE_AGAIN;
     }
-    m.packet_id = id;
     uint8_t *rec = rec_at(s, s->store_len);
-    if (midge_codec_encode_publish(rec + SESSION_REC_HEADER, size, &m, &st) == 0) {
-        return st;
-    }
+    /* First transmission: DUP is 0 (section 3.3.1.1). */
+    midge_codec__put_publish(rec + SESSION_REC_HEADER, msg, false, id, rem);
     rec[0] = (uint8_t)(id >> 8);
     rec[1] = (uint8_t)id;
     rec[2] = SESSION_REC_NEW;

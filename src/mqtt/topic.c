@@ -13,34 +13,52 @@
 #include "codec_internal.h"
 #include "midge/codec.h"
 
-#define ONES 0x0101010101010101ull
-#define HIGHS 0x8080808080808080ull
+/* The word-at-a-time checks use the native register width: 8 bytes on a
+ * 64-bit host, 4 on the 32-bit microcontrollers, where 64-bit arithmetic
+ * would cost register pairs and code space for no gain. */
+#if UINTPTR_MAX > 0xFFFFFFFFu
+typedef uint64_t topic_word;
+#else
+typedef uint32_t topic_word;
+#endif
+#define WORD_BYTES sizeof(topic_word)
+#define ONES ((topic_word)-1 / 0xFFu)
+#define HIGHS (ONES * 0x80u)
 
-/* Eight bytes as one word. Built from shifts rather than a cast so that it is
- * alignment- and aliasing-safe; compilers turn it into a single load. Byte
- * order does not matter to the per-byte tests below. */
-static inline uint64_t load8(const uint8_t *p)
+/* One word from possibly unaligned bytes. Built from shifts rather than a
+ * cast so that it is alignment- and aliasing-safe and needs no memcpy (a
+ * freestanding build may not inline it); compilers merge it into a single
+ * load where the target allows one. Byte order does not matter to the
+ * per-byte tests below. */
+static inline topic_word load_word(const uint8_t *p)
 {
-    return (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24 |
-           (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40 | (uint64_t)p[6] << 48 |
-           (uint64_t)p[7] << 56;
+    topic_word w = (topic_word)p[0] | (topic_word)p[1] << 8 | (topic_word)p[2] << 16 |
+                   (topic_word)p[3] << 24;
+#if UINTPTR_MAX > 0xFFFFFFFFu
+    w |= (topic_word)p[4] << 32 | (topic_word)p[5] << 40 | (topic_word)p[6] << 48 |
+         (topic_word)p[7] << 56;
+#endif
+    return w;
 }
 
-/* Whether all eight bytes of w are in 0x01..0x7F. Adding 0x7F to a byte
- * below 0x80 sets its high bit exactly when the byte is not zero, without a
- * carry into the next byte; a byte of 0x80 or more fails through ~w. */
-static inline bool word_ascii(uint64_t w)
+/* Whether all bytes of w are in 0x01..0x7F. Adding 0x7F to a byte below
+ * 0x80 sets its high bit exactly when the byte is not zero, without a carry
+ * into the next byte; a byte of 0x80 or more fails through ~w (its carry
+ * may disturb its neighbour, but the word fails either way). */
+static inline bool word_ascii(topic_word w)
 {
-    return ((w + ONES * 0x7F) & ~w & HIGHS) == HIGHS;
+    return ((w + ONES * 0x7Fu) & ~w & HIGHS) == HIGHS;
 }
 
-/* Whether all eight bytes of w are in 0x01..0x7F and none is '+' or '#'.
- * '+' (0x2B) and '#' (0x23) differ only in bit 3: clearing it and XORing with
- * 0x23 turns both, and nothing else, into a zero byte. */
-static inline bool word_plain_name(uint64_t w)
+/* High bit set in each byte of w that is neither U+0000 nor '+' nor '#',
+ * for bytes below 0x80 (the caller rejects the others through the high
+ * bits of the word itself). '+' (0x2B) and '#' (0x23) differ only in bit
+ * 3: clearing it and XORing with 0x23 turns both, and nothing else, into a
+ * zero byte, which the add-0x7F test of word_ascii then catches. */
+static inline topic_word word_name_bits(topic_word w)
 {
-    uint64_t wild = (w & (ONES * 0xF7)) ^ (ONES * 0x23);
-    return ((w + ONES * 0x7F) & (wild + ONES * 0x7F) & ~w & HIGHS) == HIGHS;
+    topic_word wild = (w & (ONES * 0xF7u)) ^ (ONES * 0x23u);
+    return (w + ONES * 0x7Fu) & (wild + ONES * 0x7Fu);
 }
 
 /* Length of the leading run of ASCII bytes that are not U+0000. */
@@ -48,10 +66,10 @@ static size_t ascii_prefix(const uint8_t *s, size_t len)
 {
     size_t i = 0;
 
-    while (len - i >= 8) {
-        if (!word_ascii(load8(s + i)))
+    while (len - i >= WORD_BYTES) {
+        if (!word_ascii(load_word(s + i)))
             break;
-        i += 8;
+        i += WORD_BYTES;
     }
     while (i < len && s[i] != 0 && s[i] < 0x80)
         i++;
@@ -141,35 +159,18 @@ static midge_malformed check_name_multibyte(const uint8_t *t, size_t len)
     return has_wildcard(t, len) ? MIDGE_MALFORMED_TOPIC : MIDGE_MALFORMED_NONE;
 }
 
-midge_malformed midge_topic__check_name(const uint8_t *t, size_t len)
+/* Every check, byte by byte: the reference for what the fast path below
+ * accepts, and the one that says why a name fails. The first offending byte
+ * decides the reason; a byte of 0x80 or more hands the whole name to the
+ * UTF-8 decoder. */
+MIDGE_CODEC__COLD static midge_malformed check_name_bytes(const uint8_t *t, size_t len)
 {
     /* 4.7.3: a topic name is at least one character long. */
     if (len == 0 || t == NULL)
         return MIDGE_MALFORMED_TOPIC;
     if (len > MIDGE_CODEC__MAX_STRING)
         return MIDGE_MALFORMED_UTF8;
-
-    /* Fast path: pure ASCII, checking NUL and both wildcards a word at a
-     * time. The last word overlaps the one before it instead of falling back
-     * to a byte loop for the tail. A failing ASCII word goes to the byte
-     * loop, which says exactly why. */
-    size_t i = 0;
-    if (len >= 8) {
-        size_t at = 0;
-        for (;;) {
-            uint64_t w = load8(t + at);
-            if (!word_plain_name(w)) {
-                if ((w & HIGHS) != 0)
-                    return check_name_multibyte(t, len);
-                i = at;
-                break;
-            }
-            if (at + 8 == len)
-                return MIDGE_MALFORMED_NONE;
-            at = len - at >= 16 ? at + 8 : len - 8;
-        }
-    }
-    for (; i < len; i++) {
+    for (size_t i = 0; i < len; i++) {
         uint8_t c = t[i];
         if (c >= 0x80)
             return check_name_multibyte(t, len);
@@ -179,6 +180,34 @@ midge_malformed midge_topic__check_name(const uint8_t *t, size_t len)
             return MIDGE_MALFORMED_TOPIC; /* 4.7.1-1: no wildcards in a name */
     }
     return MIDGE_MALFORMED_NONE;
+}
+
+midge_malformed midge_topic__check_name(const uint8_t *t, size_t len)
+{
+    /* Fast path, taken by every PUBLISH in and out: pure ASCII with no NUL
+     * and no wildcard, a word at a time with one branch per word. The last
+     * word overlaps the one before it instead of a byte loop for the tail.
+     * It calls nothing, so it needs no stack frame; anything else (short,
+     * empty, too long, multibyte or invalid) takes the byte loop. */
+    if (t != NULL && len >= WORD_BYTES && len <= MIDGE_CODEC__MAX_STRING) {
+        /* `ok` keeps a byte's high bit while every word had it set there;
+         * `any` collects the bytes' own high bits (non-ASCII). Two
+         * accumulators and three constants leave enough registers that no
+         * callee-saved one is needed. */
+        topic_word ok = ~(topic_word)0, any = 0;
+        const uint8_t *last = t + len - WORD_BYTES;
+        for (const uint8_t *p = t; p < last; p += WORD_BYTES) {
+            topic_word w = load_word(p);
+            ok &= word_name_bits(w);
+            any |= w;
+        }
+        topic_word w = load_word(last);
+        ok &= word_name_bits(w);
+        any |= w;
+        if ((ok & ~any & HIGHS) == HIGHS)
+            return MIDGE_MALFORMED_NONE;
+    }
+    return check_name_bytes(t, len);
 }
 
 bool midge_topic_name_valid(const char *topic, size_t len)
