@@ -21,7 +21,14 @@ enum cli_group {
     CLI_GROUP_BROKER = 1u << 0,  /* -h -p -i -u -P -k -c -d --will-* */
     CLI_GROUP_TOPIC = 1u << 1,   /* -t -q */
     CLI_GROUP_SEND = 1u << 2,    /* -m -n -l -f -r */
-    CLI_GROUP_RECEIVE = 1u << 3  /* -C -W -v */
+    CLI_GROUP_RECEIVE = 1u << 3, /* -C -W -v */
+    CLI_GROUP_TLS = 1u << 4,     /* --tls --cafile --capath --cert --key --insecure --tls-version */
+    CLI_GROUP_CONFIG = 1u << 5,  /* --config --print-config */
+    CLI_GROUP_IDENTITY = 1u << 6, /* --profile --device-id --product-id --prefix */
+    CLI_GROUP_DEVICE = 1u << 7,  /* --led --property --subscribe-commands --backoff-min/max */
+    CLI_GROUP_TOKEN = 1u << 8,   /* --device-key --method --expires --ttl */
+    CLI_GROUP_WAIT = 1u << 9,    /* -W alone (send) */
+    CLI_GROUP_WATCH = 1u << 10   /* --watch */
 };
 
 /* Exit statuses shared by all subcommands (mosquitto_sub's 27 for -W). */
@@ -72,6 +79,37 @@ struct cli_options {
     unsigned long count;     /* -C; 0 = no limit */
     unsigned long timeout_s; /* -W; 0 = no limit */
     bool verbose;
+    /* TLS: any of these turns TLS on, and then the default port is 8883 */
+    bool tls;
+    const char *cafile;
+    const char *capath;
+    const char *certfile;
+    const char *keyfile;
+    const char *tls_version;
+    bool insecure;
+    bool port_set; /* -p given (from any layer): profile/TLS defaults must not override it */
+    bool host_set;
+    /* configuration layers: flags > MIDGE_* environment > INI file */
+    const char *config_path;
+    bool print_config;
+    /* device identity, shared by device, send, devices and token */
+    const char *profile;    /* "mqtt" (default), "onenet", "onenet-studio" */
+    const char *device_id;
+    const char *product_id;
+    const char *prefix;     /* mqtt profile topic prefix; NULL = devices/{device-id} */
+    /* device */
+    const char *led;        /* "sim" (default) or gpio:CHIP:LINE[:active-low] */
+    const char *property;   /* onenet-studio property name (default "led") */
+    bool subscribe_commands;
+    unsigned long backoff_min_ms;
+    unsigned long backoff_max_ms;
+    /* token */
+    const char *device_key;
+    const char *method;     /* md5, sha1, sha256 */
+    unsigned long long expires; /* Unix seconds; 0 = now + ttl */
+    unsigned long ttl_s;
+    /* devices */
+    bool watch;
     /* storage for the default client id */
     char default_id[48];
 };

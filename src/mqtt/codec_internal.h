@@ -19,7 +19,7 @@
  * stays a leaf with no stack frame (GCC and clang inline a static function
  * called once, slow path included, unless told otherwise). */
 #if defined(__GNUC__) || defined(__clang__)
-#define MIDGE_CODEC__COLD __attribute__((noinline, cold))
+#define MIDGE_CODEC__COLD __attribute__((noinline))
 #else
 #define MIDGE_CODEC__COLD
 #endif
