@@ -128,20 +128,24 @@ row "Paho MQTT C" "${COST[pub_paho]:--}" "MQTTClient_publish (sync API): packet 
 echo
 echo "midge breakdown (inclusive Ir per publish, from the same pub_midge runs):"
 for fn in midge_client_publish midge_session_publish midge_session_pending midge_session_sent \
-          midge_codec_encode_publish midge_clock_ms send; do
+          midge_clock_ms send; do
     printf '  %-28s %8s\n' "$fn" "$(per_publish pub_midge "$fn")"
 done
 echo
-echo "midge session only (no socket: publish + pending + sent per message):"
-printf '  %-28s %8s\n' "pub_session (whole loop)" "$SESSION"
-for fn in midge_session_publish midge_codec_encode_publish midge_session_pending midge_session_sent; do
-    printf '  %-28s %8s\n' "$fn" "$(per_publish pub_session "$fn")"
+echo "midge session only (no socket; inclusive Ir per publish):"
+SESSION_SUM=0
+for fn in midge_session_publish midge_session_pending midge_session_sent; do
+    v=$(per_publish pub_session "$fn")
+    printf '  %-28s %8s\n' "$fn" "$v"
+    if [ "$v" != "-" ]; then SESSION_SUM=$((SESSION_SUM + v)); fi
 done
+printf '  %-28s %8s\n' "session total" "$SESSION_SUM"
+printf '  %-28s %8s\n' "(loop incl. harness)" "$SESSION"
 
 TARGET=200
 echo
-if [ "$SESSION" -le "$TARGET" ]; then
-    echo "session-level target: $SESSION <= $TARGET instructions per publish: met"
+if [ "$SESSION_SUM" -le "$TARGET" ]; then
+    echo "session-level target: $SESSION_SUM <= $TARGET instructions per publish: met"
 else
-    echo "session-level target: $SESSION > $TARGET instructions per publish: NOT met"
+    echo "session-level target: $SESSION_SUM > $TARGET instructions per publish: NOT met"
 fi

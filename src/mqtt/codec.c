@@ -455,39 +455,56 @@ uint32_t midge_codec__publish_remaining(const midge_publish *m)
     return (uint32_t)rem;
 }
 
-uint8_t *midge_codec__put_publish(uint8_t *p, const midge_publish *m, bool dup, uint16_t id,
-                                  uint32_t rem)
+/* The hot path of every outgoing PUBLISH: sized once, topic checked and
+ * copied in one pass, payload copied once. Whatever goes wrong returns 0
+ * with buf[0, cap) holding scratch; the caller works out why on its own,
+ * rare, path. */
+size_t midge_codec__publish_into(uint8_t *buf, size_t cap, const midge_publish *m, bool dup,
+                                 uint16_t id)
 {
-    /* 3.3.1: DUP in bit 3, QoS in bits 2..1, RETAIN in bit 0. */
+    size_t topic_len = m->topic_len;
+    size_t payload_len = m->payload_len;
+
+    if (m->qos > 2 || (m->payload == NULL && payload_len != 0))
+        return 0;
+    if (payload_len > MIDGE_MAX_REMAINING_LENGTH)
+        return 0;
+    size_t rem = 2u + topic_len + (m->qos != 0 ? 2u : 0u) + payload_len;
+    if (rem > MIDGE_MAX_REMAINING_LENGTH)
+        return 0;
+    size_t total = midge_codec__packet_size(rem);
+    if (cap < total)
+        return 0;
+
     uint8_t first = (uint8_t)(MIDGE_PUBLISH << 4 | m->qos << 1 | (dup ? PUBLISH_DUP : 0u) |
                               (m->retain ? PUBLISH_RETAIN : 0u));
-
-    p = midge_codec__put_header(p, first, rem);
-    /* The topic is never empty (checked), so no NULL-with-zero memcpy. */
-    p = midge_codec__put_u16(p, m->topic_len);
-    memcpy(p, m->topic, m->topic_len);
-    p += m->topic_len;
+    uint8_t *p = midge_codec__put_header(buf, first, (uint32_t)rem);
+    p = midge_codec__put_u16(p, (uint16_t)topic_len);
+    /* The fields after the topic go in first and the topic last, so that
+     * fewer values live across the calls (the regions are disjoint, order
+     * does not matter to the bytes). */
+    uint8_t *after = p + topic_len;
     if (m->qos != 0)
-        p = midge_codec__put_u16(p, id);
-    if (m->payload_len != 0)
-        memcpy(p, m->payload, m->payload_len);
-    return p + m->payload_len;
+        after = midge_codec__put_u16(after, id);
+    if (payload_len != 0)
+        memcpy(after, m->payload, payload_len);
+    if (midge_topic__copy_name(p, (const uint8_t *)m->topic, topic_len) != MIDGE_MALFORMED_NONE)
+        return 0;
+    return total;
 }
 
 /* The public encoder adds the checks on what the caller chose itself. */
-static uint32_t layout_publish(const midge_publish *m)
+static bool publish_flags_valid(const midge_publish *m)
 {
     if (m == NULL)
-        return 0;
+        return false;
     /* 2.3.1-1: QoS > 0 needs a non-zero id; 3.3.1-2: no DUP on QoS 0. */
-    if (m->qos != 0 ? m->packet_id == 0 : m->dup)
-        return 0;
-    return midge_codec__publish_remaining(m);
+    return m->qos != 0 ? m->packet_id != 0 : !m->dup;
 }
 
 size_t midge_codec_size_publish(const midge_publish *msg)
 {
-    uint32_t rem = layout_publish(msg);
+    uint32_t rem = publish_flags_valid(msg) ? midge_codec__publish_remaining(msg) : 0;
 
     return rem == 0 ? 0 : midge_codec__packet_size(rem);
 }
@@ -495,20 +512,21 @@ size_t midge_codec_size_publish(const midge_publish *msg)
 size_t midge_codec_encode_publish(uint8_t *buf, size_t cap, const midge_publish *msg,
                                   midge_status *st)
 {
-    uint32_t rem = layout_publish(msg);
-
-    if (rem == 0) {
+    if (!publish_flags_valid(msg)) {
         set_status(st, MIDGE_ERR_INVALID);
         return 0;
     }
-    size_t total = midge_codec__packet_size(rem);
-    if (buf == NULL || cap < total) {
-        set_status(st, MIDGE_ERR_NO_SPACE);
+    size_t n = midge_codec__publish_into(buf, buf != NULL ? cap : 0, msg, msg->dup,
+                                         msg->packet_id);
+    if (n == 0) {
+        /* Failures only: telling "invalid" from "no room" costs a second
+         * validation, which the success path never pays. */
+        set_status(st, midge_codec__publish_remaining(msg) == 0 ? MIDGE_ERR_INVALID
+                                                                : MIDGE_ERR_NO_SPACE);
         return 0;
     }
-    midge_codec__put_publish(buf, msg, msg->dup, msg->packet_id, rem);
     set_status(st, MIDGE_OK);
-    return total;
+    return n;
 }
 
 size_t midge_codec_encode_ack(uint8_t *buf, size_t cap, uint8_t type, uint16_t packet_id,

@@ -78,15 +78,20 @@ static inline size_t midge_codec__packet_size(size_t remaining)
     return header + remaining;
 }
 
-/* A PUBLISH in two steps, for callers that choose DUP and the packet id
- * themselves (the session): the remaining length of `m` at its QoS, or 0
- * when the message is invalid (QoS > 2, NULL payload with a length, bad
- * topic name, too long); m->dup and m->packet_id are ignored. Then the
- * packet itself, written at `p`, which must hold
- * midge_codec__packet_size(rem) bytes; returns the end of it. */
+/* PUBLISH encoding for callers that choose DUP and the packet id
+ * themselves (the session).
+ *
+ * midge_codec__publish_into: the packet into buf[0, cap), validated and
+ * written in one pass; returns its size, or 0 when the message is invalid
+ * (QoS > 2, NULL payload with a length, bad topic name, too long) OR does
+ * not fit. m->dup and m->packet_id are ignored for `dup` and `id`.
+ *
+ * midge_codec__publish_remaining: the remaining length of `m` at its QoS,
+ * or 0 when it is invalid: for sizing ahead, and for telling the two
+ * failures above apart on a caller's slow path. */
+size_t midge_codec__publish_into(uint8_t *buf, size_t cap, const midge_publish *m, bool dup,
+                                 uint16_t id);
 uint32_t midge_codec__publish_remaining(const midge_publish *m);
-uint8_t *midge_codec__put_publish(uint8_t *p, const midge_publish *m, bool dup, uint16_t id,
-                                  uint32_t rem);
 
 /* Length of a NUL-terminated string, or `limit + 1` when it is longer than
  * `limit` (so a missing terminator cannot run away further than needed).
@@ -127,5 +132,11 @@ midge_malformed midge_codec__decode_id_only(const uint8_t *body, uint32_t remain
  * _TOPIC / _FILTER. */
 midge_malformed midge_topic__check_name(const uint8_t *topic, size_t len);
 midge_malformed midge_topic__check_filter(const uint8_t *filter, size_t len);
+
+/* midge_topic__check_name, copying the name to dst (len bytes) on the way;
+ * dst holds garbage when the result is not MIDGE_MALFORMED_NONE. The two
+ * must not overlap. */
+midge_malformed midge_topic__copy_name(uint8_t *restrict dst, const uint8_t *restrict topic,
+                                       size_t len);
 
 #endif /* MIDGE_CODEC_INTERNAL_H */

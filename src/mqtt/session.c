@@ -190,6 +190,28 @@ midge_status midge_session_connect(midge_session *s, const midge_connect_opts *o
 
 /* --- Sending ------------------------------------------------------------- */
 
+/* QoS 0 that did not go straight in: invalid, too big for tx, or in need
+ * of sliding the queue down or of a flush. Kept apart so the common path
+ * is one call; only this rare path validates a second time. */
+MIDGE_CODEC__COLD static midge_status publish0_slow(midge_session *s, const midge_publish *msg)
+{
+    uint32_t rem = midge_codec__publish_remaining(msg);
+    if (rem == 0) {
+        return MIDGE_ERR_INVALID;
+    }
+    size_t size = midge_codec__packet_size(rem);
+    if (size > s->tx_size) {
+        return MIDGE_ERR_NO_SPACE;
+    }
+    uint8_t *p = tx_reserve(s, size);
+    if (p == NULL) {
+        return MIDGE_AGAIN;
+    }
+    (void)midge_codec__publish_into(p, size, msg, false, 0);
+    tx_commit(s, size);
+    return MIDGE_OK;
+}
+
 /* QoS 0 is validated once and encoded straight into tx, with no store walk
  * and no copy of the message (section 4.3.1, at most once): the payload is
  * copied exactly once, into tx. DUP and the packet id are not the caller's
@@ -200,27 +222,12 @@ static midge_status publish0(midge_session *s, const midge_publish *msg)
     if (s->state != MIDGE_SESSION_CONNECTED) {
         return MIDGE_ERR_NOT_CONNECTED;
     }
-    uint32_t rem = midge_codec__publish_remaining(msg);
-    if (rem == 0) {
-        return MIDGE_ERR_INVALID;
+    /* tx is non-NULL whenever connected: CONNECT went out through it. */
+    size_t n = midge_codec__publish_into(s->tx + s->tx_len, s->tx_size - s->tx_len, msg, false, 0);
+    if (n == 0) {
+        return publish0_slow(s, msg);
     }
-    size_t size = midge_codec__packet_size(rem);
-    uint8_t *p;
-    if (s->tx_size - s->tx_len >= size) {
-        p = s->tx + s->tx_len;
-    } else {
-        /* Larger than tx can ever hold is a configuration error; otherwise
-         * sliding the queue down, or a flush, makes the room. */
-        if (size > s->tx_size) {
-            return MIDGE_ERR_NO_SPACE;
-        }
-        p = tx_reserve(s, size);
-        if (p == NULL) {
-            return MIDGE_AGAIN;
-        }
-    }
-    midge_codec__put_publish(p, msg, false, 0, rem);
-    tx_commit(s, size);
+    tx_commit(s, n);
     return MIDGE_OK;
 }
 
@@ -360,19 +367,19 @@ midge_status midge_session_disconnect(midge_session *s, uint32_t now_ms)
 
 size_t midge_session_pending(midge_session *s, const uint8_t **data)
 {
-    *data = s->tx;
-    if (s->tx == NULL) {
-        return 0;
-    }
-    /* An empty queue can restart at the front without moving a byte. */
-    if (s->tx_off == s->tx_len) {
-        s->tx_off = 0;
-        s->tx_len = 0;
-    }
-    if ((s->flags & SESSION_FLAG_STORE_QUEUED) && s->state == MIDGE_SESSION_CONNECTED) {
+    /* Called after every send, often with nothing queued: the common case
+     * touches three fields and writes nothing back. */
+    if ((s->flags & SESSION_FLAG_STORE_QUEUED) && s->state == MIDGE_SESSION_CONNECTED &&
+        s->tx != NULL) {
+        /* An empty queue restarts at the front first, so the store gets
+         * all of tx without moving a byte. */
+        if (s->tx_off == s->tx_len) {
+            s->tx_off = 0;
+            s->tx_len = 0;
+        }
         session__store_flush(s);
     }
-    *data = s->tx + s->tx_off;
+    *data = s->tx != NULL ? s->tx + s->tx_off : s->tx;
     return s->tx_len - s->tx_off;
 }
 

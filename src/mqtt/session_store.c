@@ -120,8 +120,8 @@ midge_status session__store_publish(midge_session *s, const midge_publish *msg,
     if (s->store == NULL || s->store_size == 0) {
         return MIDGE_ERR_NO_SPACE;
     }
-    /* Validated once; every non-zero id sizes the packet the same, so the
-     * size is known before the id is chosen. */
+    /* Every non-zero id sizes the packet the same, so the size is known
+     * before the id is chosen. */
     uint32_t rem = midge_codec__publish_remaining(msg);
     if (rem == 0) {
         return MIDGE_ERR_INVALID;
@@ -141,8 +141,9 @@ midge_status session__store_publish(midge_session *s, const midge_publish *msg,
         return MIDGE_AGAIN;
     }
     uint8_t *rec = rec_at(s, s->store_len);
-    /* First transmission: DUP is 0 (section 3.3.1.1). */
-    midge_codec__put_publish(rec + SESSION_REC_HEADER, msg, false, id, rem);
+    /* First transmission: DUP is 0 (section 3.3.1.1). The message was
+     * validated above and the room made, so this cannot fail. */
+    (void)midge_codec__publish_into(rec + SESSION_REC_HEADER, size, msg, false, id);
     rec[0] = (uint8_t)(id >> 8);
     rec[1] = (uint8_t)id;
     rec[2] = SESSION_REC_NEW;

@@ -9,9 +9,22 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "codec_internal.h"
 #include "midge/codec.h"
+
+/* The word-at-a-time fast paths for topic names trade code size for speed.
+ * A size-optimised build (-Os, what microcontroller SDKs use) keeps only
+ * the byte loops, which accept exactly the same names; -DMIDGE_TOPIC_WORDS=1
+ * or =0 forces the choice. */
+#ifndef MIDGE_TOPIC_WORDS
+#if defined(__OPTIMIZE_SIZE__)
+#define MIDGE_TOPIC_WORDS 0
+#else
+#define MIDGE_TOPIC_WORDS 1
+#endif
+#endif
 
 /* The word-at-a-time checks use the native register width: 8 bytes on a
  * 64-bit host, 4 on the 32-bit microcontrollers, where 64-bit arithmetic
@@ -39,6 +52,21 @@ static inline topic_word load_word(const uint8_t *p)
          (topic_word)p[7] << 56;
 #endif
     return w;
+}
+
+/* The mirror of load_word: byte stores that compilers merge into one. */
+static inline void store_word(uint8_t *p, topic_word w)
+{
+    p[0] = (uint8_t)w;
+    p[1] = (uint8_t)(w >> 8);
+    p[2] = (uint8_t)(w >> 16);
+    p[3] = (uint8_t)(w >> 24);
+#if UINTPTR_MAX > 0xFFFFFFFFu
+    p[4] = (uint8_t)(w >> 32);
+    p[5] = (uint8_t)(w >> 40);
+    p[6] = (uint8_t)(w >> 48);
+    p[7] = (uint8_t)(w >> 56);
+#endif
 }
 
 /* Whether all bytes of w are in 0x01..0x7F. Adding 0x7F to a byte below
@@ -189,7 +217,7 @@ midge_malformed midge_topic__check_name(const uint8_t *t, size_t len)
      * word overlaps the one before it instead of a byte loop for the tail.
      * It calls nothing, so it needs no stack frame; anything else (short,
      * empty, too long, multibyte or invalid) takes the byte loop. */
-    if (t != NULL && len >= WORD_BYTES && len <= MIDGE_CODEC__MAX_STRING) {
+    if (MIDGE_TOPIC_WORDS && t != NULL && len >= WORD_BYTES && len <= MIDGE_CODEC__MAX_STRING) {
         /* `ok` keeps a byte's high bit while every word had it set there;
          * `any` collects the bytes' own high bits (non-ASCII). Two
          * accumulators and three constants leave enough registers that no
@@ -208,6 +236,43 @@ midge_malformed midge_topic__check_name(const uint8_t *t, size_t len)
             return MIDGE_MALFORMED_NONE;
     }
     return check_name_bytes(t, len);
+}
+
+/* Short, multibyte or invalid names: the byte loop, then the copy. Out of
+ * line so that the word loop of the caller needs no stack frame. */
+MIDGE_CODEC__COLD static midge_malformed copy_name_bytes(uint8_t *dst, const uint8_t *t,
+                                                         size_t len)
+{
+    midge_malformed why = check_name_bytes(t, len);
+    if (why == MIDGE_MALFORMED_NONE)
+        memcpy(dst, t, len);
+    return why;
+}
+
+midge_malformed midge_topic__copy_name(uint8_t *restrict dst, const uint8_t *restrict t,
+                                       size_t len)
+{
+    /* The fast path of midge_topic__check_name, storing each word as soon
+     * as it is checked: the topic is read once for both jobs. dst is
+     * scratch until the caller commits it, so a word stored before a later
+     * one fails does no harm. */
+    if (MIDGE_TOPIC_WORDS && t != NULL && len >= WORD_BYTES && len <= MIDGE_CODEC__MAX_STRING) {
+        topic_word ok = ~(topic_word)0, any = 0;
+        size_t last = len - WORD_BYTES;
+        for (size_t at = 0; at < last; at += WORD_BYTES) {
+            topic_word w = load_word(t + at);
+            store_word(dst + at, w);
+            ok &= word_name_bits(w);
+            any |= w;
+        }
+        topic_word w = load_word(t + last);
+        store_word(dst + last, w);
+        ok &= word_name_bits(w);
+        any |= w;
+        if ((ok & ~any & HIGHS) == HIGHS)
+            return MIDGE_MALFORMED_NONE;
+    }
+    return copy_name_bytes(dst, t, len);
 }
 
 bool midge_topic_name_valid(const char *topic, size_t len)
