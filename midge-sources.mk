@@ -3,12 +3,18 @@
 # The core needs only <stdint.h>, <stddef.h>, <stdbool.h> and <string.h>.
 MIDGE_DIR ?= .
 MIDGE_CORE_SOURCES := \
-	$(MIDGE_DIR)/src/mqtt/status.c \
 	$(MIDGE_DIR)/src/mqtt/codec.c \
 	$(MIDGE_DIR)/src/mqtt/topic.c \
 	$(MIDGE_DIR)/src/mqtt/session.c \
 	$(MIDGE_DIR)/src/mqtt/session_rx.c \
 	$(MIDGE_DIR)/src/mqtt/session_store.c
+# Optional, freestanding like the core, never called by it. Strings:
+# midge_strerror, midge_status_name, midge_malformed_str (about 2 KB of
+# text). Match: midge_topic_matches, to route received messages.
+MIDGE_STRINGS_SOURCES := \
+	$(MIDGE_DIR)/src/mqtt/strings.c
+MIDGE_MATCH_SOURCES := \
+	$(MIDGE_DIR)/src/mqtt/topic_match.c
 MIDGE_POSIX_SOURCES := \
 	$(MIDGE_DIR)/src/mqtt/client.c \
 	$(MIDGE_DIR)/src/port/posix/clock.c \

@@ -3,7 +3,6 @@
 
 # The client core: no OS headers, no heap; builds with -ffreestanding.
 set(MIDGE_CORE_SOURCES
-    src/mqtt/status.c
     src/mqtt/codec.c
     src/mqtt/topic.c
     src/mqtt/session.c
@@ -11,8 +10,22 @@ set(MIDGE_CORE_SOURCES
     src/mqtt/session_store.c
 )
 
+# Optional beside the core, freestanding too; neither the codec nor the
+# session calls them, so a firmware may leave them out (their functions are
+# then absent, a link error rather than a silent change).
+# Text for status codes and malformed reasons: midge_strerror,
+# midge_status_name, midge_malformed_str.
+set(MIDGE_STRINGS_SOURCES
+    src/mqtt/strings.c
+)
+# Topic filter matching for routing received messages: midge_topic_matches.
+set(MIDGE_MATCH_SOURCES
+    src/mqtt/topic_match.c
+)
+
 # The device layer (LED logic, OneNET profiles): no OS headers, no heap; builds
-# with -ffreestanding. Needs jsmn.h (header-only) on the include path.
+# with -ffreestanding. Needs jsmn.h (header-only) on the include path, and
+# MIDGE_STRINGS_SOURCES and MIDGE_MATCH_SOURCES besides the core.
 set(MIDGE_DEVICE_SOURCES
     src/device/device.c
     src/device/handle.c

@@ -1,26 +1,40 @@
 #!/usr/bin/env bash
-# Set up and build midge, start mosquitto on a free loopback port, and show
-# `midge sub` receiving three messages sent by `midge pub` at QoS 0, 1 and 2.
+# The LED device of the tutorial (../shared/seed/tpyboard-v202-onenet-mqtt.rst),
+# in C, on a mosquitto this script starts on a free loopback port: `midge
+# device` with a simulated LED obeys on, off, toggle, toggle and status sent
+# with `midge send`, `midge devices` lists it, and the device's own log shows
+# what it did, as the tutorial's "effects" section shows its console.
 # Everything it starts is stopped on exit.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$ROOT/scripts/setup.sh"
-MIDGE="$ROOT/build/midge"
+MIDGE="${MIDGE_BUILD_DIR:-$ROOT/build}/midge"
 MOSQUITTO="${MIDGE_MOSQUITTO:-/usr/sbin/mosquitto}"
+DEVICE_ID=lamp1
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/midge-demo-XXXXXX")"
 BROKER_PID=""
-SUB_PID=""
+DEVICE_PID=""
+
+# Stop a background process: SIGTERM, up to 5 s, then SIGKILL.
+stop() {
+    local pid="$1"
+    kill "$pid" 2>/dev/null || return 0
+    for _ in $(seq 50); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -9 "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
 
 cleanup() {
-    if [ -n "$SUB_PID" ]; then
-        kill "$SUB_PID" 2>/dev/null || true
-        wait "$SUB_PID" 2>/dev/null || true
+    if [ -n "$DEVICE_PID" ]; then
+        stop "$DEVICE_PID"
     fi
     if [ -n "$BROKER_PID" ]; then
-        kill "$BROKER_PID" 2>/dev/null || true
-        wait "$BROKER_PID" 2>/dev/null || true
+        stop "$BROKER_PID"
     fi
     rm -rf "$WORK"
 }
@@ -67,48 +81,60 @@ if [ -z "$PORT" ]; then
     echo "demo: could not start mosquitto" >&2
     exit 1
 fi
+BROKER=(-h 127.0.0.1 -p "$PORT")
 echo "demo: mosquitto listening on 127.0.0.1:$PORT"
 
-echo "demo: \$ midge sub -h 127.0.0.1 -p $PORT -v -t 'demo/#' -C 3"
-"$MIDGE" sub -h 127.0.0.1 -p "$PORT" -v -t 'demo/#' -C 3 >"$WORK/sub.out" 2>"$WORK/sub.err" &
-SUB_PID=$!
+show_log() {
+    echo "demo: the device printed:"
+    sed 's/^/    /' "$WORK/device.log"
+}
 
-# Publish only once the broker has logged the subscription (at most 5 s).
-for _ in $(seq 50); do
-    if grep -q 'Sending SUBACK' "$WORK/mosquitto.log" 2>/dev/null; then
-        break
+echo "demo: \$ midge device --device-id $DEVICE_ID --led sim -h 127.0.0.1 -p $PORT &"
+"$MIDGE" device --device-id "$DEVICE_ID" --led sim "${BROKER[@]}" >"$WORK/device.log" 2>&1 &
+DEVICE_PID=$!
+
+# The device is up once its retained presence says so (at most 10 s).
+presence="$("$MIDGE" sub "${BROKER[@]}" -t "devices/$DEVICE_ID/status" -C 1 -W 10 2>&1 || true)"
+if [ "$presence" != "online" ]; then
+    echo "demo: the device did not come online ($presence)" >&2
+    show_log >&2
+    exit 1
+fi
+echo "demo: $DEVICE_ID is online"
+
+# Each command with its answer; the answers a working device gives.
+expected=(on off on off off)
+failed=0
+i=0
+for command in on off toggle toggle status; do
+    echo "demo: \$ midge send -h 127.0.0.1 -p $PORT --device-id $DEVICE_ID $command"
+    answer="$("$MIDGE" send "${BROKER[@]}" --device-id "$DEVICE_ID" "$command" 2>&1)" || true
+    echo "    $answer"
+    if [ "$answer" != "${expected[$i]}" ]; then
+        echo "demo: expected '${expected[$i]}'" >&2
+        failed=1
     fi
-    sleep 0.1
+    i=$((i + 1))
 done
 
-for qos in 0 1 2; do
-    echo "demo: \$ midge pub -h 127.0.0.1 -p $PORT -q $qos -t demo/qos$qos -m 'hello at QoS $qos'"
-    "$MIDGE" pub -h 127.0.0.1 -p "$PORT" -q "$qos" -t "demo/qos$qos" -m "hello at QoS $qos"
-done
-
-# The subscriber exits by itself after three messages (-C 3); wait up to 10 s.
-for _ in $(seq 100); do
-    if ! kill -0 "$SUB_PID" 2>/dev/null; then
-        break
-    fi
-    sleep 0.1
-done
-status=0
-if kill -0 "$SUB_PID" 2>/dev/null; then
-    status=1
-else
-    wait "$SUB_PID" || status=$?
-    SUB_PID=""
+echo "demo: \$ midge devices -h 127.0.0.1 -p $PORT"
+listing="$("$MIDGE" devices "${BROKER[@]}" 2>&1)" || true
+echo "$listing" | sed 's/^/    /'
+if [ "$listing" != "$DEVICE_ID online off" ]; then
+    echo "demo: expected '$DEVICE_ID online off'" >&2
+    failed=1
 fi
 
-echo "demo: the subscriber printed:"
-sed 's/^/    /' "$WORK/sub.out"
-if [ -s "$WORK/sub.err" ]; then
-    echo "demo: and on stderr:"
-    sed 's/^/    /' "$WORK/sub.err"
-fi
-if [ "$status" -ne 0 ] || [ "$(wc -l <"$WORK/sub.out")" -ne 3 ]; then
-    echo "demo: expected three messages, exit status $status" >&2
+# A clean stop says "offline" itself; a crash leaves it to the will.
+echo "demo: stopping the device"
+stop "$DEVICE_PID"
+DEVICE_PID=""
+echo "demo: \$ midge devices -h 127.0.0.1 -p $PORT"
+"$MIDGE" devices "${BROKER[@]}" 2>&1 | sed 's/^/    /' || true
+
+show_log
+if [ "$failed" -ne 0 ]; then
+    echo "demo: the device did not answer as expected" >&2
     exit 1
 fi
 echo "demo: done"

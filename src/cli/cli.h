@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "midge/midge.h"
+#include "midge/tls.h"
 #include "options.h"
 
 /* One subcommand: its name, what it does, the option groups it takes, how
@@ -24,6 +25,10 @@ struct cli_command {
 
 int cli_pub_run(const struct cli_command *cmd, int argc, char **argv);
 int cli_sub_run(const struct cli_command *cmd, int argc, char **argv);
+int cli_send_run(const struct cli_command *cmd, int argc, char **argv);
+int cli_devices_run(const struct cli_command *cmd, int argc, char **argv);
+int cli_token_run(const struct cli_command *cmd, int argc, char **argv);
+int cli_device_run(const struct cli_command *cmd, int argc, char **argv);
 
 /* --- the connection every broker-facing subcommand opens (conn.c) -------- */
 
@@ -32,6 +37,7 @@ struct cli_conn_sizes {
     size_t tx;
     size_t rx;
     size_t store; /* 0 for a subscriber that never publishes QoS 1/2 */
+    midge_trace_fn trace; /* -d trace; NULL = cli_trace_packet */
 };
 
 /* A client over our own midge_tcp, so the socket can be polled together
@@ -46,6 +52,8 @@ struct cli_conn {
     uint8_t *store;
     uint16_t qos2_ids[64];
     const struct cli_options *opts;
+    midge_tls *tls; /* heap (about 41 KB), only with TLS; holds the socket then */
+    midge_tls_opener_ctx tls_ctx;
 };
 
 /* Allocate, configure from *o and connect. On failure prints one error
@@ -58,6 +66,17 @@ bool cli_conn_open(struct cli_conn *k, const struct cli_options *o,
  * passed, or a signal arrived. Returns the client's status. */
 midge_status cli_conn_serve(struct cli_conn *k, int extra_fd, uint32_t timeout_ms,
                             bool *extra_ready);
+
+/* cli_conn_open without the connect: allocate and configure from *o, with
+ * `connect` (when not NULL) as the CONNECT options instead of *o's. The
+ * caller then connects with midge_client_connect, as often as it likes.
+ * On failure prints one error line, releases everything, returns false. */
+bool cli_conn_setup(struct cli_conn *k, const struct cli_options *o,
+                    const struct cli_conn_sizes *sizes, const midge_connect_opts *connect);
+
+/* Why connecting failed, in one line without the "midge cmd: " prefix:
+ * the broker's refusal, the TLS failure, or the network error. */
+void cli_conn_describe(const struct cli_conn *k, midge_status st, char *buf, size_t cap);
 
 /* Send DISCONNECT when still connected, close and free. */
 void cli_conn_close(struct cli_conn *k);

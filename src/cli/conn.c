@@ -37,26 +37,81 @@ bool cli_stop_requested(void) { return cli_stop_flag != 0; }
 
 static void cli_conn_free(struct cli_conn *k)
 {
+    free(k->tls);
+    k->tls = NULL;
     free(k->tx);
     free(k->rx);
     free(k->store);
     k->tx = k->rx = k->store = NULL;
 }
 
-/* One line saying why the connection could not be made. */
-static void cli_conn_report(const struct cli_options *o, midge_status st)
+void cli_conn_describe(const struct cli_conn *k, midge_status st, char *buf, size_t cap)
 {
+    const struct cli_options *o = k->opts;
+    /* The TLS layer knows more than its status: "certificate expired",
+     * "host name mismatch: ...". It never holds key material. */
+    const char *tls = k->tls ? midge_tls_last_error(k->tls) : "";
+
     if (midge_status_is_refusal(st))
-        cli_error(o->prog, "%s", midge_strerror(st));
+        snprintf(buf, cap, "%s", midge_strerror(st));
+    else if (tls[0] != '\0')
+        snprintf(buf, cap, "%s", tls); /* it names the host and port itself */
     else if (st == MIDGE_ERR_RESOLVE || st == MIDGE_ERR_CONNECT)
-        cli_error(o->prog, "%s:%u: %s", o->host, (unsigned)o->port, midge_strerror(st));
+        snprintf(buf, cap, "%s:%u: %s", o->host, (unsigned)o->port, midge_strerror(st));
     else
-        cli_error(o->prog, "connect to %s:%u failed: %s", o->host, (unsigned)o->port,
-                  midge_strerror(st));
+        snprintf(buf, cap, "connect to %s:%u failed: %s", o->host, (unsigned)o->port,
+                 midge_strerror(st));
+}
+
+/* One line saying why the connection could not be made. */
+static void cli_conn_report(const struct cli_conn *k, midge_status st)
+{
+    char line[512];
+
+    cli_conn_describe(k, st, line, sizeof line);
+    cli_error(k->opts->prog, "%s", line);
+}
+
+/* With TLS the opener is midge_tls's, over a midge_tls we own (so its
+ * socket can be polled); it never falls back to plain TCP. */
+static bool cli_conn_transport(struct cli_conn *k, const struct cli_options *o,
+                               midge_client_config *cfg)
+{
+    if (!o->tls) {
+        cfg->open = midge_tcp_opener;
+        cfg->opener = &k->tcp;
+        return true;
+    }
+    k->tls = calloc(1, sizeof *k->tls);
+    if (k->tls == NULL)
+        return false;
+    k->tls->tcp.fd = -1;
+    k->tls_ctx.tls = k->tls;
+    k->tls_ctx.options = (midge_tls_options){
+        .cafile = o->cafile, .capath = o->capath, .certfile = o->certfile,
+        .keyfile = o->keyfile, .insecure = o->insecure, .tls_version = o->tls_version,
+    };
+    cfg->open = midge_tls_opener;
+    cfg->opener = &k->tls_ctx;
+    return true;
 }
 
 bool cli_conn_open(struct cli_conn *k, const struct cli_options *o,
                    const struct cli_conn_sizes *sizes)
+{
+    if (!cli_conn_setup(k, o, sizes, NULL))
+        return false;
+    midge_status st = midge_client_connect(&k->client, NULL);
+    if (st != MIDGE_OK) {
+        cli_conn_report(k, st);
+        cli_conn_free(k);
+        return false;
+    }
+    return true;
+}
+
+bool cli_conn_setup(struct cli_conn *k, const struct cli_options *o,
+                    const struct cli_conn_sizes *sizes, const midge_connect_opts *connect)
 {
     midge_status st;
 
@@ -89,11 +144,15 @@ bool cli_conn_open(struct cli_conn *k, const struct cli_options *o,
             .keepalive_s = o->keepalive_s,
             .clean_session = o->clean_session,
         },
-        .open = midge_tcp_opener,
-        .opener = &k->tcp,
-        .trace = o->debug ? cli_trace_packet : NULL,
+        .trace = !o->debug ? NULL : sizes->trace ? sizes->trace : cli_trace_packet,
         .trace_user = (void *)o,
     };
+    if (connect != NULL)
+        cfg.connect = *connect;
+    if (!cli_conn_transport(k, o, &cfg)) {
+        cli_error(o->prog, "out of memory");
+        goto fail;
+    }
     st = midge_client_init(&k->client, &cfg, &bufs);
     if (st == MIDGE_OK && o->will_topic != NULL) {
         const char *payload = o->will_payload ? o->will_payload : "";
@@ -107,11 +166,6 @@ bool cli_conn_open(struct cli_conn *k, const struct cli_options *o,
     }
     if (st != MIDGE_OK) {
         cli_error(o->prog, "%s", midge_strerror(st));
-        goto fail;
-    }
-    st = midge_client_connect(&k->client, NULL);
-    if (st != MIDGE_OK) {
-        cli_conn_report(o, st);
         goto fail;
     }
     return true;
@@ -133,12 +187,16 @@ midge_status cli_conn_serve(struct cli_conn *k, int extra_fd, uint32_t timeout_m
     midge_status st = midge_client_check_msg(c);
     if (st != MIDGE_OK)
         return st;
+    /* mbedTLS may hold decrypted bytes the socket no longer shows: poll()
+     * would sleep past them. The transport's own wait() counts them. */
+    if (k->tls != NULL && c->transport_open && c->transport.wait(c->transport.ctx, false, 0) > 0)
+        return midge_client_check_msg(c);
 
     /* Sleep no longer than the session's next timer (keepalive). */
     uint32_t timer = midge_session_next_timeout(&c->session, midge_clock_ms());
     uint32_t wait = timeout_ms < timer ? timeout_ms : timer;
     struct pollfd fds[2] = {
-        { .fd = k->tcp.fd, .events = POLLIN },
+        { .fd = k->tls ? k->tls->tcp.fd : k->tcp.fd, .events = POLLIN },
         { .fd = extra_fd, .events = POLLIN },
     };
     if (midge_session_pending(&c->session, &data) > 0)

@@ -5,6 +5,7 @@
  * filter, so a flag cannot be accepted without being documented or the
  * other way round.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -14,6 +15,9 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "config.h"
+#include "midge/device.h"
+#include "midge/token.h"
 
 /* Long-only options get keys above every character. */
 enum cli_key {
@@ -22,7 +26,30 @@ enum cli_key {
     KEY_WILL_QOS,
     KEY_WILL_RETAIN,
     KEY_HELP,
-    KEY_VERSION
+    KEY_VERSION,
+    KEY_PROFILE,
+    KEY_DEVICE_ID,
+    KEY_PRODUCT_ID,
+    KEY_PREFIX,
+    KEY_DEVICE_KEY,
+    KEY_METHOD,
+    KEY_EXPIRES,
+    KEY_TTL,
+    KEY_WATCH,
+    KEY_TLS,
+    KEY_CAFILE,
+    KEY_CAPATH,
+    KEY_CERT,
+    KEY_KEY,
+    KEY_INSECURE,
+    KEY_TLS_VERSION,
+    KEY_CONFIG,
+    KEY_PRINT_CONFIG,
+    KEY_LED,
+    KEY_PROPERTY,
+    KEY_SUBSCRIBE_COMMANDS,
+    KEY_BACKOFF_MIN,
+    KEY_BACKOFF_MAX,
 };
 
 struct cli_option {
@@ -47,7 +74,7 @@ static const struct cli_option cli_table[] = {
     { "will-payload", KEY_WILL_PAYLOAD, required_argument, CLI_GROUP_BROKER, "text", "last will message" },
     { "will-qos", KEY_WILL_QOS, required_argument, CLI_GROUP_BROKER, "0|1|2", "last will QoS (default 0)" },
     { "will-retain", KEY_WILL_RETAIN, no_argument, CLI_GROUP_BROKER, NULL, "retain the last will" },
-    { "topic", 't', required_argument, CLI_GROUP_TOPIC, "topic", "topic (a filter for sub; sub takes several)" },
+    { "topic", 't', required_argument, CLI_GROUP_TOPIC | CLI_GROUP_DEVICE, "topic", "topic (a filter for sub; sub takes several)" },
     { "qos", 'q', required_argument, CLI_GROUP_TOPIC, "0|1|2", "quality of service (default 0)" },
     { "message", 'm', required_argument, CLI_GROUP_SEND, "text", "send text as the message" },
     { "null-message", 'n', no_argument, CLI_GROUP_SEND, NULL, "send an empty message" },
@@ -55,8 +82,31 @@ static const struct cli_option cli_table[] = {
     { "stdin-line", 'l', no_argument, CLI_GROUP_SEND, NULL, "send each line of stdin as a message" },
     { "retain", 'r', no_argument, CLI_GROUP_SEND, NULL, "ask the broker to retain the message" },
     { "count", 'C', required_argument, CLI_GROUP_RECEIVE, "n", "exit after n messages" },
-    { "timeout", 'W', required_argument, CLI_GROUP_RECEIVE, "seconds", "give up after this long (exit status 27)" },
+    { "timeout", 'W', required_argument, CLI_GROUP_RECEIVE | CLI_GROUP_WAIT, "seconds", "give up after this long (exit status 27)" },
     { "verbose", 'v', no_argument, CLI_GROUP_RECEIVE, NULL, "print \"topic payload\" rather than the payload" },
+    { "profile", KEY_PROFILE, required_argument, CLI_GROUP_IDENTITY, "name", "mqtt (default), onenet or onenet-studio" },
+    { "device-id", KEY_DEVICE_ID, required_argument, CLI_GROUP_IDENTITY, "id", "the device (onenet-studio: its name)" },
+    { "product-id", KEY_PRODUCT_ID, required_argument, CLI_GROUP_IDENTITY, "id", "the OneNET product (onenet, onenet-studio)" },
+    { "prefix", KEY_PREFIX, required_argument, CLI_GROUP_IDENTITY, "topic", "mqtt profile topic prefix (default devices/<device-id>)" },
+    { "device-key", KEY_DEVICE_KEY, required_argument, CLI_GROUP_TOKEN, "base64", "the device key that signs the token" },
+    { "method", KEY_METHOD, required_argument, CLI_GROUP_TOKEN, "name", "token signature: md5, sha1 or sha256 (default)" },
+    { "expires", KEY_EXPIRES, required_argument, CLI_GROUP_TOKEN, "unix", "token valid until this Unix time (not with --ttl)" },
+    { "ttl", KEY_TTL, required_argument, CLI_GROUP_TOKEN, "seconds", "token valid this long from now (default 31536000, a year)" },
+    { "watch", KEY_WATCH, no_argument, CLI_GROUP_WATCH, NULL, "keep running and print every change (until Ctrl-C)" },
+    { "tls", KEY_TLS, no_argument, CLI_GROUP_TLS, NULL, "connect over TLS 1.2 (default port 8883)" },
+    { "cafile", KEY_CAFILE, required_argument, CLI_GROUP_TLS, "file", "trusted CA certificates (PEM); implies --tls" },
+    { "capath", KEY_CAPATH, required_argument, CLI_GROUP_TLS, "dir", "directory of trusted CA certificates; implies --tls" },
+    { "cert", KEY_CERT, required_argument, CLI_GROUP_TLS, "file", "client certificate (PEM, needs --key); implies --tls" },
+    { "key", KEY_KEY, required_argument, CLI_GROUP_TLS, "file", "client private key (PEM); implies --tls" },
+    { "insecure", KEY_INSECURE, no_argument, CLI_GROUP_TLS, NULL, "skip the host-name check only (the chain is still verified)" },
+    { "tls-version", KEY_TLS_VERSION, required_argument, CLI_GROUP_TLS, "version", "tlsv1.2 (the only one accepted)" },
+    { "config", KEY_CONFIG, required_argument, CLI_GROUP_CONFIG, "file", "read options from this INI file ([midge] section)" },
+    { "print-config", KEY_PRINT_CONFIG, no_argument, CLI_GROUP_CONFIG, NULL, "print the effective configuration and exit" },
+    { "led", KEY_LED, required_argument, CLI_GROUP_DEVICE, "spec", "sim (default) or gpio:CHIP:LINE[:active-low]" },
+    { "property", KEY_PROPERTY, required_argument, CLI_GROUP_DEVICE, "name", "onenet-studio LED property (default led)" },
+    { "subscribe-commands", KEY_SUBSCRIBE_COMMANDS, no_argument, CLI_GROUP_DEVICE, NULL, "onenet: also subscribe $creq/# (plain brokers)" },
+    { "backoff-min", KEY_BACKOFF_MIN, required_argument, CLI_GROUP_DEVICE, "ms", "first reconnect delay (default 500)" },
+    { "backoff-max", KEY_BACKOFF_MAX, required_argument, CLI_GROUP_DEVICE, "ms", "longest reconnect delay (default 30000)" },
     { "help", KEY_HELP, no_argument, 0, NULL, "print this help and exit" },
     { "version", KEY_VERSION, no_argument, 0, NULL, "print the version and exit" },
 };
@@ -84,7 +134,8 @@ static bool cli_accepts(const struct cli_command *cmd, const struct cli_option *
 
 void cli_usage(const struct cli_command *cmd)
 {
-    printf("Usage: midge %s [options]\n%s\n\nOptions:\n", cmd->name, cmd->summary);
+    printf("Usage: midge %s [options]%s\n%s\n\nOptions:\n", cmd->name,
+           (cmd->groups & CLI_GROUP_OPERAND) ? " COMMAND" : "", cmd->summary);
     for (size_t i = 0; i < CLI_TABLE_LEN; i++) {
         const struct cli_option *opt = &cli_table[i];
         if (!cli_accepts(cmd, opt))
@@ -187,6 +238,98 @@ static bool cli_add_topic(const struct cli_command *cmd, struct cli_options *o, 
     return true;
 }
 
+/* Whole-string decimal for --expires: Unix seconds need 64 bits, which an
+ * unsigned long is not on a 32-bit host. */
+static bool cli_number_ull(const char *s, unsigned long long *out)
+{
+    char *end = NULL;
+
+    if (*s == '\0' || *s == '-' || *s == '+')
+        return false;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (*end != '\0' || errno == ERANGE || v == 0)
+        return false;
+    *out = v;
+    return true;
+}
+
+/* Identity, token and --watch options. Names are checked here, so a typo
+ * fails before any connection is made. The device key is never echoed. */
+static bool cli_apply_identity(struct cli_options *o, int key, const char *arg)
+{
+    midge_device_profile profile;
+    midge_token_method method;
+
+    switch (key) {
+    case KEY_PROFILE:
+        if (midge_device_profile_parse(arg, &profile)) {
+            o->profile = arg;
+            return true;
+        }
+        cli_error(o->prog, "invalid value '%s' for --profile (mqtt, onenet or onenet-studio)", arg);
+        return false;
+    case KEY_DEVICE_ID: o->device_id = arg; return true;
+    case KEY_PRODUCT_ID: o->product_id = arg; return true;
+    case KEY_PREFIX: o->prefix = arg; return true;
+    case KEY_DEVICE_KEY: o->device_key = arg; return true;
+    case KEY_METHOD:
+        if (midge_token_method_parse(arg, &method) == MIDGE_OK) {
+            o->method = arg;
+            return true;
+        }
+        cli_error(o->prog, "invalid value '%s' for --method (md5, sha1 or sha256)", arg);
+        return false;
+    case KEY_EXPIRES:
+        if (cli_number_ull(arg, &o->expires))
+            return true;
+        cli_error(o->prog, "invalid value '%s' for --expires (Unix seconds)", arg);
+        return false;
+    case KEY_TTL:
+        /* At most a century: now + ttl must not wrap. */
+        if (cli_number(arg, 1, 3153600000ul, &o->ttl_s))
+            return true;
+        cli_error(o->prog, "invalid value '%s' for --ttl (1..3153600000 seconds)", arg);
+        return false;
+    case KEY_WATCH: o->watch = true; return true;
+    }
+    return false;
+}
+
+/* TLS, configuration and device options. TLS options are only stored
+ * here: whether they fit together is checked once every layer is in
+ * (config_defaults.c), since a file may supply one half of a pair. */
+static bool cli_apply_device(struct cli_options *o, int key, const char *arg)
+{
+    unsigned long ms = 0;
+
+    switch (key) {
+    case KEY_TLS: o->tls = true; return true;
+    case KEY_CAFILE: o->cafile = arg; return true;
+    case KEY_CAPATH: o->capath = arg; return true;
+    case KEY_CERT: o->certfile = arg; return true;
+    case KEY_KEY: o->keyfile = arg; return true;
+    case KEY_INSECURE: o->insecure = true; return true;
+    case KEY_TLS_VERSION: o->tls_version = arg; return true;
+    case KEY_CONFIG: o->config_path = arg; return true;
+    case KEY_PRINT_CONFIG: o->print_config = true; return true;
+    case KEY_LED: o->led = arg; return true;
+    case KEY_PROPERTY: o->property = arg; return true;
+    case KEY_SUBSCRIBE_COMMANDS: o->subscribe_commands = true; return true;
+    case KEY_BACKOFF_MIN:
+    case KEY_BACKOFF_MAX:
+        /* An hour at most: a device that waits longer looks dead. */
+        if (!cli_number(arg, 1, 3600000ul, &ms)) {
+            cli_error(o->prog, "invalid value '%s' for %s (1..3600000 ms)", arg,
+                      key == KEY_BACKOFF_MIN ? "--backoff-min" : "--backoff-max");
+            return false;
+        }
+        *(key == KEY_BACKOFF_MIN ? &o->backoff_min_ms : &o->backoff_max_ms) = ms;
+        return true;
+    }
+    return false;
+}
+
 /* Apply one parsed option; false after printing the error. */
 static bool cli_apply(const struct cli_command *cmd, struct cli_options *o, int key,
                       const char *arg)
@@ -208,6 +351,31 @@ static bool cli_apply(const struct cli_command *cmd, struct cli_options *o, int 
     case 'l': return cli_set_source(o, CLI_SOURCE_LINES, NULL);
     case 'r': o->retain = true; return true;
     case 'v': o->verbose = true; return true;
+    case KEY_PROFILE:
+    case KEY_DEVICE_ID:
+    case KEY_PRODUCT_ID:
+    case KEY_PREFIX:
+    case KEY_DEVICE_KEY:
+    case KEY_METHOD:
+    case KEY_EXPIRES:
+    case KEY_TTL:
+    case KEY_WATCH:
+        return cli_apply_identity(o, key, arg);
+    case KEY_TLS:
+    case KEY_CAFILE:
+    case KEY_CAPATH:
+    case KEY_CERT:
+    case KEY_KEY:
+    case KEY_INSECURE:
+    case KEY_TLS_VERSION:
+    case KEY_CONFIG:
+    case KEY_PRINT_CONFIG:
+    case KEY_LED:
+    case KEY_PROPERTY:
+    case KEY_SUBSCRIBE_COMMANDS:
+    case KEY_BACKOFF_MIN:
+    case KEY_BACKOFF_MAX:
+        return cli_apply_device(o, key, arg);
     default: return cli_set_number(o, key, arg);
     }
 }
@@ -249,6 +417,11 @@ static bool cli_validate(const struct cli_command *cmd, struct cli_options *o)
         cli_error(o->prog, "a message is required (-m, -n, -f or -l)");
         return false;
     }
+    /* Two deadlines for one token would leave the user guessing which won. */
+    if ((cmd->groups & CLI_GROUP_TOKEN) && o->expires != 0 && o->ttl_s != 0) {
+        cli_error(o->prog, "--expires and --ttl cannot be given together");
+        return false;
+    }
     return true;
 }
 
@@ -264,6 +437,7 @@ enum cli_parse_result cli_parse(const struct cli_command *cmd, int argc, char **
 
     snprintf(prog, sizeof prog, "midge %s", cmd->name);
     cli_defaults(cmd, o, prog);
+    cli_layers_reset();
     for (size_t i = 0; i < CLI_TABLE_LEN; i++) {
         const struct cli_option *opt = &cli_table[i];
         if (!cli_accepts(cmd, opt))
@@ -302,11 +476,43 @@ enum cli_parse_result cli_parse(const struct cli_command *cmd, int argc, char **
         }
         if (!cli_apply(cmd, o, key, optarg))
             return CLI_PARSE_EXIT_USAGE;
+        cli_layers_note_flag(key, optarg);
     }
+    /* getopt_long moves operands behind the options: the last word is it. */
+    if ((cmd->groups & CLI_GROUP_OPERAND) && optind == argc - 1)
+        o->operand = argv[optind++];
     if (optind < argc) {
         cli_error(o->prog, "unexpected argument '%s' (see 'midge %s --help')", argv[optind],
                   cmd->name);
         return CLI_PARSE_EXIT_USAGE;
     }
-    return cli_validate(cmd, o) ? CLI_PARSE_RUN : CLI_PARSE_EXIT_USAGE;
+    /* The environment and the file fill only what no flag set; defaults
+     * that depend on other options come after every layer (config.h). */
+    if (!cli_layers_apply(cmd, o) || !cli_config_finish(cmd, o) || !cli_validate(cmd, o))
+        return CLI_PARSE_EXIT_USAGE;
+    if (o->print_config) {
+        cli_layers_print(cmd, o);
+        return CLI_PARSE_EXIT_OK;
+    }
+    return CLI_PARSE_RUN;
+}
+
+/* --- the table as config.c sees it ---------------------------------------- */
+
+size_t cli_option_count(void) { return CLI_TABLE_LEN; }
+
+void cli_option_info_at(const struct cli_command *cmd, size_t i, struct cli_option_info *info)
+{
+    const struct cli_option *opt = &cli_table[i];
+
+    info->long_name = opt->long_name;
+    info->key = opt->key;
+    info->takes_arg = opt->has_arg == required_argument;
+    info->accepted = cmd != NULL && cli_accepts(cmd, opt);
+}
+
+bool cli_option_apply(const struct cli_command *cmd, struct cli_options *o, int key,
+                      const char *arg)
+{
+    return cli_apply(cmd, o, key, arg);
 }

@@ -28,7 +28,8 @@ enum cli_group {
     CLI_GROUP_DEVICE = 1u << 7,  /* --led --property --subscribe-commands --backoff-min/max */
     CLI_GROUP_TOKEN = 1u << 8,   /* --device-key --method --expires --ttl */
     CLI_GROUP_WAIT = 1u << 9,    /* -W alone (send) */
-    CLI_GROUP_WATCH = 1u << 10   /* --watch */
+    CLI_GROUP_WATCH = 1u << 10,  /* --watch */
+    CLI_GROUP_OPERAND = 1u << 11 /* exactly one operand after the options (send's COMMAND) */
 };
 
 /* Exit statuses shared by all subcommands (mosquitto_sub's 27 for -W). */
@@ -48,6 +49,12 @@ enum cli_source {
 };
 
 #define CLI_MAX_TOPICS MIDGE_CLIENT_MAX_SUBS
+
+/* Token defaults: the strongest method OneNET offers, and a year of
+ * validity (a device re-signs when it restarts; --ttl or --expires for
+ * anything else). */
+#define CLI_TOKEN_METHOD_DEFAULT "sha256"
+#define CLI_TOKEN_TTL_DEFAULT_S 31536000ul
 
 struct cli_command;
 
@@ -93,7 +100,7 @@ struct cli_options {
     const char *config_path;
     bool print_config;
     /* device identity, shared by device, send, devices and token */
-    const char *profile;    /* "mqtt" (default), "onenet", "onenet-studio" */
+    const char *profile;    /* "mqtt", "onenet", "onenet-studio"; NULL = "mqtt" */
     const char *device_id;
     const char *product_id;
     const char *prefix;     /* mqtt profile topic prefix; NULL = devices/{device-id} */
@@ -105,11 +112,13 @@ struct cli_options {
     unsigned long backoff_max_ms;
     /* token */
     const char *device_key;
-    const char *method;     /* md5, sha1, sha256 */
+    const char *method;     /* md5, sha1, sha256; NULL = CLI_TOKEN_METHOD_DEFAULT */
     unsigned long long expires; /* Unix seconds; 0 = now + ttl */
-    unsigned long ttl_s;
+    unsigned long ttl_s;    /* 0 = CLI_TOKEN_TTL_DEFAULT_S; never given with expires */
     /* devices */
     bool watch;
+    /* CLI_GROUP_OPERAND: the one operand (send's COMMAND) */
+    const char *operand;
     /* storage for the default client id */
     char default_id[48];
 };
@@ -131,5 +140,21 @@ void cli_usage(const struct cli_command *cmd);
 /* "prog: message" on stderr, one line. */
 void cli_error(const char *prog, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* The option table as the configuration layers (config.c) walk it. */
+struct cli_option_info {
+    const char *long_name;
+    int key;        /* the short letter, or a private key above 255 */
+    bool takes_arg;
+    bool accepted;  /* by the command asked about */
+};
+
+size_t cli_option_count(void);
+void cli_option_info_at(const struct cli_command *cmd, size_t i, struct cli_option_info *info);
+
+/* Apply one value as if it had been given as a flag; false after printing
+ * one line prefixed with o->prog. */
+bool cli_option_apply(const struct cli_command *cmd, struct cli_options *o, int key,
+                      const char *arg);
 
 #endif /* MIDGE_CLI_OPTIONS_H */

@@ -4,6 +4,11 @@
  * Pure C11 over caller buffers: no heap, no globals, no I/O. Every decoder
  * reads only inside [buf, buf + len), checking lengths before each read, so
  * it is safe on untrusted network input.
+ *
+ * Written for code size as much as for speed: this file is most of the
+ * client core of a microcontroller build. Validation rules live in tables
+ * or in one function shared by the sizing and the writing of a packet, so
+ * that each rule is written (and compiled) once.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -21,53 +26,39 @@
 #define CONNECT_CLEAN_SESSION 0x02u
 #define CONNECT_WILL_QOS_SHIFT 3
 
-/* Protocol name and level plus flags and keepalive: section 3.1.2. */
-#define CONNECT_VARIABLE_HEADER 10u
-
 /* PUBLISH fixed-header flags, section 3.3.1. */
 #define PUBLISH_DUP 0x08u
 #define PUBLISH_RETAIN 0x01u
 
-static inline void set_status(midge_status *st, midge_status value)
+/* Every encoder ends here: the status out-parameter may be NULL, and one
+ * out-of-line copy of that test is smaller than one per return. */
+static size_t finish(midge_status *st, midge_status value, size_t n)
 {
     if (st != NULL)
         *st = value;
-}
-
-static inline midge_decode_result decode_fail(midge_malformed reason)
-{
-    midge_decode_result r = {MIDGE_DECODE_MALFORMED, reason, 0, 0};
-    return r;
+    return n;
 }
 
 /* --- Variable byte integer (section 2.2.3) ------------------------------- */
 
 size_t midge_codec_length_size(uint32_t value)
 {
-    if (value < 128u)
-        return 1;
-    if (value < 16384u)
-        return 2;
-    if (value < 2097152u)
-        return 3;
-    if (value <= MIDGE_MAX_REMAINING_LENGTH)
-        return 4;
-    return 0;
+    size_t n = 1;
+
+    if (value > MIDGE_MAX_REMAINING_LENGTH)
+        return 0;
+    while (value >= 128u) {
+        value >>= 7;
+        n++;
+    }
+    return n;
 }
 
 size_t midge_codec_put_length(uint8_t *out, uint32_t value)
 {
-    size_t n = midge_codec_length_size(value);
-
-    if (n == 0 || out == NULL)
+    if (out == NULL || value > MIDGE_MAX_REMAINING_LENGTH)
         return 0;
-    /* Seven bits a byte, least significant first, high bit = "more". */
-    for (size_t i = 0; i < n; i++) {
-        uint8_t digit = (uint8_t)(value & 0x7Fu);
-        value >>= 7;
-        out[i] = (i + 1 < n) ? (uint8_t)(digit | 0x80u) : digit;
-    }
-    return n;
+    return (size_t)(midge_codec__put_vbi(out, value) - out);
 }
 
 midge_decode_result midge_codec_decode_header(const uint8_t *buf, size_t len, uint8_t *type_flags,
@@ -89,8 +80,11 @@ midge_decode_result midge_codec_decode_header(const uint8_t *buf, size_t len, ui
         n++;
         if ((digit & 0x80u) == 0)
             break;
-        if (n == 4)
-            return decode_fail(MIDGE_MALFORMED_REMAINING_LENGTH);
+        if (n == 4) {
+            r.outcome = MIDGE_DECODE_MALFORMED;
+            r.reason = MIDGE_MALFORMED_REMAINING_LENGTH;
+            return r;
+        }
         if (1 + n >= len)
             return r;
     }
@@ -160,51 +154,59 @@ midge_malformed midge_codec__decode_id_only(const uint8_t *body, uint32_t remain
 
 /* --- Decoding what a server sends ---------------------------------------- */
 
-/* Checks that need only the first byte, so garbage is refused before its
- * length field or body arrives. Section 2.2.2 fixes the flags of every type
- * but PUBLISH; the other types a server never sends. */
+/* What the fixed header of each packet type a server may send must carry,
+ * one byte per type: 0 = the type never comes from a server in 3.1.1
+ * (section 2.2.1), else RULE_SENT plus the fixed flags of section 2.2.2
+ * (PUBLISH: its flags are checked for QoS 3 instead) plus the rule on the
+ * remaining length. A table is smaller than the two switches it replaces,
+ * and the length is judged before the body arrives, so that a bogus length
+ * cannot make the caller buffer bytes it will refuse. */
+enum {
+    LEN_ANY = 0,  /* PUBLISH: checked against its fields */
+    LEN_ZERO = 1, /* 3.13.1 */
+    LEN_TWO = 2,  /* 3.2.1, 3.4.1 - 3.7.1, 3.11.1 */
+    LEN_MIN3 = 3, /* SUBACK: id plus at least one code, 3.9.3 */
+    RULE_SENT = 0x80
+};
+#define RULE(flags, len) (uint8_t)(RULE_SENT | (flags) << 2 | (len))
+#define RULE_FLAGS(rule) (((rule) >> 2) & 0x0Fu)
+#define RULE_LEN(rule) ((rule) & 3u)
+
+static const uint8_t server_rules[16] = {
+    [MIDGE_CONNACK] = RULE(0, LEN_TWO),
+    [MIDGE_PUBLISH] = RULE(0, LEN_ANY),
+    [MIDGE_PUBACK] = RULE(0, LEN_TWO),
+    [MIDGE_PUBREC] = RULE(0, LEN_TWO),
+    [MIDGE_PUBREL] = RULE(MIDGE_CODEC__FLAGS_PUBREL, LEN_TWO),
+    [MIDGE_PUBCOMP] = RULE(0, LEN_TWO),
+    [MIDGE_SUBACK] = RULE(0, LEN_MIN3),
+    [MIDGE_UNSUBACK] = RULE(0, LEN_TWO),
+    [MIDGE_PINGRESP] = RULE(0, LEN_ZERO),
+};
+
+/* The checks that need only the first byte, so garbage is refused before
+ * its length field or body arrives. */
 static midge_malformed check_first_byte(uint8_t first)
 {
-    uint8_t flags = first & 0x0Fu;
+    uint8_t type = first >> 4, flags = first & 0x0Fu;
+    uint8_t rule = server_rules[type];
 
-    switch (first >> 4) {
-    case MIDGE_PUBLISH:
-        return ((flags >> 1) & 3u) == 3u ? MIDGE_MALFORMED_QOS : MIDGE_MALFORMED_NONE;
-    case MIDGE_PUBREL:
-        return flags == MIDGE_CODEC__FLAGS_PUBREL ? MIDGE_MALFORMED_NONE
-                                                  : MIDGE_MALFORMED_RESERVED_FLAGS;
-    case MIDGE_CONNACK:
-    case MIDGE_PUBACK:
-    case MIDGE_PUBREC:
-    case MIDGE_PUBCOMP:
-    case MIDGE_SUBACK:
-    case MIDGE_UNSUBACK:
-    case MIDGE_PINGRESP:
-        return flags == 0 ? MIDGE_MALFORMED_NONE : MIDGE_MALFORMED_RESERVED_FLAGS;
-    default:
+    if (rule == 0)
         return MIDGE_MALFORMED_TYPE;
-    }
+    if (type == MIDGE_PUBLISH)
+        return (flags & 6u) == 6u ? MIDGE_MALFORMED_QOS : MIDGE_MALFORMED_NONE;
+    return flags == RULE_FLAGS(rule) ? MIDGE_MALFORMED_NONE : MIDGE_MALFORMED_RESERVED_FLAGS;
 }
 
-/* Checks on the remaining length alone, done before waiting for the body so
- * that a bogus length cannot make the caller buffer bytes it will refuse. */
 static bool length_fits(uint8_t type, uint32_t remaining)
 {
-    switch (type) {
-    case MIDGE_CONNACK:
-    case MIDGE_PUBACK:
-    case MIDGE_PUBREC:
-    case MIDGE_PUBREL:
-    case MIDGE_PUBCOMP:
-    case MIDGE_UNSUBACK:
-        return remaining == 2; /* 3.2.1, 3.4.1 - 3.7.1, 3.11.1 */
-    case MIDGE_SUBACK:
-        return remaining >= 3; /* id plus at least one code, 3.9.3 */
-    case MIDGE_PINGRESP:
-        return remaining == 0; /* 3.13.1 */
-    default:
-        return true; /* PUBLISH: checked against its fields */
-    }
+    unsigned len = RULE_LEN(server_rules[type]);
+
+    if (len == LEN_ANY)
+        return true;
+    if (len == LEN_MIN3)
+        return remaining >= 3;
+    return remaining == (len - 1u) * 2u; /* LEN_ZERO: 0, LEN_TWO: 2 */
 }
 
 static midge_malformed decode_connack(const uint8_t *body, midge_packet *out)
@@ -212,14 +214,10 @@ static midge_malformed decode_connack(const uint8_t *body, midge_packet *out)
     uint8_t ack_flags = body[0];
     uint8_t code = body[1];
 
-    /* 3.2.2.1: bits 7..1 of the acknowledge flags are reserved, 0. */
-    if ((ack_flags & 0xFEu) != 0)
-        return MIDGE_MALFORMED_CONNACK;
-    /* 3.2.2.3: return codes 6..255 are reserved. */
-    if (code > 5)
-        return MIDGE_MALFORMED_CONNACK;
-    /* 3.2.2-4: a refusal must carry session present 0. */
-    if (code != 0 && ack_flags != 0)
+    /* 3.2.2.1: bits 7..1 of the acknowledge flags are reserved, 0.
+     * 3.2.2.3: return codes 6..255 are reserved.
+     * 3.2.2-4: a refusal must carry session present 0. */
+    if ((ack_flags & 0xFEu) != 0 || code > 5 || (code != 0 && ack_flags != 0))
         return MIDGE_MALFORMED_CONNACK;
     out->connack.session_present = ack_flags != 0;
     out->connack.return_code = code;
@@ -255,13 +253,14 @@ midge_decode_result midge_codec_decode(const uint8_t *buf, size_t len, midge_pac
         return r;
     midge_malformed why = check_first_byte(buf[0]);
     if (why != MIDGE_MALFORMED_NONE)
-        return decode_fail(why);
+        goto fail;
     uint8_t type = buf[0] >> 4;
     r = midge_codec_decode_header(buf, len, NULL, &remaining, &header_len);
     if (r.outcome != MIDGE_DECODE_COMPLETE)
         return r;
+    why = MIDGE_MALFORMED_LENGTH;
     if (!length_fits(type, remaining))
-        return decode_fail(MIDGE_MALFORMED_LENGTH);
+        goto fail;
     r = midge_codec__need_body(len, header_len, remaining);
     if (r.outcome != MIDGE_DECODE_COMPLETE)
         return r;
@@ -273,26 +272,24 @@ midge_decode_result midge_codec_decode(const uint8_t *buf, size_t len, midge_pac
     out->type = type;
     out->flags = buf[0] & 0x0Fu;
     out->packet_id = 0;
-    switch (type) {
-    case MIDGE_CONNACK:
+    if (type == MIDGE_CONNACK)
         why = decode_connack(body, out);
-        break;
-    case MIDGE_PUBLISH:
+    else if (type == MIDGE_PUBLISH)
         why = midge_codec__decode_publish(body, remaining, out->flags, &out->publish,
                                           &out->packet_id);
-        break;
-    case MIDGE_SUBACK:
+    else if (type == MIDGE_SUBACK)
         why = decode_suback(body, remaining, out);
-        break;
-    case MIDGE_PINGRESP:
+    else if (type == MIDGE_PINGRESP)
         why = MIDGE_MALFORMED_NONE;
-        break;
-    default: /* PUBACK, PUBREC, PUBREL, PUBCOMP, UNSUBACK */
+    else /* PUBACK, PUBREC, PUBREL, PUBCOMP, UNSUBACK */
         why = midge_codec__decode_id_only(body, remaining, &out->packet_id);
-        break;
-    }
-    if (why != MIDGE_MALFORMED_NONE)
-        return decode_fail(why);
+    if (why == MIDGE_MALFORMED_NONE)
+        return r;
+fail:
+    r.outcome = MIDGE_DECODE_MALFORMED;
+    r.reason = why;
+    r.used = 0;
+    r.needed = 0;
     return r;
 }
 
@@ -307,131 +304,139 @@ size_t midge_codec__strlen(const char *s, size_t limit)
     return n;
 }
 
-/* A UTF-8 string field of CONNECT: present and valid, with its length. */
-static bool string_field(const char *s, size_t *len)
+/* CONNECT, SUBSCRIBE and UNSUBSCRIBE run their body writer twice: first
+ * with no buffer, which validates the input and measures the remaining
+ * length, then into the buffer after the fixed header. One writer for both
+ * passes keeps the size and the bytes from drifting apart, in half the code
+ * of a layout function beside an encoder. */
+typedef struct body_out {
+    uint8_t *p; /* NULL while measuring */
+    size_t n;   /* body bytes so far */
+} body_out;
+
+typedef bool (*body_fn)(body_out *o, const void *arg);
+
+static void out_bytes(body_out *o, const void *src, size_t n)
+{
+    /* n == 0 may come with src == NULL, which memcpy does not allow. */
+    if (o->p != NULL && n != 0)
+        memcpy(o->p + o->n, src, n);
+    o->n += n;
+}
+
+/* A length-prefixed field: UTF-8 string (1.5.3) or binary data (3.1.3.5). */
+static void out_field(body_out *o, const void *src, size_t n)
+{
+    uint8_t len[2] = {(uint8_t)(n >> 8), (uint8_t)n};
+
+    out_bytes(o, len, 2);
+    out_bytes(o, src, n);
+}
+
+/* What a NUL-terminated string field must be. */
+enum { FIELD_TEXT, FIELD_NAME, FIELD_FILTER, FIELD_BINARY };
+
+/* A NUL-terminated field, validated as `kind`; false when absent or invalid.
+ * Every check refuses more than 65535 bytes (1.5.3). */
+static bool out_string(body_out *o, const char *s, int kind)
 {
     if (s == NULL)
         return false;
-    *len = midge_codec__strlen(s, MIDGE_CODEC__MAX_STRING);
-    return midge_utf8_valid((const uint8_t *)s, *len);
+    size_t n = midge_codec__strlen(s, MIDGE_CODEC__MAX_STRING);
+    bool ok = n <= MIDGE_CODEC__MAX_STRING;
+    if (kind == FIELD_TEXT)
+        ok = midge_utf8_valid((const uint8_t *)s, n);
+    else if (kind == FIELD_NAME)
+        ok = midge_topic_name_valid(s, n); /* 3.1.3.2: the will topic */
+    else if (kind == FIELD_FILTER)
+        ok = midge_topic_filter_valid(s, n); /* 4.7.1 */
+    out_field(o, s, n);
+    return ok;
 }
 
-/* Lengths of every CONNECT field, computed once and shared by the size and
- * encode functions. */
-typedef struct connect_layout {
-    size_t client_id_len;
-    size_t will_topic_len;
-    size_t username_len;
-    size_t password_len;
-    uint8_t flags;
-    uint32_t remaining;
-} connect_layout;
-
-static bool layout_connect(const midge_connect_opts *o, connect_layout *l)
+/* Encode a packet whose body `fill` writes: both passes and the status. */
+static size_t encode_body(uint8_t *buf, size_t cap, uint8_t first, body_fn fill, const void *arg,
+                          midge_status *st)
 {
-    size_t rem = CONNECT_VARIABLE_HEADER;
+    body_out o = {NULL, 0};
 
-    if (o == NULL)
-        return false;
-    l->flags = o->clean_session ? CONNECT_CLEAN_SESSION : 0;
+    if (!fill(&o, arg))
+        return finish(st, MIDGE_ERR_INVALID, 0);
+    size_t total = midge_codec__packet_size(o.n);
+    if (buf == NULL || cap < total)
+        return finish(st, MIDGE_ERR_NO_SPACE, 0);
+    o.p = midge_codec__put_header(buf, first, (uint32_t)o.n);
+    o.n = 0;
+    (void)fill(&o, arg);
+    return finish(st, MIDGE_OK, total);
+}
 
-    /* 3.1.3.1: the client id is a UTF-8 string; 3.1.3-7: an empty one needs
-     * a clean session. */
-    if (!string_field(o->client_id, &l->client_id_len))
-        return false;
-    if (l->client_id_len == 0 && !o->clean_session)
-        return false;
-    rem += 2 + l->client_id_len;
+/* The measuring pass alone: the packet size, 0 when the input is invalid. */
+static size_t size_body(body_fn fill, const void *arg)
+{
+    body_out o = {NULL, 0};
 
-    l->will_topic_len = 0;
-    if (o->will != NULL) {
-        const midge_will *w = o->will;
-        /* 3.1.2-14: QoS 3 is not a will QoS. 3.1.3.2: the will topic is a
-         * topic name, so no wildcards. */
-        if (w->qos > 2 || w->topic == NULL)
+    return fill(&o, arg) ? midge_codec__packet_size(o.n) : 0;
+}
+
+static bool connect_body(body_out *o, const void *arg)
+{
+    const midge_connect_opts *c = arg;
+
+    if (c == NULL)
+        return false;
+    const midge_will *w = c->will;
+    uint8_t flags = c->clean_session ? CONNECT_CLEAN_SESSION : 0;
+    if (w != NULL) {
+        /* 3.1.2-14: QoS 3 is not a will QoS. */
+        if (w->qos > 2 || (w->payload == NULL && w->payload_len != 0))
             return false;
-        l->will_topic_len = midge_codec__strlen(w->topic, MIDGE_CODEC__MAX_STRING);
-        if (!midge_topic_name_valid(w->topic, l->will_topic_len))
-            return false;
-        if (w->payload == NULL && w->payload_len != 0)
-            return false;
-        l->flags |= CONNECT_WILL_FLAG | (uint8_t)(w->qos << CONNECT_WILL_QOS_SHIFT);
+        flags |= CONNECT_WILL_FLAG | (uint8_t)(w->qos << CONNECT_WILL_QOS_SHIFT);
         if (w->retain)
-            l->flags |= CONNECT_WILL_RETAIN;
-        rem += 2 + l->will_topic_len + 2 + w->payload_len;
+            flags |= CONNECT_WILL_RETAIN;
+    }
+    if (c->username != NULL)
+        flags |= CONNECT_USERNAME;
+    if (c->password != NULL) {
+        /* 3.1.2-22: no password without a user name. */
+        if (c->username == NULL)
+            return false;
+        flags |= CONNECT_PASSWORD;
     }
 
-    l->username_len = 0;
-    if (o->username != NULL) {
-        if (!string_field(o->username, &l->username_len))
-            return false;
-        l->flags |= CONNECT_USERNAME;
-        rem += 2 + l->username_len;
-    }
+    /* 3.1.2.1 - 3.1.2.3, 3.1.2.10: protocol name "MQTT", level 4 for 3.1.1,
+     * the flags and the keepalive. */
+    uint8_t head[10] = {0, 4, 'M', 'Q', 'T', 'T', 4, flags, (uint8_t)(c->keepalive_s >> 8),
+                        (uint8_t)c->keepalive_s};
+    out_bytes(o, head, sizeof head);
 
-    /* 3.1.2-22: no password without a user name. The password is binary
-     * data (3.1.3.5), so only its length is checked. */
-    l->password_len = 0;
-    if (o->password != NULL) {
-        if (o->username == NULL)
+    /* 3.1.3: payload fields in this fixed order, each present iff its flag.
+     * 3.1.3-7: an empty client id needs a clean session. At most five
+     * 64 KiB fields: far below the remaining-length limit. */
+    if (!out_string(o, c->client_id, FIELD_TEXT))
+        return false;
+    if (o->n == sizeof head + 2 && !c->clean_session)
+        return false;
+    if (w != NULL) {
+        if (!out_string(o, w->topic, FIELD_NAME))
             return false;
-        l->password_len = midge_codec__strlen(o->password, MIDGE_CODEC__MAX_STRING);
-        if (l->password_len > MIDGE_CODEC__MAX_STRING)
-            return false;
-        l->flags |= CONNECT_PASSWORD;
-        rem += 2 + l->password_len;
+        out_field(o, w->payload, w->payload_len);
     }
-
-    /* At most five 64 KiB fields: far below the remaining-length limit, so
-     * no overflow check is needed here. */
-    l->remaining = (uint32_t)rem;
-    return true;
+    if (c->username != NULL && !out_string(o, c->username, FIELD_TEXT))
+        return false;
+    /* The password is binary data (3.1.3.5): only its length is checked. */
+    return c->password == NULL || out_string(o, c->password, FIELD_BINARY);
 }
 
 size_t midge_codec_size_connect(const midge_connect_opts *opts)
 {
-    connect_layout l;
-
-    if (!layout_connect(opts, &l))
-        return 0;
-    return midge_codec__packet_size(l.remaining);
+    return size_body(connect_body, opts);
 }
 
 size_t midge_codec_encode_connect(uint8_t *buf, size_t cap, const midge_connect_opts *opts,
                                   midge_status *st)
 {
-    connect_layout l;
-
-    if (!layout_connect(opts, &l)) {
-        set_status(st, MIDGE_ERR_INVALID);
-        return 0;
-    }
-    size_t total = midge_codec__packet_size(l.remaining);
-    if (buf == NULL || cap < total) {
-        set_status(st, MIDGE_ERR_NO_SPACE);
-        return 0;
-    }
-
-    /* 3.1.2.1 - 3.1.2.2: protocol name "MQTT", level 4 for 3.1.1. */
-    uint8_t *p = midge_codec__put_header(buf, (uint8_t)(MIDGE_CONNECT << 4), l.remaining);
-    p = midge_codec__put_field(p, "MQTT", 4);
-    *p++ = 4;
-    *p++ = l.flags;
-    p = midge_codec__put_u16(p, opts->keepalive_s);
-
-    /* 3.1.3: payload fields in this fixed order, each present iff its flag. */
-    p = midge_codec__put_field(p, opts->client_id, (uint16_t)l.client_id_len);
-    if (opts->will != NULL) {
-        p = midge_codec__put_field(p, opts->will->topic, (uint16_t)l.will_topic_len);
-        p = midge_codec__put_field(p, opts->will->payload, opts->will->payload_len);
-    }
-    if (opts->username != NULL)
-        p = midge_codec__put_field(p, opts->username, (uint16_t)l.username_len);
-    if (opts->password != NULL)
-        p = midge_codec__put_field(p, opts->password, (uint16_t)l.password_len);
-
-    set_status(st, MIDGE_OK);
-    return (size_t)(p - buf);
+    return encode_body(buf, cap, (uint8_t)(MIDGE_CONNECT << 4), connect_body, opts, st);
 }
 
 /* Everything about a PUBLISH but its DUP bit and packet id, which the
@@ -512,153 +517,119 @@ size_t midge_codec_size_publish(const midge_publish *msg)
 size_t midge_codec_encode_publish(uint8_t *buf, size_t cap, const midge_publish *msg,
                                   midge_status *st)
 {
-    if (!publish_flags_valid(msg)) {
-        set_status(st, MIDGE_ERR_INVALID);
-        return 0;
-    }
+    if (!publish_flags_valid(msg))
+        return finish(st, MIDGE_ERR_INVALID, 0);
     size_t n = midge_codec__publish_into(buf, buf != NULL ? cap : 0, msg, msg->dup,
                                          msg->packet_id);
-    if (n == 0) {
-        /* Failures only: telling "invalid" from "no room" costs a second
-         * validation, which the success path never pays. */
-        set_status(st, midge_codec__publish_remaining(msg) == 0 ? MIDGE_ERR_INVALID
-                                                                : MIDGE_ERR_NO_SPACE);
-        return 0;
-    }
-    set_status(st, MIDGE_OK);
-    return n;
+    if (n != 0)
+        return finish(st, MIDGE_OK, n);
+    /* Failures only: telling "invalid" from "no room" costs a second
+     * validation, which the success path never pays. */
+    return finish(st,
+                  midge_codec__publish_remaining(msg) == 0 ? MIDGE_ERR_INVALID : MIDGE_ERR_NO_SPACE,
+                  0);
 }
 
 size_t midge_codec_encode_ack(uint8_t *buf, size_t cap, uint8_t type, uint16_t packet_id,
                               midge_status *st)
 {
-    if (type < MIDGE_PUBACK || type > MIDGE_PUBCOMP || packet_id == 0) {
-        set_status(st, MIDGE_ERR_INVALID);
-        return 0;
-    }
-    if (buf == NULL || cap < 4) {
-        set_status(st, MIDGE_ERR_NO_SPACE);
-        return 0;
-    }
-    /* 3.6.1: PUBREL alone carries flags 0010. */
-    uint8_t flags = type == MIDGE_PUBREL ? MIDGE_CODEC__FLAGS_PUBREL : 0;
-    buf[0] = (uint8_t)(type << 4 | flags);
-    buf[1] = 2;
-    midge_codec__put_u16(buf + 2, packet_id);
-    set_status(st, MIDGE_OK);
-    return 4;
+    if (type < MIDGE_PUBACK || type > MIDGE_PUBCOMP || packet_id == 0)
+        return finish(st, MIDGE_ERR_INVALID, 0);
+    if (buf == NULL || cap < MIDGE_CODEC__ACK_LEN)
+        return finish(st, MIDGE_ERR_NO_SPACE, 0);
+    midge_codec__put_ack(buf, type, packet_id);
+    return finish(st, MIDGE_OK, MIDGE_CODEC__ACK_LEN);
 }
 
-/* Remaining length of a SUBSCRIBE (with_qos) or UNSUBSCRIBE, 0 if invalid.
- * 3.8.3-3 / 3.10.3-2: at least one filter; every filter valid (4.7.1). */
-static uint32_t layout_filters(const char *const *filters, const midge_subscription *subs,
-                               size_t count)
-{
-    size_t rem = 2; /* packet id */
+/* SUBSCRIBE (subs given) or UNSUBSCRIBE (filters given). 3.8.3-3 /
+ * 3.10.3-2: at least one filter; every filter valid (4.7.1); 3.8.3-4: a
+ * requested QoS is 0..2; 2.3.1-1: a non-zero packet id. */
+typedef struct filter_list {
+    uint16_t id;
+    const char *const *filters;
+    const midge_subscription *subs;
+    size_t count;
+} filter_list;
 
-    if (count == 0 || (filters == NULL && subs == NULL))
-        return 0;
-    for (size_t i = 0; i < count; i++) {
-        const char *f = subs != NULL ? subs[i].filter : filters[i];
-        if (f == NULL)
-            return 0;
-        size_t n = midge_codec__strlen(f, MIDGE_CODEC__MAX_STRING);
-        if (!midge_topic_filter_valid(f, n))
-            return 0;
-        if (subs != NULL && subs[i].qos > 2)
-            return 0; /* 3.8.3-4 */
-        rem += 2 + n + (subs != NULL ? 1u : 0u);
-        if (rem > MIDGE_MAX_REMAINING_LENGTH)
-            return 0;
+static bool filters_body(body_out *o, const void *arg)
+{
+    const filter_list *l = arg;
+
+    if (l->count == 0 || (l->filters == NULL && l->subs == NULL) || l->id == 0)
+        return false;
+    uint8_t id[2] = {(uint8_t)(l->id >> 8), (uint8_t)l->id};
+    out_bytes(o, id, 2);
+    for (size_t i = 0; i < l->count; i++) {
+        if (!out_string(o, l->subs != NULL ? l->subs[i].filter : l->filters[i], FIELD_FILTER))
+            return false;
+        if (l->subs != NULL) {
+            /* 3.8.3.1: the upper six bits of the requested QoS stay 0. */
+            if (l->subs[i].qos > 2)
+                return false;
+            out_bytes(o, &l->subs[i].qos, 1);
+        }
+        if (o->n > MIDGE_MAX_REMAINING_LENGTH)
+            return false;
     }
-    return (uint32_t)rem;
+    return true;
 }
 
-/* Writes the filter list after the fixed header and packet id. */
-static uint8_t *put_filters(uint8_t *p, const char *const *filters,
-                            const midge_subscription *subs, size_t count)
+size_t midge_codec__size_filters(const char *const *filters, const midge_subscription *subs,
+                                 size_t count)
 {
-    for (size_t i = 0; i < count; i++) {
-        const char *f = subs != NULL ? subs[i].filter : filters[i];
-        size_t n = midge_codec__strlen(f, MIDGE_CODEC__MAX_STRING);
-        p = midge_codec__put_field(p, f, (uint16_t)n);
-        if (subs != NULL)
-            *p++ = subs[i].qos; /* 3.8.3.1: upper six bits stay 0 */
-    }
-    return p;
+    /* Every non-zero id takes two bytes: 1 stands for whichever is used. */
+    filter_list l = {1, filters, subs, count};
+
+    return size_body(filters_body, &l);
 }
 
-static size_t encode_filters(uint8_t *buf, size_t cap, uint8_t type, uint16_t packet_id,
-                             const char *const *filters, const midge_subscription *subs,
-                             size_t count, midge_status *st)
+size_t midge_codec__encode_filters(uint8_t *buf, size_t cap, uint16_t packet_id,
+                                   const char *const *filters, const midge_subscription *subs,
+                                   size_t count, midge_status *st)
 {
-    uint32_t rem = packet_id == 0 ? 0 : layout_filters(filters, subs, count);
-
-    if (rem == 0) {
-        set_status(st, MIDGE_ERR_INVALID);
-        return 0;
-    }
-    size_t total = midge_codec__packet_size(rem);
-    if (buf == NULL || cap < total) {
-        set_status(st, MIDGE_ERR_NO_SPACE);
-        return 0;
-    }
+    filter_list l = {packet_id, filters, subs, count};
     /* 3.8.1 / 3.10.1: both carry fixed flags 0010. */
-    uint8_t *p = midge_codec__put_header(buf, (uint8_t)(type << 4 | MIDGE_CODEC__FLAGS_SUBSCRIBE),
-                                         rem);
-    p = midge_codec__put_u16(p, packet_id);
-    p = put_filters(p, filters, subs, count);
-    set_status(st, MIDGE_OK);
-    return (size_t)(p - buf);
+    uint8_t type = subs != NULL ? MIDGE_SUBSCRIBE : MIDGE_UNSUBSCRIBE;
+
+    return encode_body(buf, cap, (uint8_t)(type << 4 | MIDGE_CODEC__FLAGS_SUBSCRIBE),
+                       filters_body, &l, st);
 }
 
 size_t midge_codec_size_subscribe(const midge_subscription *subs, size_t count)
 {
-    uint32_t rem = subs == NULL ? 0 : layout_filters(NULL, subs, count);
-
-    return rem == 0 ? 0 : midge_codec__packet_size(rem);
+    return subs == NULL ? 0 : midge_codec__size_filters(NULL, subs, count);
 }
 
 size_t midge_codec_encode_subscribe(uint8_t *buf, size_t cap, uint16_t packet_id,
                                     const midge_subscription *subs, size_t count,
                                     midge_status *st)
 {
-    if (subs == NULL) {
-        set_status(st, MIDGE_ERR_INVALID);
-        return 0;
-    }
-    return encode_filters(buf, cap, MIDGE_SUBSCRIBE, packet_id, NULL, subs, count, st);
+    if (subs == NULL)
+        return finish(st, MIDGE_ERR_INVALID, 0);
+    return midge_codec__encode_filters(buf, cap, packet_id, NULL, subs, count, st);
 }
 
 size_t midge_codec_size_unsubscribe(const char *const *filters, size_t count)
 {
-    uint32_t rem = filters == NULL ? 0 : layout_filters(filters, NULL, count);
-
-    return rem == 0 ? 0 : midge_codec__packet_size(rem);
+    return filters == NULL ? 0 : midge_codec__size_filters(filters, NULL, count);
 }
 
 size_t midge_codec_encode_unsubscribe(uint8_t *buf, size_t cap, uint16_t packet_id,
                                       const char *const *filters, size_t count,
                                       midge_status *st)
 {
-    if (filters == NULL) {
-        set_status(st, MIDGE_ERR_INVALID);
-        return 0;
-    }
-    return encode_filters(buf, cap, MIDGE_UNSUBSCRIBE, packet_id, filters, NULL, count, st);
+    if (filters == NULL)
+        return finish(st, MIDGE_ERR_INVALID, 0);
+    return midge_codec__encode_filters(buf, cap, packet_id, filters, NULL, count, st);
 }
 
 /* PINGREQ and DISCONNECT: a fixed header with flags 0 and nothing else. */
 static size_t encode_empty(uint8_t *buf, size_t cap, uint8_t type, midge_status *st)
 {
-    if (buf == NULL || cap < 2) {
-        set_status(st, MIDGE_ERR_NO_SPACE);
-        return 0;
-    }
-    buf[0] = (uint8_t)(type << 4);
-    buf[1] = 0;
-    set_status(st, MIDGE_OK);
-    return 2;
+    if (buf == NULL || cap < 2)
+        return finish(st, MIDGE_ERR_NO_SPACE, 0);
+    midge_codec__put_header(buf, (uint8_t)(type << 4), 0);
+    return finish(st, MIDGE_OK, 2);
 }
 
 size_t midge_codec_encode_pingreq(uint8_t *buf, size_t cap, midge_status *st)

@@ -44,27 +44,39 @@ static inline uint8_t *midge_codec__put_u16(uint8_t *p, uint16_t v)
     return p + 2;
 }
 
-/* A length-prefixed field: UTF-8 string (1.5.3) or binary data (3.1.3.5). */
-static inline uint8_t *midge_codec__put_field(uint8_t *p, const void *src, uint16_t n)
+/* A variable byte integer (2.2.3): seven bits a byte, least significant
+ * first, high bit = "more". Returns the position after it. `value` has been
+ * checked against the maximum. */
+static inline uint8_t *midge_codec__put_vbi(uint8_t *p, uint32_t value)
 {
-    p = midge_codec__put_u16(p, n);
-    /* n == 0 may come with src == NULL, which memcpy does not allow. */
-    if (n != 0)
-        memcpy(p, src, n);
-    return p + n;
+    do {
+        uint8_t digit = (uint8_t)(value & 0x7Fu);
+        value >>= 7;
+        *p++ = value != 0 ? (uint8_t)(digit | 0x80u) : digit;
+    } while (value != 0);
+    return p;
 }
 
 /* The fixed header: first byte then the remaining length (2.2). Returns the
  * position after it. `remaining` has been checked against the maximum. */
 static inline uint8_t *midge_codec__put_header(uint8_t *p, uint8_t first, uint32_t remaining)
 {
-    *p++ = first;
-    do {
-        uint8_t digit = (uint8_t)(remaining & 0x7Fu);
-        remaining >>= 7;
-        *p++ = remaining != 0 ? (uint8_t)(digit | 0x80u) : digit;
-    } while (remaining != 0);
-    return p;
+    *p = first;
+    return midge_codec__put_vbi(p + 1, remaining);
+}
+
+/* PUBACK, PUBREC, PUBREL and PUBCOMP are 4 bytes each (sections 3.4 to 3.7). */
+#define MIDGE_CODEC__ACK_LEN 4u
+
+/* One of them, unchecked: `type` is one of the four, `id` non-zero. Inline,
+ * so the session writes its acknowledgements without a call into the codec
+ * (a long call on the ESP8266 costs as much as the stores). */
+static inline void midge_codec__put_ack(uint8_t *p, uint8_t type, uint16_t id)
+{
+    /* 3.6.1: PUBREL alone carries flags 0010. */
+    p[0] = (uint8_t)(type << 4 | (type == MIDGE_PUBREL ? MIDGE_CODEC__FLAGS_PUBREL : 0u));
+    p[1] = 2;
+    midge_codec__put_u16(p + 2, id);
 }
 
 /* Packet size for a body of `remaining` bytes, 0 when the body is too large. */
@@ -92,6 +104,15 @@ static inline size_t midge_codec__packet_size(size_t remaining)
 size_t midge_codec__publish_into(uint8_t *buf, size_t cap, const midge_publish *m, bool dup,
                                  uint16_t id);
 uint32_t midge_codec__publish_remaining(const midge_publish *m);
+
+/* SUBSCRIBE when `subs` is given, else UNSUBSCRIBE with `filters`: the
+ * packet size (0 = invalid) and the encoder, for the session, which picks
+ * the packet id itself between the two calls. */
+size_t midge_codec__size_filters(const char *const *filters, const midge_subscription *subs,
+                                 size_t count);
+size_t midge_codec__encode_filters(uint8_t *buf, size_t cap, uint16_t packet_id,
+                                   const char *const *filters, const midge_subscription *subs,
+                                   size_t count, midge_status *st);
 
 /* Length of a NUL-terminated string, or `limit + 1` when it is longer than
  * `limit` (so a missing terminator cannot run away further than needed).

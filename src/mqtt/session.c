@@ -96,32 +96,27 @@ static void tx_commit(midge_session *s, size_t n)
 }
 
 /* Callers check session__tx_free() >= SESSION_ACK_LEN first (rx back-pressure), so this
- * cannot run out of room. */
+ * cannot run out of room. The ids come from decoded packets: never 0. */
 void session__queue_ack(midge_session *s, uint8_t type, uint16_t id)
 {
-    midge_status st = MIDGE_OK;
     uint8_t *p = tx_reserve(s, SESSION_ACK_LEN);
 
-    if (p != NULL && midge_codec_encode_ack(p, SESSION_ACK_LEN, type, id, &st) == SESSION_ACK_LEN) {
+    if (p != NULL) {
+        midge_codec__put_ack(p, type, id);
         tx_commit(s, SESSION_ACK_LEN);
     }
 }
 
-/* PINGREQ or DISCONNECT. */
+/* PINGREQ or DISCONNECT: a fixed header with flags 0 and nothing else. */
 static midge_status queue_bare(midge_session *s, uint8_t type)
 {
-    midge_status st = MIDGE_OK;
     uint8_t *p = tx_reserve(s, BARE_LEN);
 
     if (p == NULL) {
         return BARE_LEN > s->tx_size ? MIDGE_ERR_NO_SPACE : MIDGE_AGAIN;
     }
-    size_t n = type == MIDGE_PINGREQ ? midge_codec_encode_pingreq(p, BARE_LEN, &st)
-                                     : midge_codec_encode_disconnect(p, BARE_LEN, &st);
-    if (n == 0) {
-        return st;
-    }
-    tx_commit(s, n);
+    (void)midge_codec__put_header(p, (uint8_t)(type << 4), 0);
+    tx_commit(s, BARE_LEN);
     return MIDGE_OK;
 }
 
@@ -248,121 +243,92 @@ midge_status midge_session_publish(midge_session *s, const midge_publish *msg,
     return session__store_publish(s, msg, packet_id);
 }
 
-static int pending_ack_free_slot(const midge_session *s)
+/* SUBSCRIBE (subs given) or UNSUBSCRIBE (filters given): one function for
+ * both, as the codec has. Connected, a free slot for the acknowledgement,
+ * room in tx and a free packet id (section 2.3.1), or nothing is queued. */
+static midge_status queue_filters(midge_session *s, const char *const *filters,
+                                  const midge_subscription *subs, size_t count,
+                                  uint16_t *packet_id)
 {
-    for (int i = 0; i < MIDGE_MAX_PENDING_ACKS; i++) {
-        if (s->pending_acks[i] == 0) {
-            return i;
-        }
-    }
-    return -1;
-}
+    int slot = 0;
 
-/* The checks SUBSCRIBE and UNSUBSCRIBE share: connected, a free slot for the
- * acknowledgement, room in tx, a free packet id (section 2.3.1). */
-static midge_status acked_begin(midge_session *s, size_t size, uint8_t **out, uint16_t *id)
-{
+    if ((filters == NULL && subs == NULL) || count == 0) {
+        return MIDGE_ERR_INVALID;
+    }
     if (s->state != MIDGE_SESSION_CONNECTED) {
         return MIDGE_ERR_NOT_CONNECTED;
     }
+    size_t size = midge_codec__size_filters(filters, subs, count);
     if (size == 0) {
         return MIDGE_ERR_INVALID;
     }
     if (size > s->tx_size) {
         return MIDGE_ERR_NO_SPACE;
     }
-    if (pending_ack_free_slot(s) < 0) {
+    while (s->pending_acks[slot] != 0) {
+        if (++slot == MIDGE_MAX_PENDING_ACKS) {
+            return MIDGE_AGAIN;
+        }
+    }
+    uint16_t id = session__id_next(s);
+    uint8_t *p = tx_reserve(s, size);
+    if (p == NULL || id == 0) {
         return MIDGE_AGAIN;
     }
-    *id = session__id_next(s);
-    *out = tx_reserve(s, size);
-    return (*out == NULL || *id == 0) ? MIDGE_AGAIN : MIDGE_OK;
-}
-
-static void acked_finish(midge_session *s, size_t n, uint16_t id, uint16_t *packet_id)
-{
-    tx_commit(s, n);
-    s->pending_acks[pending_ack_free_slot(s)] = id;
+    /* Validated and sized above, with the same id length: cannot fail. */
+    (void)midge_codec__encode_filters(p, size, id, filters, subs, count, NULL);
+    tx_commit(s, size);
+    s->pending_acks[slot] = id;
     session__id_commit(s, id);
     if (packet_id != NULL) {
         *packet_id = id;
     }
+    return MIDGE_OK;
 }
 
 midge_status midge_session_subscribe(midge_session *s, const midge_subscription *subs,
                                      size_t count, uint16_t *packet_id, uint32_t now_ms)
 {
-    uint8_t *p = NULL;
-    uint16_t id = 0;
-    midge_status st = MIDGE_OK;
-
     (void)now_ms;
-    if (subs == NULL || count == 0) {
-        return MIDGE_ERR_INVALID;
-    }
-    size_t size = midge_codec_size_subscribe(subs, count);
-    st = acked_begin(s, size, &p, &id);
-    if (st != MIDGE_OK) {
-        return st;
-    }
-    size_t n = midge_codec_encode_subscribe(p, size, id, subs, count, &st);
-    if (n == 0) {
-        return st;
-    }
-    acked_finish(s, n, id, packet_id);
-    return MIDGE_OK;
+    return subs == NULL ? MIDGE_ERR_INVALID : queue_filters(s, NULL, subs, count, packet_id);
 }
 
 midge_status midge_session_unsubscribe(midge_session *s, const char *const *filters,
                                        size_t count, uint16_t *packet_id, uint32_t now_ms)
 {
-    uint8_t *p = NULL;
-    uint16_t id = 0;
-    midge_status st = MIDGE_OK;
-
     (void)now_ms;
-    if (filters == NULL || count == 0) {
-        return MIDGE_ERR_INVALID;
+    return filters == NULL ? MIDGE_ERR_INVALID : queue_filters(s, filters, NULL, count, packet_id);
+}
+
+/* PINGREQ, or DISCONNECT: the last packet of the connection (section
+ * 3.14.4), after which the store stops feeding tx (the state leaves
+ * CONNECTED). */
+static midge_status queue_control(midge_session *s, uint8_t type)
+{
+    if (s->state != MIDGE_SESSION_CONNECTED) {
+        return MIDGE_ERR_NOT_CONNECTED;
     }
-    size_t size = midge_codec_size_unsubscribe(filters, count);
-    st = acked_begin(s, size, &p, &id);
-    if (st != MIDGE_OK) {
-        return st;
+    midge_status st = queue_bare(s, type);
+    if (st == MIDGE_OK) {
+        if (type == MIDGE_PINGREQ) {
+            s->flags |= SESSION_FLAG_PING_QUEUED;
+        } else {
+            s->state = MIDGE_SESSION_CLOSING;
+        }
     }
-    size_t n = midge_codec_encode_unsubscribe(p, size, id, filters, count, &st);
-    if (n == 0) {
-        return st;
-    }
-    acked_finish(s, n, id, packet_id);
-    return MIDGE_OK;
+    return st;
 }
 
 midge_status midge_session_ping(midge_session *s, uint32_t now_ms)
 {
     (void)now_ms;
-    if (s->state != MIDGE_SESSION_CONNECTED) {
-        return MIDGE_ERR_NOT_CONNECTED;
-    }
-    midge_status st = queue_bare(s, MIDGE_PINGREQ);
-    if (st == MIDGE_OK) {
-        s->flags |= SESSION_FLAG_PING_QUEUED;
-    }
-    return st;
+    return queue_control(s, MIDGE_PINGREQ);
 }
 
-/* DISCONNECT is the last packet of the connection (section 3.14.4): the store
- * stops feeding tx once the state leaves CONNECTED. */
 midge_status midge_session_disconnect(midge_session *s, uint32_t now_ms)
 {
     (void)now_ms;
-    if (s->state != MIDGE_SESSION_CONNECTED) {
-        return MIDGE_ERR_NOT_CONNECTED;
-    }
-    midge_status st = queue_bare(s, MIDGE_DISCONNECT);
-    if (st == MIDGE_OK) {
-        s->state = MIDGE_SESSION_CLOSING;
-    }
-    return st;
+    return queue_control(s, MIDGE_DISCONNECT);
 }
 
 size_t midge_session_pending(midge_session *s, const uint8_t **data)
@@ -402,49 +368,60 @@ void midge_session_sent(midge_session *s, size_t n, uint32_t now_ms)
 
 /* --- Timers ------------------------------------------------------------- */
 
-static uint32_t keepalive_ms(const midge_session *s) { return (uint32_t)s->keepalive_s * 1000u; }
+/* What the next timer does when it fires. */
+enum timer_kind { TIMER_NONE, TIMER_CONNACK, TIMER_KEEPALIVE, TIMER_PING };
 
-midge_status midge_session_tick(midge_session *s, uint32_t now_ms)
+/* The timer that fires first and when (*at); tick() and next_timeout()
+ * both read it, so they cannot disagree. When the keepalive failure and the
+ * ping are both due, the failure wins: its time left is then 0, which no
+ * ping can undercut. */
+static enum timer_kind next_timer(const midge_session *s, uint32_t now, uint32_t *at)
 {
     if (s->state == MIDGE_SESSION_CONNECTING) {
-        if (time_due(now_ms, s->connect_ms + s->connack_timeout_ms)) {
-            return session__fail(s, MIDGE_ERR_CONNACK_TIMEOUT);
-        }
-        return MIDGE_OK;
+        *at = s->connect_ms + s->connack_timeout_ms;
+        return TIMER_CONNACK;
     }
     if (s->state != MIDGE_SESSION_CONNECTED || s->keepalive_s == 0) {
-        return MIDGE_OK;
+        return TIMER_NONE;
     }
     /* The server gives up after 1.5 x keepalive of silence (3.1.2.10); the
      * client holds the broker to the same bound. */
-    uint32_t period = keepalive_ms(s);
-    if (time_due(now_ms, s->last_rx_ms + period + period / 2)) {
-        return session__fail(s, MIDGE_ERR_KEEPALIVE);
+    uint32_t period = (uint32_t)s->keepalive_s * 1000u;
+    *at = s->last_rx_ms + period + period / 2;
+    if (!(s->flags & SESSION_FLAG_PING_QUEUED)) {
+        uint32_t ping = s->last_tx_ms + period;
+        if (time_left(now, ping) < time_left(now, *at)) {
+            *at = ping;
+            return TIMER_PING;
+        }
     }
-    /* A full tx already holds a packet that will count as traffic once it
-     * leaves, so the ping is marked queued either way. */
-    if (!(s->flags & SESSION_FLAG_PING_QUEUED) && time_due(now_ms, s->last_tx_ms + period)) {
+    return TIMER_KEEPALIVE;
+}
+
+midge_status midge_session_tick(midge_session *s, uint32_t now_ms)
+{
+    uint32_t at = 0;
+    enum timer_kind kind = next_timer(s, now_ms, &at);
+
+    if (kind == TIMER_NONE || !time_due(now_ms, at)) {
+        return MIDGE_OK;
+    }
+    if (kind == TIMER_PING) {
+        /* A full tx already holds a packet that will count as traffic once
+         * it leaves, so the ping is marked queued either way. */
         (void)queue_bare(s, MIDGE_PINGREQ);
         s->flags |= SESSION_FLAG_PING_QUEUED;
+        return MIDGE_OK;
     }
-    return MIDGE_OK;
+    return session__fail(s, kind == TIMER_CONNACK ? MIDGE_ERR_CONNACK_TIMEOUT
+                                                  : MIDGE_ERR_KEEPALIVE);
 }
 
 uint32_t midge_session_next_timeout(const midge_session *s, uint32_t now_ms)
 {
-    if (s->state == MIDGE_SESSION_CONNECTING) {
-        return time_left(now_ms, s->connect_ms + s->connack_timeout_ms);
-    }
-    if (s->state != MIDGE_SESSION_CONNECTED || s->keepalive_s == 0) {
-        return UINT32_MAX;
-    }
-    uint32_t period = keepalive_ms(s);
-    uint32_t next = time_left(now_ms, s->last_rx_ms + period + period / 2);
-    if (!(s->flags & SESSION_FLAG_PING_QUEUED)) {
-        uint32_t ping = time_left(now_ms, s->last_tx_ms + period);
-        next = ping < next ? ping : next;
-    }
-    return next;
+    uint32_t at = 0;
+
+    return next_timer(s, now_ms, &at) == TIMER_NONE ? UINT32_MAX : time_left(now_ms, at);
 }
 
 /* --- Lifecycle ------------------------------------------------------------ */

@@ -21,13 +21,12 @@ enum {
     SESSION_FLAG_PING_QUEUED = 0x04   /* PINGREQ queued, nothing sent since */
 };
 
-/* State byte of a store record. A record is [packet id u16 BE][state u8][packet]. */
+/* State byte of a store record. A record is [packet id u16 BE][state u8][packet];
+ * whether the packet is a PUBLISH (DUP set: sent on an earlier connection)
+ * or a PUBREL is read from the packet itself (session_store.c). */
 enum {
-    SESSION_REC_NEW = 0,        /* PUBLISH never sent on any connection */
-    SESSION_REC_SENT = 1,       /* PUBLISH sent, awaiting PUBACK (QoS 1) or PUBREC (QoS 2) */
-    SESSION_REC_RESEND = 2,     /* PUBLISH sent on an earlier connection, DUP set, to resend */
-    SESSION_REC_REL_QUEUED = 3, /* PUBREL to send (after PUBREC, or again after a reconnect) */
-    SESSION_REC_REL_SENT = 4    /* PUBREL sent, awaiting PUBCOMP */
+    SESSION_REC_SENT = 0,  /* sent on this connection, awaiting its acknowledgement */
+    SESSION_REC_QUEUED = 1 /* to copy into tx once connected */
 };
 
 /* Size of a record's header in front of the packet bytes. */
@@ -43,11 +42,11 @@ midge_status session__store_publish(midge_session *s, const midge_publish *msg,
  * Never moves bytes already in tx (the pending() pointer stays valid). */
 void session__store_flush(midge_session *s);
 
-/* PUBACK / PUBREC / PUBCOMP from the broker for an id we may hold. PUBREC
- * returns false when no QoS 2 PUBLISH record matched (the caller answers). */
-bool session__store_puback(midge_session *s, uint16_t id);
-bool session__store_pubrec(midge_session *s, uint16_t id);
-bool session__store_pubcomp(midge_session *s, uint16_t id);
+/* PUBACK, PUBREC or PUBCOMP (`type`) from the broker for an id we may
+ * hold; false when it matches no record in a state that expects it.
+ * PUBACK / PUBCOMP: true = the exchange completed, the record is gone.
+ * PUBREC: true = its PUBREL is queued; on false the caller answers. */
+bool session__store_ack(midge_session *s, uint8_t type, uint16_t id);
 
 /* The connection is gone: sent PUBLISHes become RESEND with DUP set, sent
  * PUBRELs become queued again (MQTT 3.1.1 section 4.4). */
@@ -71,7 +70,7 @@ void session__qos2_remove(midge_session *s, uint16_t id);
 
 /* Every acknowledgement the session queues (PUBACK, PUBREC, PUBREL,
  * PUBCOMP) is 4 bytes (sections 3.4 to 3.7). */
-#define SESSION_ACK_LEN 4u
+#define SESSION_ACK_LEN MIDGE_CODEC__ACK_LEN
 
 /* --- session.c ----------------------------------------------------------- */
 

@@ -23,167 +23,140 @@ static int pending_ack_find(const midge_session *s, uint16_t id)
 
 /* --- Receiving ------------------------------------------------------------ */
 
-static midge_status on_connack(midge_session *s, const midge_packet *pkt)
+/* The event is the caller's, zeroed, with the packet id set: every packet
+ * type fills in its own fields of the one event, which is smaller than an
+ * event (and its clearing) per handler. */
+static midge_status on_connack(midge_session *s, const midge_packet *pkt, midge_event *ev)
 {
-    midge_event ev;
     bool present = pkt->connack.session_present;
+    /* The codec refused codes 6..255 (3.2.2.3). A refusal is reported as
+     * itself, then ends the connection. */
+    midge_status refused = (midge_status)(-(int)pkt->connack.return_code);
 
-    memset(&ev, 0, sizeof ev);
-    ev.type = MIDGE_EV_CONNACK;
-    ev.connack.session_present = present;
-    ev.connack.return_code = pkt->connack.return_code;
-    if (pkt->connack.return_code > 5) {
-        return session__fail(s, MIDGE_ERR_PROTOCOL);
-    }
-    /* A refusal is reported as itself, then ends the connection (3.2.2.3). */
-    if (pkt->connack.return_code != 0) {
-        ev.status = (midge_status)(-(int)pkt->connack.return_code);
-        session__emit(s, &ev);
-        return session__fail(s, ev.status);
-    }
-    /* With CleanSession = 1 the server must answer session present 0
-     * (section 3.2.2.2); anything else means we cannot trust its state. */
-    if (present && (s->flags & SESSION_FLAG_CLEAN)) {
-        return session__fail(s, MIDGE_ERR_PROTOCOL);
-    }
-    s->state = MIDGE_SESSION_CONNECTED;
-    if (!present) {
-        /* The broker has no session: what it had seen is gone (4.1). */
-        size_t lost = session__store_discard_sent(s) + s->rx_qos2_count;
-        s->rx_qos2_count = 0;
-        if (lost != 0) {
-            midge_event lost_ev;
-            memset(&lost_ev, 0, sizeof lost_ev);
-            lost_ev.type = MIDGE_EV_SESSION_LOST;
-            lost_ev.session_lost.discarded = lost;
-            session__emit(s, &lost_ev);
+    if (refused == MIDGE_OK) {
+        /* With CleanSession = 1 the server must answer session present 0
+         * (section 3.2.2.2); anything else means we cannot trust its state. */
+        if (present && (s->flags & SESSION_FLAG_CLEAN)) {
+            return session__fail(s, MIDGE_ERR_PROTOCOL);
         }
+        s->state = MIDGE_SESSION_CONNECTED;
+        if (!present) {
+            /* The broker has no session: what it had seen is gone (4.1). */
+            size_t lost = session__store_discard_sent(s) + s->rx_qos2_count;
+            s->rx_qos2_count = 0;
+            if (lost != 0) {
+                ev->type = MIDGE_EV_SESSION_LOST;
+                ev->session_lost.discarded = lost;
+                session__emit(s, ev);
+                ev->session_lost.discarded = 0;
+            }
+        }
+        /* Resends (section 4.4) and fresh QoS 1/2 go out through pending(). */
+        s->flags |= SESSION_FLAG_STORE_QUEUED;
     }
-    /* Resends (section 4.4) and fresh QoS 1/2 go out through pending(). */
-    s->flags |= SESSION_FLAG_STORE_QUEUED;
-    session__emit(s, &ev);
-    return MIDGE_OK;
-}
-
-static void deliver(midge_session *s, const midge_publish *msg)
-{
-    midge_event ev;
-
-    memset(&ev, 0, sizeof ev);
-    ev.type = MIDGE_EV_MESSAGE;
-    ev.packet_id = msg->packet_id;
-    ev.message = *msg;
-    session__emit(s, &ev);
+    ev->type = MIDGE_EV_CONNACK;
+    ev->status = refused;
+    ev->connack.session_present = present;
+    ev->connack.return_code = pkt->connack.return_code;
+    session__emit(s, ev);
+    return refused == MIDGE_OK ? MIDGE_OK : session__fail(s, refused);
 }
 
 /* The acknowledgement is queued before the message is delivered: the room
  * for it was checked, and a callback publishing into tx must not take it. */
-static midge_status on_publish(midge_session *s, const midge_publish *msg)
+static midge_status on_publish(midge_session *s, const midge_packet *pkt, midge_event *ev)
 {
-    uint16_t id = msg->packet_id;
+    uint8_t qos = pkt->publish.qos;
+    bool fresh = true;
 
-    if (msg->qos == 0) {
-        deliver(s, msg);
-        return MIDGE_OK;
-    }
-    if (msg->qos == 1) {
-        session__queue_ack(s, MIDGE_PUBACK, id);
-        deliver(s, msg);
-        return MIDGE_OK;
-    }
     /* QoS 2, method B of section 4.3.3: the id is remembered from the first
      * PUBREC until PUBREL, and a PUBLISH repeating it is not delivered again. */
-    if (session__qos2_contains(s, id)) {
-        session__queue_ack(s, MIDGE_PUBREC, id);
-        return MIDGE_OK;
+    if (qos == 2) {
+        fresh = !session__qos2_contains(s, pkt->packet_id);
+        if (fresh && !session__qos2_add(s, pkt->packet_id)) {
+            return session__fail(s, MIDGE_ERR_INFLIGHT_FULL);
+        }
     }
-    if (!session__qos2_add(s, id)) {
-        return session__fail(s, MIDGE_ERR_INFLIGHT_FULL);
+    /* QoS 1 is answered with PUBACK (4), QoS 2 with PUBREC (5). */
+    if (qos != 0) {
+        session__queue_ack(s, (uint8_t)(MIDGE_PUBLISH + qos), pkt->packet_id);
     }
-    session__queue_ack(s, MIDGE_PUBREC, id);
-    deliver(s, msg);
+    if (fresh) {
+        ev->type = MIDGE_EV_MESSAGE;
+        ev->message = pkt->publish;
+        session__emit(s, ev);
+    }
     return MIDGE_OK;
-}
-
-/* PUBREC: the store turns its QoS 2 record into PUBREL. A PUBREC for an id
- * we do not hold is still answered with PUBREL (section 4.3.3 requires the
- * sender to answer PUBREC with PUBREL), so a broker whose state outlived
- * ours can finish the exchange; it answers PUBCOMP, which we ignore. */
-static void on_pubrec(midge_session *s, uint16_t id)
-{
-    if (!session__store_pubrec(s, id)) {
-        session__queue_ack(s, MIDGE_PUBREL, id);
-    }
-}
-
-/* PUBREL always gets PUBCOMP, even for an unknown id (section 4.3.3): the
- * broker may be resending after we already released the id. */
-static void on_pubrel(midge_session *s, uint16_t id)
-{
-    session__qos2_remove(s, id);
-    session__queue_ack(s, MIDGE_PUBCOMP, id);
-}
-
-/* SUBACK / UNSUBACK for an id we did not send are tolerated (ignored). */
-static void on_sub_ack(midge_session *s, const midge_packet *pkt)
-{
-    int slot = pending_ack_find(s, pkt->packet_id);
-    midge_event ev;
-
-    if (slot < 0) {
-        return;
-    }
-    s->pending_acks[slot] = 0;
-    memset(&ev, 0, sizeof ev);
-    ev.packet_id = pkt->packet_id;
-    if (pkt->type == MIDGE_SUBACK) {
-        ev.type = MIDGE_EV_SUBACK;
-        ev.suback.codes = pkt->suback.codes;
-        ev.suback.count = pkt->suback.count;
-    } else {
-        ev.type = MIDGE_EV_UNSUBACK;
-    }
-    session__emit(s, &ev);
 }
 
 static midge_status dispatch(midge_session *s, const midge_packet *pkt)
 {
+    midge_event ev;
+    uint8_t type = pkt->type;
+    uint16_t id = pkt->packet_id;
+
+    memset(&ev, 0, sizeof ev);
+    ev.packet_id = id;
     /* The first packet from the server must be CONNACK, and only the first
      * (sections 3.2 and 3.1.0 applied to the server's side). */
     if (s->state == MIDGE_SESSION_CONNECTING) {
-        return pkt->type == MIDGE_CONNACK ? on_connack(s, pkt)
-                                          : session__fail(s, MIDGE_ERR_PROTOCOL);
+        return type == MIDGE_CONNACK ? on_connack(s, pkt, &ev)
+                                     : session__fail(s, MIDGE_ERR_PROTOCOL);
     }
-    switch (pkt->type) {
+    switch (type) {
     case MIDGE_PUBLISH:
-        return on_publish(s, &pkt->publish);
+        return on_publish(s, pkt, &ev);
     case MIDGE_PUBACK:
-        /* An unknown id is tolerated: the ack of a message already gone. */
-        if (session__store_puback(s, pkt->packet_id)) {
-            session__emit_simple(s, MIDGE_EV_PUBLISHED, MIDGE_OK, pkt->packet_id);
-        }
-        return MIDGE_OK;
     case MIDGE_PUBREC:
-        on_pubrec(s, pkt->packet_id);
-        return MIDGE_OK;
-    case MIDGE_PUBREL:
-        on_pubrel(s, pkt->packet_id);
-        return MIDGE_OK;
     case MIDGE_PUBCOMP:
-        if (session__store_pubcomp(s, pkt->packet_id)) {
-            session__emit_simple(s, MIDGE_EV_PUBLISHED, MIDGE_OK, pkt->packet_id);
+        if (!session__store_ack(s, type, id)) {
+            /* An unknown PUBACK or PUBCOMP is tolerated: the ack of a
+             * message already gone. A PUBREC for an id we do not hold is
+             * still answered with PUBREL (section 4.3.3 requires the sender
+             * to answer PUBREC with PUBREL), so a broker whose state
+             * outlived ours can finish the exchange; it answers PUBCOMP,
+             * which we ignore. */
+            if (type == MIDGE_PUBREC) {
+                session__queue_ack(s, MIDGE_PUBREL, id);
+            }
+            return MIDGE_OK;
         }
+        /* The store turned a QoS 2 record into PUBREL: nothing completed. */
+        if (type == MIDGE_PUBREC) {
+            return MIDGE_OK;
+        }
+        ev.type = MIDGE_EV_PUBLISHED;
+        break;
+    case MIDGE_PUBREL:
+        /* PUBREL always gets PUBCOMP, even for an unknown id (section
+         * 4.3.3): the broker may be resending after we released the id. */
+        session__qos2_remove(s, id);
+        session__queue_ack(s, MIDGE_PUBCOMP, id);
         return MIDGE_OK;
     case MIDGE_SUBACK:
-    case MIDGE_UNSUBACK:
-        on_sub_ack(s, pkt);
-        return MIDGE_OK;
+    case MIDGE_UNSUBACK: {
+        /* SUBACK / UNSUBACK for an id we did not send are tolerated (ignored). */
+        int slot = pending_ack_find(s, id);
+        if (slot < 0) {
+            return MIDGE_OK;
+        }
+        s->pending_acks[slot] = 0;
+        ev.type = MIDGE_EV_UNSUBACK;
+        if (type == MIDGE_SUBACK) {
+            ev.type = MIDGE_EV_SUBACK;
+            ev.suback.codes = pkt->suback.codes;
+            ev.suback.count = pkt->suback.count;
+        }
+        break;
+    }
     case MIDGE_PINGRESP:
-        session__emit_simple(s, MIDGE_EV_PINGRESP, MIDGE_OK, 0);
-        return MIDGE_OK;
+        ev.type = MIDGE_EV_PINGRESP;
+        break;
     default:
         return session__fail(s, MIDGE_ERR_PROTOCOL); /* includes a second CONNACK */
     }
+    session__emit(s, &ev);
+    return MIDGE_OK;
 }
 
 /* Tx bytes a packet's answer needs, judged from its first byte alone. */
@@ -289,30 +262,24 @@ midge_status midge_session_feed(midge_session *s, const uint8_t *data, size_t le
                                 size_t *used, uint32_t now_ms)
 {
     size_t taken = 0;
-    midge_status st = MIDGE_OK;
+    midge_status st = MIDGE_ERR_INVALID;
 
-    if (used != NULL) {
-        *used = 0;
-    }
-    if (data == NULL && len != 0) {
-        return MIDGE_ERR_INVALID;
-    }
-    if (!rx_open(s)) {
-        return rx_closed_status(s);
-    }
-    /* Bytes held back earlier go first: tx may have room for their answers now. */
-    if (s->rx_len != 0 || len == 0) {
-        st = rx_process(s);
+    /* A loop over the zero-copy pair, so both ways in share every check.
+     * The first round takes no bytes: those held back earlier go first, as
+     * tx may have room for their answers now. */
+    if (data != NULL || len == 0) {
+        st = midge_session_received(s, 0, now_ms);
     }
     while (st == MIDGE_OK && taken < len && rx_open(s)) {
-        size_t n = s->rx_size - s->rx_len;
+        uint8_t *room = NULL;
+        size_t n = midge_session_rx_space(s, &room);
         if (n == 0) {
             break;
         }
         if (n > len - taken) {
             n = len - taken;
         }
-        memcpy(s->rx + s->rx_len, data + taken, n);
+        memcpy(room, data + taken, n);
         taken += n;
         st = midge_session_received(s, n, now_ms);
     }

@@ -8,6 +8,14 @@
  * OR (MQTT 3.1.1 section 3.3.1.1). The length of a record is read from its
  * packet's fixed header, which is why the overhead is only 3 bytes.
  *
+ * The state byte says only whether the packet waits to be copied to tx
+ * (SESSION_REC_QUEUED) or went out on this connection (SESSION_REC_SENT).
+ * The rest of a record's life is in its packet: a PUBLISH or the PUBREL
+ * that replaced it, and for a PUBLISH its DUP bit, which is set exactly
+ * when it went out on an earlier connection. So a queued PUBLISH without
+ * DUP is one the broker has never seen ("new"), and the transitions are
+ * plain bit operations shared by every kind of record.
+ *
  * Invariants:
  *  - records are in the order their PUBLISHes were first queued, and keep
  *    that order when they become PUBRELs (section 4.6: resend in order);
@@ -46,23 +54,28 @@ static uint8_t rec_qos(const midge_session *s, uint32_t off)
     return (uint8_t)((rec_packet(s, off)[0] >> 1) & 0x03u);
 }
 
-/* Whole record size. The packet was encoded here, so its header always
- * decodes; the bound passed is the live log, never past it. */
-static uint32_t rec_size(const midge_session *s, uint32_t off)
+/* A PUBLISH never sent on any connection: queued, without DUP. */
+static bool rec_is_new(const midge_session *s, uint32_t off)
 {
-    uint8_t first = 0;
-    uint32_t remaining = 0;
-    size_t header_len = 0;
-    size_t avail = s->store_len - off - SESSION_REC_HEADER;
-
-    (void)midge_codec_decode_header(rec_packet(s, off), avail, &first, &remaining, &header_len);
-    return (uint32_t)(SESSION_REC_HEADER + header_len + remaining);
+    return rec_state(s, off) == SESSION_REC_QUEUED &&
+           (rec_packet(s, off)[0] & 0xF8u) == MIDGE_PUBLISH << 4;
 }
 
-static bool rec_is_queued(uint8_t state)
+/* Whole record size. The packet was encoded here, so its remaining length
+ * is a well-formed variable byte integer of at most 4 bytes (2.2.3), read
+ * without the codec's checks for untrusted input. */
+static uint32_t rec_size(const midge_session *s, uint32_t off)
 {
-    return state == SESSION_REC_NEW || state == SESSION_REC_RESEND ||
-           state == SESSION_REC_REL_QUEUED;
+    const uint8_t *start = rec_at(s, off);
+    const uint8_t *p = start + SESSION_REC_HEADER + 1;
+    uint32_t remaining = 0;
+    unsigned shift = 0;
+
+    do {
+        remaining |= (uint32_t)(*p & 0x7Fu) << shift;
+        shift += 7;
+    } while (*p++ & 0x80u);
+    return (uint32_t)(p - start) + remaining;
 }
 
 /* Offset of the record holding `id`, or false. One id is in the log at most
@@ -146,7 +159,7 @@ midge_status session__store_publish(midge_session *s, const midge_publish *msg,
     (void)midge_codec__publish_into(rec + SESSION_REC_HEADER, size, msg, false, id);
     rec[0] = (uint8_t)(id >> 8);
     rec[1] = (uint8_t)id;
-    rec[2] = SESSION_REC_NEW;
+    rec[2] = SESSION_REC_QUEUED;
     s->store_len += (uint32_t)need;
     session__id_commit(s, id);
     s->flags |= SESSION_FLAG_STORE_QUEUED;
@@ -162,8 +175,7 @@ void session__store_flush(midge_session *s)
 
     while (off < s->store_len) {
         uint32_t size = rec_size(s, off);
-        uint8_t state = rec_state(s, off);
-        if (rec_is_queued(state)) {
+        if (rec_state(s, off) == SESSION_REC_QUEUED) {
             uint32_t len = size - SESSION_REC_HEADER;
             /* Stop at the first record that does not fit, so the order on
              * the wire stays the store's order (section 4.6). */
@@ -173,8 +185,7 @@ void session__store_flush(midge_session *s)
             memcpy(s->tx + s->tx_len, rec_packet(s, off), len);
             session__trace_out(s, s->tx + s->tx_len, len);
             s->tx_len += len;
-            rec_at(s, off)[2] =
-                state == SESSION_REC_REL_QUEUED ? SESSION_REC_REL_SENT : SESSION_REC_SENT;
+            rec_at(s, off)[2] = SESSION_REC_SENT;
         }
         off += size;
     }
@@ -182,19 +193,6 @@ void session__store_flush(midge_session *s)
 }
 
 /* --- Acknowledgements (section 4.3) -------------------------------------- */
-
-bool session__store_puback(midge_session *s, uint16_t id)
-{
-    uint32_t off = 0;
-
-    /* Only a QoS 1 PUBLISH the broker can have seen completes with PUBACK. */
-    if (!rec_find(s, id, &off) || rec_type(s, off) != MIDGE_PUBLISH || rec_qos(s, off) != 1 ||
-        rec_state(s, off) == SESSION_REC_NEW) {
-        return false;
-    }
-    rec_remove(s, off);
-    return true;
-}
 
 /* The PUBLISH is no longer needed once PUBREC arrived (section 4.3.3): its
  * place in the log now holds the 4-byte PUBREL, and the bytes after it slide
@@ -204,45 +202,40 @@ static void rec_become_pubrel(midge_session *s, uint32_t off, uint16_t id)
     uint32_t size = rec_size(s, off);
     uint32_t old_len = size - SESSION_REC_HEADER;
     uint8_t *pkt = rec_packet(s, off);
-    midge_status st = MIDGE_OK;
 
-    (void)midge_codec_encode_ack(pkt, 4, MIDGE_PUBREL, id, &st);
-    memmove(pkt + 4, pkt + old_len, s->store_len - (off + size));
-    s->store_len -= old_len - 4;
-    rec_at(s, off)[2] = SESSION_REC_REL_QUEUED;
+    midge_codec__put_ack(pkt, MIDGE_PUBREL, id);
+    memmove(pkt + SESSION_ACK_LEN, pkt + old_len, s->store_len - (off + size));
+    s->store_len -= old_len - SESSION_ACK_LEN;
 }
 
-bool session__store_pubrec(midge_session *s, uint16_t id)
+bool session__store_ack(midge_session *s, uint8_t type, uint16_t id)
 {
     uint32_t off = 0;
 
     if (!rec_find(s, id, &off)) {
         return false;
     }
-    uint8_t state = rec_state(s, off);
-    if (rec_type(s, off) == MIDGE_PUBREL) {
-        /* A repeated PUBREC is answered with PUBREL again (section 4.3.3). */
-        if (state == SESSION_REC_REL_SENT) {
-            rec_at(s, off)[2] = SESSION_REC_REL_QUEUED;
-            s->flags |= SESSION_FLAG_STORE_QUEUED;
+    if (rec_type(s, off) == MIDGE_PUBLISH) {
+        /* PUBACK answers QoS 1 and PUBREC QoS 2 (section 4.3), and only for
+         * a PUBLISH the broker can have seen: QoS = type - PUBLISH. */
+        if (rec_qos(s, off) != type - MIDGE_PUBLISH || rec_is_new(s, off)) {
+            return false;
         }
+        if (type == MIDGE_PUBREC) {
+            rec_become_pubrel(s, off, id);
+        }
+    } else if (type == MIDGE_PUBACK) {
+        return false; /* a PUBREL is completed by PUBCOMP only */
+    }
+    if (type == MIDGE_PUBREC) {
+        /* A new PUBREL, or a repeated PUBREC answered with PUBREL again
+         * (section 4.3.3): either way the PUBREL is queued. */
+        rec_at(s, off)[2] = SESSION_REC_QUEUED;
+        s->flags |= SESSION_FLAG_STORE_QUEUED;
         return true;
     }
-    if (rec_qos(s, off) != 2 || state == SESSION_REC_NEW) {
-        return false;
-    }
-    rec_become_pubrel(s, off, id);
-    s->flags |= SESSION_FLAG_STORE_QUEUED;
-    return true;
-}
-
-bool session__store_pubcomp(midge_session *s, uint16_t id)
-{
-    uint32_t off = 0;
-
-    if (!rec_find(s, id, &off) || rec_type(s, off) != MIDGE_PUBREL) {
-        return false;
-    }
+    /* PUBACK of a QoS 1 PUBLISH, or PUBCOMP of a PUBREL: the exchange is
+     * complete. */
     rec_remove(s, off);
     return true;
 }
@@ -253,12 +246,12 @@ void session__store_mark_resend(midge_session *s)
 {
     for (uint32_t off = s->store_head; off < s->store_len; off += rec_size(s, off)) {
         uint8_t *rec = rec_at(s, off);
-        if (rec[2] == SESSION_REC_SENT) {
+        /* A PUBLISH that went out is resent with DUP (3.3.1.1), a PUBREL as
+         * it is; both queued again. */
+        if (rec[2] == SESSION_REC_SENT && rec_type(s, off) == MIDGE_PUBLISH) {
             rec[SESSION_REC_HEADER] |= PUBLISH_DUP_BIT;
-            rec[2] = SESSION_REC_RESEND;
-        } else if (rec[2] == SESSION_REC_REL_SENT) {
-            rec[2] = SESSION_REC_REL_QUEUED;
         }
+        rec[2] = SESSION_REC_QUEUED;
     }
 }
 
@@ -272,7 +265,7 @@ size_t session__store_discard_sent(midge_session *s)
      * still worth sending on the new session, so NEW records stay, in order. */
     while (off < s->store_len) {
         uint32_t size = rec_size(s, off);
-        if (rec_state(s, off) == SESSION_REC_NEW) {
+        if (rec_is_new(s, off)) {
             memmove(rec_at(s, write), rec_at(s, off), size);
             write += size;
         } else {

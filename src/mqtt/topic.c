@@ -1,6 +1,7 @@
 /*
  * midge: MQTT UTF-8 strings (MQTT 3.1.1 section 1.5.3), topic names and
- * filters (section 4.7) and topic matching.
+ * filters (section 4.7). Matching a topic against a filter is not needed by
+ * the codec or the session and lives in topic_match.c.
  *
  * Topics are checked on every PUBLISH in and out, so the common case (short
  * ASCII) takes a word-at-a-time path and multibyte input falls back to a
@@ -89,7 +90,8 @@ static inline topic_word word_name_bits(topic_word w)
     return (w + ONES * 0x7Fu) & (wild + ONES * 0x7Fu);
 }
 
-/* Length of the leading run of ASCII bytes that are not U+0000. */
+/* Length of the leading run of ASCII bytes that are not U+0000, a word at a
+ * time (only in builds with MIDGE_TOPIC_WORDS). */
 static size_t ascii_prefix(const uint8_t *s, size_t len)
 {
     size_t i = 0;
@@ -104,39 +106,27 @@ static size_t ascii_prefix(const uint8_t *s, size_t len)
     return i;
 }
 
-/* One multibyte sequence starting at s[0] (>= 0x80). Returns its length, or 0
- * when it is ill-formed. The second-byte ranges follow RFC 3629 section 4 and
- * exclude overlong forms, the surrogates U+D800..U+DFFF that 1.5.3 forbids,
- * and anything above U+10FFFF. */
+/* One character starting at s[0]: returns its length in bytes, or 0 when it
+ * is U+0000 (forbidden by 1.5.3) or ill-formed. The second-byte ranges of a
+ * multibyte sequence follow RFC 3629 section 4 and exclude overlong forms,
+ * the surrogates U+D800..U+DFFF that 1.5.3 forbids, and anything above
+ * U+10FFFF. */
 static size_t utf8_sequence(const uint8_t *s, size_t avail)
 {
     uint8_t c = s[0];
-    size_t n;
-    uint8_t lo = 0x80, hi = 0xBF; /* allowed range of the second byte */
 
-    if (c < 0xC2)
-        return 0; /* continuation byte, or C0/C1 (always overlong) */
-    if (c < 0xE0) {
-        n = 2;
-    } else if (c < 0xF0) {
-        n = 3;
-        if (c == 0xE0)
-            lo = 0xA0; /* below: overlong */
-        else if (c == 0xED)
-            hi = 0x9F; /* above: surrogates */
-    } else if (c < 0xF5) {
-        n = 4;
-        if (c == 0xF0)
-            lo = 0x90; /* below: overlong */
-        else if (c == 0xF4)
-            hi = 0x8F; /* above: beyond U+10FFFF */
-    } else {
+    if (c < 0x80)
+        return c != 0;
+    /* Continuation bytes, C0/C1 (always overlong) and F5..FF never lead. */
+    if (c < 0xC2 || c > 0xF4)
         return 0;
-    }
-    if (avail < n)
-        return 0; /* truncated */
-    if (s[1] < lo || s[1] > hi)
-        return 0;
+    size_t n = c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+    /* E0 and F0 below these are overlong, ED above is a surrogate, F4 above
+     * is beyond U+10FFFF. */
+    uint8_t lo = c == 0xE0 ? 0xA0 : c == 0xF0 ? 0x90 : 0x80;
+    uint8_t hi = c == 0xED ? 0x9F : c == 0xF4 ? 0x8F : 0xBF;
+    if (avail < n || s[1] < lo || s[1] > hi)
+        return 0; /* truncated, or a bad second byte */
     for (size_t k = 2; k < n; k++) {
         if ((s[k] & 0xC0) != 0x80)
             return 0;
@@ -153,12 +143,13 @@ bool midge_utf8_valid(const uint8_t *s, size_t len)
 
     size_t i = 0;
     while (i < len) {
-        i += ascii_prefix(s + i, len - i);
-        if (i == len)
-            break;
-        /* ascii_prefix stopped on U+0000 (forbidden, 1.5.3) or a lead byte. */
-        if (s[i] == 0)
-            return false;
+        /* Runs of ASCII a word at a time where that is worth its code; the
+         * byte loop below accepts exactly the same strings. */
+        if (MIDGE_TOPIC_WORDS) {
+            i += ascii_prefix(s + i, len - i);
+            if (i == len)
+                break;
+        }
         size_t n = utf8_sequence(s + i, len - i);
         if (n == 0)
             return false;
@@ -289,13 +280,14 @@ midge_malformed midge_topic__check_filter(const uint8_t *f, size_t len)
         return MIDGE_MALFORMED_UTF8;
 
     for (size_t i = 0; i < len; i++) {
-        bool level_start = (i == 0 || f[i - 1] == '/');
-        bool level_end = (i + 1 == len || f[i + 1] == '/');
-        /* 4.7.1.3: '+' occupies an entire level. */
-        if (f[i] == '+' && !(level_start && level_end))
+        uint8_t c = f[i];
+        if (c != '+' && c != '#')
+            continue;
+        /* 4.7.1.2, 4.7.1.3: a wildcard occupies an entire level... */
+        if (i != 0 && f[i - 1] != '/')
             return MIDGE_MALFORMED_FILTER;
-        /* 4.7.1.2: '#' is a whole level and the last one. */
-        if (f[i] == '#' && !(level_start && i + 1 == len))
+        /* ...and '#' must be the last one. */
+        if (i + 1 != len && (c == '#' || f[i + 1] != '/'))
             return MIDGE_MALFORMED_FILTER;
     }
     return MIDGE_MALFORMED_NONE;
@@ -304,65 +296,4 @@ midge_malformed midge_topic__check_filter(const uint8_t *f, size_t len)
 bool midge_topic_filter_valid(const char *filter, size_t len)
 {
     return midge_topic__check_filter((const uint8_t *)filter, len) == MIDGE_MALFORMED_NONE;
-}
-
-/* End of the level starting at `at`: the index of the next '/' or `len`. */
-static size_t level_end(const char *s, size_t len, size_t at)
-{
-    while (at < len && s[at] != '/')
-        at++;
-    return at;
-}
-
-static bool level_equal(const char *a, size_t a_len, const char *b, size_t b_len)
-{
-    if (a_len != b_len)
-        return false;
-    for (size_t i = 0; i < a_len; i++) {
-        if (a[i] != b[i])
-            return false;
-    }
-    return true;
-}
-
-bool midge_topic_matches(const char *filter, size_t filter_len, const char *topic,
-                         size_t topic_len)
-{
-    if (filter == NULL || topic == NULL || filter_len == 0)
-        return false;
-    /* 4.7.2: topics beginning with '$' are not matched by a filter that
-     * begins with a wildcard. */
-    if (topic_len != 0 && topic[0] == '$' && (filter[0] == '+' || filter[0] == '#'))
-        return false;
-
-    /* Walk level by level. A topic always has at least one level (an empty
-     * one for ""), and "a/" has two: "a" and "". */
-    size_t f = 0, t = 0;
-    bool topic_left = true; /* a topic level starts at t */
-    for (;;) {
-        size_t fe = level_end(filter, filter_len, f);
-        bool plus = (fe - f == 1 && filter[f] == '+');
-
-        /* 4.7.1.2: '#' matches the parent level too, so "sport/#" matches
-         * "sport" after the topic ran out. */
-        if (fe - f == 1 && filter[f] == '#')
-            return true;
-        if (!topic_left)
-            return false;
-
-        size_t te = level_end(topic, topic_len, t);
-        /* 4.7.1.3: '+' matches exactly one level, possibly empty. */
-        if (!plus && !level_equal(filter + f, fe - f, topic + t, te - t))
-            return false;
-
-        bool filter_more = fe < filter_len;
-        bool topic_more = te < topic_len;
-        if (!filter_more)
-            return !topic_more;
-        f = fe + 1;
-        if (topic_more)
-            t = te + 1;
-        else
-            topic_left = false;
-    }
 }

@@ -1,7 +1,15 @@
 /*
- * midge: status and malformed-reason strings.
+ * midge: human-readable text for status codes and malformed reasons.
  *
- * Both tables are expanded from the same X-macro lists as their enums
+ * Not part of the client core (MIDGE_CORE_SOURCES): nothing in the codec or
+ * the session needs a description to speak MQTT, and the text is the
+ * largest single item a microcontroller build would otherwise carry. It is
+ * its own list, MIDGE_STRINGS_SOURCES, which the POSIX library, the device
+ * layer and the CLI link; a firmware that prints numbers only leaves it out,
+ * and then these three functions simply do not exist (a link error, never a
+ * silent wrong string).
+ *
+ * Every table is expanded from the X-macro lists next to the enums
  * (status.h, codec.h), so adding a code adds its text and name with it.
  */
 #include "midge/codec.h"

@@ -1,0 +1,264 @@
+/*
+ * midge bench: a device fleet in one process (or a few), driven the way
+ * h2load drives HTTP/2 sessions: every simulated device is a midge_session
+ * plus a midge_device on a non-blocking socket, served by an epoll loop.
+ *
+ * Files:
+ *   cmd_bench.c     options, broker list, worker processes, the run's phases
+ *   bench_fleet.c   one worker: its devices, connect pacing, timers
+ *   bench_cmdr.c    the commander: commands at a fixed rate, round trips
+ *   bench_io.c      a session on a non-blocking socket with shared buffers
+ *   bench_hist.c    log-bucket latency histograms (fixed memory)
+ *   bench_report.c  the text report, --json and --plot
+ *
+ * Processes: the parent runs the commander and coordinates; each of the
+ * --workers children runs a share of the devices and talks to the parent
+ * over a SOCK_SEQPACKET socket pair, one struct bench_msg per record.
+ */
+#ifndef MIDGE_CLI_BENCH_H
+#define MIDGE_CLI_BENCH_H
+
+#include <netinet/in.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/socket.h>
+
+#include "cli.h"
+
+#define BENCH_MAX_BROKERS 16
+#define BENCH_MAX_WORKERS 64
+
+/* A command not answered within this long counts as timed out. */
+#define BENCH_COMMAND_TIMEOUT_MS 5000u
+
+/* Descriptors a worker needs besides one per device: epoll, its control
+ * socket, stdio, and slack for the C library. */
+#define BENCH_FD_RESERVE 16u
+
+/* Largest packet a device accepts. Commands, acknowledgements and CONNACK
+ * are well under 100 bytes; this is the size of the rx buffer every device
+ * of a worker shares. */
+#define BENCH_DEV_MAX_PACKET 2048u
+
+/* The payload of every command: the reply says the resulting LED state. */
+#define BENCH_COMMAND "toggle"
+
+struct bench_broker {
+    struct sockaddr_storage addr;
+    socklen_t addr_len;
+    char name[96]; /* "host:port" for messages */
+};
+
+/* Everything a run needs, filled by cmd_bench.c before any fork. */
+struct bench_config {
+    const struct cli_options *opts;
+    struct bench_broker brokers[BENCH_MAX_BROKERS];
+    unsigned broker_count;
+    uint32_t devices;
+    uint32_t rate;       /* commands per second; 0 = connect only */
+    uint32_t duration_s; /* of the command phase */
+    uint8_t qos;         /* of the commands and the commander's subscription */
+    unsigned workers;
+    uint32_t bind_first; /* --bind range, host byte order; bind_count 0 = none */
+    uint32_t bind_count;
+    const char *id_prefix; /* client ids are <prefix>-<worker>-<n> */
+    uint32_t connect_deadline_ms;
+};
+
+/* Devices are numbered globally g = n * workers + w, where w is the worker
+ * and n the device's number inside it; device g uses broker g % brokers
+ * and bind address g % bind_count. Both sides compute placement from this. */
+static inline uint32_t bench_worker_devices(const struct bench_config *c, unsigned w)
+{
+    return c->devices / c->workers + (w < c->devices % c->workers ? 1u : 0u);
+}
+
+/* What a worker reports. Same binary on both ends of the socket pair, so
+ * the struct travels as bytes. */
+struct bench_fleet_stats {
+    uint32_t devices;     /* this worker's share */
+    uint32_t online;      /* connected and subscribed right now */
+    uint64_t attempts;    /* TCP connects started */
+    uint64_t retries;     /* connects that failed and were tried again */
+    uint64_t disconnects; /* online devices that lost their connection */
+    uint64_t errors;      /* protocol errors, outputs that could not be queued */
+    uint64_t commands;    /* commands the devices acted on */
+    uint64_t duplicates;  /* redelivered commands answered again */
+    uint64_t rejected;    /* commands the devices did not understand */
+    uint64_t rss_before;  /* bytes, before the device table existed */
+    uint64_t rss_after;   /* bytes, once every device was online */
+    uint64_t connect_ns;  /* from the worker's start until all were online */
+};
+
+enum bench_msg_type {
+    BENCH_MSG_PROGRESS = 1, /* worker -> parent, a few times a second */
+    BENCH_MSG_READY,        /* worker -> parent: every device is online */
+    BENCH_MSG_FAILED,       /* worker -> parent: reason says why; the worker exits */
+    BENCH_MSG_FINAL,        /* worker -> parent: last figures; the worker exits */
+    BENCH_MSG_STOP          /* parent -> worker: disconnect everything and report */
+};
+
+struct bench_msg {
+    uint32_t type;
+    uint32_t worker;
+    struct bench_fleet_stats stats;
+    char reason[160];
+};
+
+/* --- bench_fleet.c ----------------------------------------------------- */
+
+/* Run worker `w` until the parent says stop (or goes away). Returns the
+ * child's exit status. */
+int bench_fleet_run(const struct bench_config *cfg, unsigned w, int ctl_fd);
+
+/* Resident set size of this process in bytes, from /proc/self/statm. */
+uint64_t bench_rss_bytes(void);
+
+/* CLOCK_MONOTONIC in nanoseconds. */
+uint64_t bench_now_ns(void);
+
+/* --- bench_hist.c ------------------------------------------------------ */
+
+/* HDR-like: values below 2^SUB_BITS are exact, above that each power of
+ * two is split into 2^(SUB_BITS-1) buckets, so a bucket is at most 1/64
+ * (1.6 %) wide relative to its values; values up to 2^MAX_BITS ns (18
+ * minutes) are kept apart, larger ones share the last bucket. */
+#define BENCH_HIST_SUB_BITS 7u
+#define BENCH_HIST_MAX_BITS 40u
+#define BENCH_HIST_BINS                                                                  \
+    ((1u << BENCH_HIST_SUB_BITS) +                                                       \
+     (BENCH_HIST_MAX_BITS - BENCH_HIST_SUB_BITS) * (1u << (BENCH_HIST_SUB_BITS - 1u)))
+
+struct bench_hist {
+    uint64_t count;
+    uint64_t sum;
+    uint64_t min;
+    uint64_t max;
+    uint64_t bins[BENCH_HIST_BINS];
+};
+
+void bench_hist_reset(struct bench_hist *h);
+void bench_hist_add(struct bench_hist *h, uint64_t value);
+
+/* The smallest recorded value v such that p percent of the values are <= v
+ * (to the bucket's precision: its upper edge, never above the maximum). 0
+ * when empty. */
+uint64_t bench_hist_percentile(const struct bench_hist *h, double p);
+
+/* Bucket `i`'s lowest and highest value, for the plot. */
+uint64_t bench_hist_bin_low(unsigned i);
+uint64_t bench_hist_bin_high(unsigned i);
+
+/* Latency over time: the command phase cut into at most BENCH_TL_SLOTS
+ * intervals, each with a coarse histogram (1/8 = 12.5 % buckets). */
+#define BENCH_TL_SUB_BITS 4u
+#define BENCH_TL_MAX_BITS 36u
+#define BENCH_TL_BINS                                                                    \
+    ((1u << BENCH_TL_SUB_BITS) +                                                         \
+     (BENCH_TL_MAX_BITS - BENCH_TL_SUB_BITS) * (1u << (BENCH_TL_SUB_BITS - 1u)))
+#define BENCH_TL_SLOTS 600u
+
+struct bench_tl_slot {
+    uint32_t count;
+    uint32_t bins[BENCH_TL_BINS];
+    uint64_t max;
+};
+
+struct bench_timeline {
+    uint64_t step_ns; /* length of one interval */
+    uint32_t used;    /* intervals that saw a command */
+    struct bench_tl_slot slots[BENCH_TL_SLOTS];
+};
+
+/* Intervals of at least 100 ms, fewer than BENCH_TL_SLOTS over `span_ns`. */
+void bench_timeline_init(struct bench_timeline *t, uint64_t span_ns);
+
+/* A round trip of a command sent `at_ns` after the phase began. */
+void bench_timeline_add(struct bench_timeline *t, uint64_t at_ns, uint64_t value);
+uint64_t bench_timeline_percentile(const struct bench_tl_slot *s, double p);
+
+/* --- bench_cmdr.c ---------------------------------------------------------- */
+
+struct bench_cmdr_stats {
+    uint64_t sent;      /* commands handed to a broker connection */
+    uint64_t replies;   /* matched replies (round trips measured) */
+    uint64_t timeouts;  /* no reply within BENCH_COMMAND_TIMEOUT_MS */
+    uint64_t errors;    /* error replies, publish failures */
+    uint64_t unmatched; /* replies to no command of ours (or repeated) */
+    uint64_t stalls;    /* times a connection's store was full and sending waited */
+};
+
+struct bench_cmdr;
+
+/* Connect one commander connection per broker (asynchronously, on `epfd`;
+ * its epoll data is BENCH_EP_CMDR | broker index). NULL with *why filled on
+ * failure to set up. */
+struct bench_cmdr *bench_cmdr_create(const struct bench_config *cfg, int epfd, char *why,
+                                     size_t cap);
+void bench_cmdr_destroy(struct bench_cmdr *c);
+
+/* Socket readiness for broker `b`'s connection. */
+void bench_cmdr_io(struct bench_cmdr *c, unsigned b, uint32_t events);
+
+/* Timers: keepalive, command time-outs. Call at least every 100 ms. */
+void bench_cmdr_tick(struct bench_cmdr *c);
+
+/* Every connection subscribed to the replies. */
+bool bench_cmdr_ready(const struct bench_cmdr *c);
+
+/* A connection failed for good: *why (NULL-terminated) says why. */
+bool bench_cmdr_failed(const struct bench_cmdr *c, const char **why);
+
+/* Start the command phase now; then send what is due (call often; it
+ * returns the nanoseconds until the next command is due, or UINT64_MAX
+ * once all duration x rate are sent). */
+void bench_cmdr_start(struct bench_cmdr *c);
+uint64_t bench_cmdr_send_due(struct bench_cmdr *c);
+
+/* Commands sent but neither answered nor timed out. */
+uint64_t bench_cmdr_outstanding(const struct bench_cmdr *c);
+
+/* Send DISCONNECT on every connection and flush it (best effort). */
+void bench_cmdr_disconnect(struct bench_cmdr *c);
+
+const struct bench_cmdr_stats *bench_cmdr_stats(const struct bench_cmdr *c);
+const struct bench_hist *bench_cmdr_hist(const struct bench_cmdr *c);
+const struct bench_timeline *bench_cmdr_timeline(const struct bench_cmdr *c);
+
+/* Epoll data tags in the parent: kind in the high 32 bits, index below. */
+#define BENCH_EP_CMDR ((uint64_t)1 << 32)
+#define BENCH_EP_WORKER ((uint64_t)2 << 32)
+
+/* --- bench_report.c -------------------------------------------------------- */
+
+/* How many devices were online at a moment of the connect phase. */
+struct bench_ramp_point {
+    uint32_t ms;
+    uint32_t online;
+};
+#define BENCH_RAMP_POINTS 1024u
+
+struct bench_results {
+    const struct bench_config *cfg;
+    struct bench_fleet_stats fleet; /* merged over workers */
+    uint64_t connect_ns;            /* start until every device was online */
+    uint64_t command_ns;            /* length of the command phase */
+    const struct bench_cmdr_stats *cmd;
+    const struct bench_hist *latency;
+    const struct bench_timeline *timeline;
+    const struct bench_ramp_point *ramp;
+    size_t ramp_len;
+};
+
+/* Bytes of the process's own memory per connected device. */
+double bench_bytes_per_device(const struct bench_results *r);
+
+void bench_report_text(const struct bench_results *r, FILE *out);
+
+/* False after printing one error line. */
+bool bench_report_json(const struct bench_results *r, const char *path);
+
+/* Soft: a missing gnuplot prints one line and still returns true. */
+bool bench_report_plot(const struct bench_results *r, const char *path);
+
+#endif /* MIDGE_CLI_BENCH_H */

@@ -1,0 +1,469 @@
+/*
+ * midge device: one process is one LED device, the tutorial's board in C.
+ *
+ * The device logic (src/device/) decides everything a device says and
+ * does; this file only moves its decisions: CONNECT options into the
+ * client, incoming messages into midge_device_handle, the LED level into
+ * the driver, the replies and reports back out through the client.
+ *
+ * The reconnect loop is ours, not the client's auto_reconnect: a OneNET
+ * Studio device needs a fresh token in its CONNECT every time, and OneNET
+ * kicks the older of two connections with one client id, so the old
+ * connection is always closed (by midge_client_connect) before the next is
+ * opened. Delays grow from --backoff-min to --backoff-max with jitter, so
+ * a fleet that lost its broker together does not return together.
+ *
+ * Exit status: 1 for a usage or configuration problem found at start-up
+ * (bad option, bad LED, invalid identity); 0 after SIGINT/SIGTERM. A
+ * broker that refuses or vanishes is logged and retried, never fatal.
+ */
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "log.h"
+#include "midge/device.h"
+#include "midge/led.h"
+#include "midge/token.h"
+
+#define DEVICE_TX_SIZE 8192u
+#define DEVICE_RX_SIZE 65536u
+#define DEVICE_STORE_SIZE 65536u
+/* Device outputs: two topics and payloads; a OneJSON reply is the largest. */
+#define DEVICE_OUT_SIZE 4096u
+#define DEVICE_CONN_OUT_SIZE 1024u
+#define DEVICE_TOKEN_MAX 1024u
+/* How often the loop looks at the stop flag when nothing arrives; a signal
+ * usually cuts the wait short anyway. */
+#define DEVICE_POLL_MS 250u
+/* On SIGTERM, "offline" (QoS 1) gets this long to be acknowledged. */
+#define DEVICE_SHUTDOWN_FLUSH_MS 3000u
+#define DEVICE_SLEEP_SLICE_MS 100u
+
+/* A message as it arrived, kept until the client call that delivered it
+ * has returned: only then may the device's answers be published. */
+struct device_inbox {
+    struct device_inbox *next;
+    midge_publish msg;
+    char data[]; /* topic, NUL, payload */
+};
+
+struct device_app {
+    struct cli_options o;
+    midge_device_config cfg;
+    midge_device dev;
+    midge_device_out conn_out; /* the CONNECT options: kept for every reconnect */
+    uint8_t conn_buf[DEVICE_CONN_OUT_SIZE];
+    midge_device_out out;
+    uint8_t out_buf[DEVICE_OUT_SIZE];
+    midge_led led;
+    struct cli_conn conn;
+    bool conn_ready;
+    bool make_token;
+    char token[DEVICE_TOKEN_MAX]; /* the CONNECT password when signing ourselves */
+    struct device_inbox *inbox_head;
+    struct device_inbox *inbox_tail;
+    /* The client keeps subscription filters by pointer: these copies stay
+     * put while the device's output buffer is reused. */
+    char *filters[MIDGE_DEVICE_MAX_SUBS];
+    size_t filter_count;
+    uint32_t backoff_ms;
+};
+
+/* --- start-up ------------------------------------------------------------ */
+
+/* OneNET Studio's password is a token that expires: sign a new one for
+ * every CONNECT, so a device that ran for a year still gets in. */
+static midge_status device_make_token(struct device_app *a)
+{
+    const struct cli_options *o = &a->o;
+    unsigned long ttl = o->ttl_s ? o->ttl_s : CLI_TOKEN_TTL_DEFAULT_S;
+    uint64_t et = o->expires ? o->expires : (uint64_t)time(NULL) + ttl;
+
+    return midge_token_make(a->token, sizeof a->token, o->product_id, o->device_id,
+                            o->device_key, o->method ? o->method : CLI_TOKEN_METHOD_DEFAULT, et,
+                            NULL);
+}
+
+/* The credential the profile sends: -P as given, or a token we sign. */
+static bool device_secret(struct device_app *a)
+{
+    const struct cli_options *o = &a->o;
+
+    a->cfg.secret = o->password;
+    if (o->device_key == NULL)
+        return true;
+    if (a->cfg.profile != MIDGE_DEVICE_PROFILE_ONENET_STUDIO) {
+        cli_error(o->prog, "--device-key signs onenet-studio tokens only (use -P)");
+        return false;
+    }
+    if (o->password != NULL) {
+        cli_error(o->prog, "give -P (a ready-made token) or --device-key, not both");
+        return false;
+    }
+    if (midge_token_check_key(o->device_key, NULL) != MIDGE_OK) {
+        cli_error(o->prog, "invalid --device-key (not base64)");
+        return false;
+    }
+    a->make_token = true;
+    a->cfg.secret = a->token;
+    /* Without these midge_device_init names what is missing. */
+    if (o->product_id == NULL || o->device_id == NULL)
+        return true;
+    midge_status st = device_make_token(a);
+    if (st != MIDGE_OK) {
+        cli_error(o->prog, "cannot sign the token: %s", midge_strerror(st));
+        return false;
+    }
+    return true;
+}
+
+static bool device_configure(struct device_app *a)
+{
+    const struct cli_options *o = &a->o;
+    const char *why = NULL;
+
+    midge_device_config_init(&a->cfg);
+    if (o->profile != NULL)
+        midge_device_profile_parse(o->profile, &a->cfg.profile); /* checked by the parser */
+    a->cfg.device_id = o->device_id;
+    a->cfg.product_id = o->product_id;
+    a->cfg.username = a->cfg.profile == MIDGE_DEVICE_PROFILE_MQTT ? o->username : NULL;
+    a->cfg.prefix = o->prefix;
+    a->cfg.property = o->property;
+    a->cfg.extra_topics = o->topics;
+    a->cfg.extra_topic_count = o->topic_count;
+    a->cfg.keepalive_s = o->keepalive_s;
+    a->cfg.clean_session = o->clean_session;
+    a->cfg.subscribe_commands = o->subscribe_commands;
+    if (!device_secret(a))
+        return false;
+    if (midge_device_init(&a->dev, &a->cfg, &why) != MIDGE_OK) {
+        cli_error(o->prog, "%s", why ? why : "invalid device configuration");
+        return false;
+    }
+    midge_device_out_init(&a->out, a->out_buf, sizeof a->out_buf);
+    midge_device_out_init(&a->conn_out, a->conn_buf, sizeof a->conn_buf);
+    if (midge_device_connect(&a->dev, &a->conn_out) != MIDGE_OK) {
+        cli_error(o->prog, "device id or topics too long");
+        return false;
+    }
+    return true;
+}
+
+static void device_led_log(void *user, const char *line)
+{
+    (void)user;
+    cli_log(CLI_LOG_INFO, "%s", line);
+}
+
+static bool device_open_led(struct device_app *a)
+{
+    char err[256];
+    const char *spec = a->o.led ? a->o.led : "sim";
+
+    if (midge_led_open(&a->led, spec, err, sizeof err) != MIDGE_OK) {
+        cli_error(a->o.prog, "--led %s: %s", spec, err);
+        return false;
+    }
+    midge_led_set_log(&a->led, device_led_log, a);
+    return true;
+}
+
+/* Inside the client's callback only copying is safe (see client.h). */
+static void device_on_message(void *user, const midge_publish *msg)
+{
+    struct device_app *a = user;
+    struct device_inbox *m = malloc(sizeof *m + msg->topic_len + 1 + msg->payload_len);
+
+    if (m == NULL) {
+        cli_log(CLI_LOG_ERROR, "out of memory: message on %.*s dropped", (int)msg->topic_len,
+                msg->topic);
+        return;
+    }
+    memcpy(m->data, msg->topic, msg->topic_len);
+    m->data[msg->topic_len] = '\0';
+    if (msg->payload_len)
+        memcpy(m->data + msg->topic_len + 1, msg->payload, msg->payload_len);
+    m->msg = *msg;
+    m->msg.topic = m->data;
+    m->msg.payload = (const uint8_t *)m->data + msg->topic_len + 1;
+    m->next = NULL;
+    if (a->inbox_tail)
+        a->inbox_tail->next = m;
+    else
+        a->inbox_head = m;
+    a->inbox_tail = m;
+}
+
+static bool device_open_conn(struct device_app *a)
+{
+    struct cli_conn_sizes sizes = {
+        .tx = DEVICE_TX_SIZE, .rx = DEVICE_RX_SIZE, .store = DEVICE_STORE_SIZE,
+        .trace = cli_log_trace,
+    };
+
+    if (!cli_conn_setup(&a->conn, &a->o, &sizes, &a->conn_out.connect))
+        return false;
+    a->conn_ready = true;
+    midge_client_set_callback(&a->conn.client, device_on_message, a);
+    return true;
+}
+
+/* --- running --------------------------------------------------------------- */
+
+static void device_log_out(const midge_device_out *out)
+{
+    if (out->log_level == MIDGE_DEVICE_LOG_INFO)
+        cli_log(CLI_LOG_INFO, "%s", out->log);
+    else if (out->log_level == MIDGE_DEVICE_LOG_WARN)
+        cli_log(CLI_LOG_WARN, "%s", out->log);
+}
+
+static midge_status device_publish_outputs(struct device_app *a, const midge_device_out *out)
+{
+    for (size_t i = 0; i < out->msg_count; i++) {
+        const midge_publish *m = &out->msgs[i];
+        midge_status st = midge_client_publish(&a->conn.client, m->topic, m->payload,
+                                               m->payload_len, m->qos, m->retain, NULL);
+        if (st != MIDGE_OK) {
+            cli_log(CLI_LOG_WARN, "publish to %s failed: %s", m->topic, midge_strerror(st));
+            return st;
+        }
+        /* Sizes only: a $dp payload is binary. */
+        cli_log(CLI_LOG_DEBUG, "published %zu bytes to %s", m->payload_len, m->topic);
+    }
+    return MIDGE_OK;
+}
+
+/* The same filter string every time, so the client's remembered pointer
+ * never dangles. */
+static const char *device_stable_filter(struct device_app *a, const char *filter)
+{
+    for (size_t i = 0; i < a->filter_count; i++) {
+        if (strcmp(a->filters[i], filter) == 0)
+            return a->filters[i];
+    }
+    if (a->filter_count == MIDGE_DEVICE_MAX_SUBS)
+        return NULL;
+    char *copy = strdup(filter);
+    if (copy != NULL)
+        a->filters[a->filter_count++] = copy;
+    return copy;
+}
+
+static midge_status device_subscribe(struct device_app *a, const midge_device_out *out)
+{
+    midge_subscription subs[MIDGE_DEVICE_MAX_SUBS];
+    uint8_t granted[MIDGE_DEVICE_MAX_SUBS];
+
+    if (out->sub_count == 0)
+        return MIDGE_OK;
+    for (size_t i = 0; i < out->sub_count; i++) {
+        subs[i].filter = device_stable_filter(a, out->subs[i].filter);
+        subs[i].qos = out->subs[i].qos;
+        if (subs[i].filter == NULL)
+            return MIDGE_ERR_NO_SPACE;
+    }
+    midge_status st = midge_client_subscribe_many(&a->conn.client, subs, out->sub_count, granted);
+    if (st != MIDGE_ERR_SUBSCRIBE)
+        return st;
+    /* A refused filter is the broker's policy: say so and serve the rest. */
+    for (size_t i = 0; i < out->sub_count; i++) {
+        if (granted[i] == MIDGE_SUBACK_FAILURE)
+            cli_log(CLI_LOG_WARN, "subscription to %s refused by the broker", subs[i].filter);
+    }
+    return MIDGE_OK;
+}
+
+/* After every CONNACK: subscriptions first (commands must not be missed),
+ * then presence and state. */
+static midge_status device_after_connack(struct device_app *a)
+{
+    midge_status st = midge_device_on_connack(&a->dev, &a->out);
+
+    if (st != MIDGE_OK)
+        return st;
+    /* Messages delivered while the SUBACK is awaited only go to the
+     * inbox, so `out` still holds these outputs afterwards. */
+    st = device_subscribe(a, &a->out);
+    if (st != MIDGE_OK)
+        return st;
+    return device_publish_outputs(a, &a->out);
+}
+
+static midge_status device_handle_one(struct device_app *a, const midge_publish *msg)
+{
+    midge_status st = midge_device_handle(&a->dev, msg, &a->out);
+
+    device_log_out(&a->out);
+    if (st != MIDGE_OK) {
+        cli_log(CLI_LOG_ERROR, "message on %s not handled: %s", msg->topic, midge_strerror(st));
+        return MIDGE_OK;
+    }
+    if (a->out.led_changed && midge_led_set(&a->led, a->out.led) != MIDGE_OK)
+        cli_log(CLI_LOG_ERROR, "cannot drive the LED");
+    return device_publish_outputs(a, &a->out);
+}
+
+/* Everything that arrived, in order. A failed publish means the
+ * connection is gone: the rest waits for the next one. */
+static midge_status device_drain_inbox(struct device_app *a)
+{
+    while (a->inbox_head != NULL) {
+        struct device_inbox *m = a->inbox_head;
+        a->inbox_head = m->next;
+        if (a->inbox_head == NULL)
+            a->inbox_tail = NULL;
+        midge_status st = device_handle_one(a, &m->msg);
+        free(m);
+        if (st != MIDGE_OK)
+            return st;
+    }
+    return MIDGE_OK;
+}
+
+static midge_status device_connect_once(struct device_app *a)
+{
+    char why[512];
+    bool session_present = false;
+
+    if (a->make_token) {
+        midge_status st = device_make_token(a);
+        if (st != MIDGE_OK) {
+            cli_log(CLI_LOG_ERROR, "cannot sign the token: %s", midge_strerror(st));
+            return st;
+        }
+    }
+    cli_log(CLI_LOG_INFO, "connecting to %s:%u as %s (%s%s)", a->o.host, (unsigned)a->o.port,
+            a->o.device_id, midge_device_profile_name(a->cfg.profile), a->o.tls ? ", TLS" : "");
+    midge_status st = midge_client_connect(&a->conn.client, &session_present);
+    if (st != MIDGE_OK) {
+        cli_conn_describe(&a->conn, st, why, sizeof why);
+        cli_log(CLI_LOG_ERROR, "%s", why);
+        return st;
+    }
+    cli_log(CLI_LOG_INFO, "connected (session present: %s)", session_present ? "yes" : "no");
+    a->backoff_ms = (uint32_t)a->o.backoff_min_ms;
+    st = device_after_connack(a);
+    if (st == MIDGE_OK)
+        st = device_drain_inbox(a);
+    return st;
+}
+
+/* Serve until the connection fails or a stop is asked for. */
+static midge_status device_serve(struct device_app *a)
+{
+    while (!cli_stop_requested()) {
+        midge_status st = midge_client_poll(&a->conn.client, DEVICE_POLL_MS);
+        if (st != MIDGE_OK && st != MIDGE_TIMEOUT)
+            return st;
+        st = device_drain_inbox(a);
+        if (st != MIDGE_OK)
+            return st;
+    }
+    return MIDGE_OK;
+}
+
+/* "Equal jitter": half the delay is fixed, half random, so retries spread
+ * out but never come sooner than half the backoff. */
+static void device_backoff(struct device_app *a)
+{
+    uint32_t half = a->backoff_ms / 2;
+    uint32_t delay = half + (half ? (uint32_t)rand() % (half + 1) : 0);
+
+    cli_log(CLI_LOG_INFO, "reconnecting in %u ms", (unsigned)delay);
+    for (uint32_t slept = 0; slept < delay && !cli_stop_requested();) {
+        uint32_t slice = delay - slept < DEVICE_SLEEP_SLICE_MS ? delay - slept
+                                                                : DEVICE_SLEEP_SLICE_MS;
+        poll(NULL, 0, (int)slice);
+        slept += slice;
+    }
+    uint32_t next = a->backoff_ms * 2;
+    a->backoff_ms = next > a->o.backoff_max_ms || next < a->backoff_ms
+                        ? (uint32_t)a->o.backoff_max_ms : next;
+}
+
+/* SIGINT/SIGTERM: say "offline" (mqtt profile) and leave cleanly, which
+ * also keeps the broker from publishing the will. */
+static void device_shutdown(struct device_app *a)
+{
+    midge_client *c = &a->conn.client;
+
+    if (!midge_client_is_connected(c)) {
+        cli_log(CLI_LOG_INFO, "stopped");
+        return;
+    }
+    if (midge_device_shutdown(&a->dev, &a->out) == MIDGE_OK &&
+        device_publish_outputs(a, &a->out) == MIDGE_OK &&
+        midge_client_flush(c, DEVICE_SHUTDOWN_FLUSH_MS) != MIDGE_OK)
+        cli_log(CLI_LOG_WARN, "offline notice not acknowledged in time");
+    midge_client_disconnect(c);
+    cli_log(CLI_LOG_INFO, "disconnected; stopped");
+}
+
+static void device_run_loop(struct device_app *a)
+{
+    a->backoff_ms = (uint32_t)a->o.backoff_min_ms;
+    while (!cli_stop_requested()) {
+        /* A failed connect was logged with its reason already. */
+        if (device_connect_once(a) == MIDGE_OK) {
+            midge_status st = device_serve(a);
+            if (cli_stop_requested())
+                break;
+            cli_log(CLI_LOG_WARN, "connection lost: %s", midge_strerror(st));
+        }
+        if (cli_stop_requested())
+            break;
+        device_backoff(a);
+    }
+    device_shutdown(a);
+}
+
+static void device_free(struct device_app *a)
+{
+    while (a->inbox_head != NULL) {
+        struct device_inbox *m = a->inbox_head;
+        a->inbox_head = m->next;
+        free(m);
+    }
+    if (a->conn_ready)
+        cli_conn_close(&a->conn);
+    midge_led_close(&a->led);
+    for (size_t i = 0; i < a->filter_count; i++)
+        free(a->filters[i]);
+    /* The token is a credential: do not leave it in freed memory. */
+    memset(a->token, 0, sizeof a->token);
+    free(a);
+}
+
+int cli_device_run(const struct cli_command *cmd, int argc, char **argv)
+{
+    struct device_app *a = calloc(1, sizeof *a);
+    int rc = CLI_EXIT_ERROR;
+
+    if (a == NULL) {
+        fprintf(stderr, "midge %s: out of memory\n", cmd->name);
+        return CLI_EXIT_ERROR;
+    }
+    enum cli_parse_result pr = cli_parse(cmd, argc, argv, &a->o);
+    if (pr != CLI_PARSE_RUN) {
+        rc = pr == CLI_PARSE_EXIT_OK ? CLI_EXIT_OK : CLI_EXIT_ERROR;
+        goto done;
+    }
+    cli_log_set_debug(a->o.debug);
+    if (!device_configure(a) || !device_open_led(a) || !device_open_conn(a))
+        goto done;
+    srand((unsigned)time(NULL) ^ (unsigned)getpid());
+    cli_signals_install();
+    device_run_loop(a);
+    rc = CLI_EXIT_OK;
+
+done:
+    device_free(a);
+    return rc;
+}

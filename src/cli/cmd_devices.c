@@ -1,0 +1,277 @@
+/*
+ * midge devices: the devices a broker knows of, from the retained presence
+ * and state every `midge device` of the mqtt profile keeps under its
+ * default prefix (include/midge/device.h):
+ *
+ *   devices/{id}/status  "online" / "offline" (the will says offline)
+ *   devices/{id}/state   {"led":"on"} / {"led":"off"}
+ *
+ * One line per device, sorted by id: "ID online|offline on|off", with "?"
+ * for what the broker holds nothing (or nothing readable) about. The list
+ * is printed once the retained messages stopped arriving (DEVICES_QUIET_MS
+ * after the last one, DEVICES_COLLECT_MS at most); --watch then keeps
+ * running and prints a device's line again each time it changes, until
+ * SIGINT or SIGTERM (exit 0).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define JSMN_STATIC
+#define JSMN_STRICT
+#include <jsmn.h>
+
+#include "cli.h"
+#include "midge/device.h"
+
+/* Retained messages follow the SUBACK at once; a quiet half second means
+ * the broker has sent them all, even over a slow link. */
+#define DEVICES_QUIET_MS 500u
+/* Never wait longer than this for the first table, however busy the
+ * broker: live updates could otherwise postpone it for ever. */
+#define DEVICES_COLLECT_MS 5000u
+
+#define DEVICES_ROOT "devices/"
+#define DEVICES_JSON_TOKENS 32
+
+/* -1: unknown; 0: offline / off; 1: online / on. */
+struct devices_entry {
+    char *id; /* heap */
+    int online;
+    int led;
+};
+
+struct devices_table {
+    struct devices_entry *v; /* heap, grown by doubling */
+    size_t count;
+    size_t cap;
+    bool collecting; /* before the first table: print nothing */
+    bool failed;     /* out of memory: the table is incomplete */
+    uint32_t last_ms; /* when the last message came */
+};
+
+static struct devices_entry *devices_find(struct devices_table *t, const char *id, size_t len)
+{
+    for (size_t i = 0; i < t->count; i++) {
+        if (strlen(t->v[i].id) == len && memcmp(t->v[i].id, id, len) == 0)
+            return &t->v[i];
+    }
+    return NULL;
+}
+
+static struct devices_entry *devices_add(struct devices_table *t, const char *id, size_t len)
+{
+    if (t->count == t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 16;
+        struct devices_entry *v = realloc(t->v, cap * sizeof *v);
+        if (v == NULL)
+            return NULL;
+        t->v = v;
+        t->cap = cap;
+    }
+    char *copy = malloc(len + 1);
+    if (copy == NULL)
+        return NULL;
+    memcpy(copy, id, len);
+    copy[len] = '\0';
+    t->v[t->count] = (struct devices_entry){ .id = copy, .online = -1, .led = -1 };
+    return &t->v[t->count++];
+}
+
+static const char *devices_word(int v, const char *yes, const char *no)
+{
+    return v < 0 ? "?" : v ? yes : no;
+}
+
+static void devices_print(const struct devices_entry *e)
+{
+    printf("%s %s %s\n", e->id, devices_word(e->online, "online", "offline"),
+           devices_word(e->led, "on", "off"));
+}
+
+static int devices_compare(const void *a, const void *b)
+{
+    const struct devices_entry *x = a;
+    const struct devices_entry *y = b;
+    return strcmp(x->id, y->id);
+}
+
+/* The "led" member of a state object: "on" -> 1, "off" -> 0, else -1. jsmn
+ * tokens come in document order, so a member's next sibling is the first
+ * token starting after the member's value ends. */
+static int devices_parse_state(const void *payload, size_t len)
+{
+    jsmn_parser parser;
+    jsmntok_t tok[DEVICES_JSON_TOKENS];
+    const char *js = payload;
+
+    jsmn_init(&parser);
+    int n = jsmn_parse(&parser, js, len, tok, DEVICES_JSON_TOKENS);
+    if (n < 1 || tok[0].type != JSMN_OBJECT)
+        return -1;
+    int i = 1;
+    while (i + 1 < n && tok[i].start < tok[0].end) {
+        const jsmntok_t *key = &tok[i];
+        const jsmntok_t *val = &tok[i + 1];
+        bool on = false;
+        if (key->type == JSMN_STRING && key->end - key->start == 3 &&
+            memcmp(js + key->start, "led", 3) == 0)
+            return val->type == JSMN_STRING &&
+                           midge_device_led_parse(js + val->start, (size_t)(val->end - val->start),
+                                                  &on)
+                       ? on
+                       : -1;
+        for (i += 2; i < n && tok[i].start < val->end; i++)
+            ;
+    }
+    return -1;
+}
+
+static int devices_parse_status(const void *payload, size_t len)
+{
+    if (len == 6 && memcmp(payload, "online", 6) == 0)
+        return 1;
+    if (len == 7 && memcmp(payload, "offline", 7) == 0)
+        return 0;
+    return -1;
+}
+
+/* devices/{id}/status or devices/{id}/state: the id and which one. */
+static bool devices_split(const midge_publish *msg, const char **id, size_t *id_len,
+                          bool *is_status)
+{
+    const size_t root = sizeof DEVICES_ROOT - 1;
+    const char *topic = msg->topic;
+
+    if (msg->topic_len <= root || memcmp(topic, DEVICES_ROOT, root) != 0)
+        return false;
+    const char *slash = memchr(topic + root, '/', msg->topic_len - root);
+    if (slash == NULL || slash == topic + root)
+        return false;
+    size_t rest = msg->topic_len - (size_t)(slash + 1 - topic);
+    *is_status = rest == 6 && memcmp(slash + 1, "status", 6) == 0;
+    if (!*is_status && !(rest == 5 && memcmp(slash + 1, "state", 5) == 0))
+        return false;
+    *id = topic + root;
+    *id_len = (size_t)(slash - *id);
+    return true;
+}
+
+static void devices_on_message(void *user, const midge_publish *msg)
+{
+    struct devices_table *t = user;
+    const char *id;
+    size_t id_len;
+    bool is_status;
+
+    t->last_ms = midge_clock_ms();
+    if (!devices_split(msg, &id, &id_len, &is_status))
+        return;
+    struct devices_entry *e = devices_find(t, id, id_len);
+    if (e == NULL)
+        e = devices_add(t, id, id_len);
+    if (e == NULL) {
+        t->failed = true;
+        return;
+    }
+    int *field = is_status ? &e->online : &e->led;
+    int value = is_status ? devices_parse_status(msg->payload, msg->payload_len)
+                          : devices_parse_state(msg->payload, msg->payload_len);
+    if (*field == value)
+        return;
+    *field = value;
+    if (!t->collecting) {
+        devices_print(e);
+        fflush(stdout);
+    }
+}
+
+/* Collect until DEVICES_QUIET_MS passed without a message (or at most
+ * DEVICES_COLLECT_MS). */
+static bool devices_collect(struct cli_conn *k, struct devices_table *t)
+{
+    const struct cli_options *o = k->opts;
+    uint32_t start = midge_clock_ms();
+
+    t->last_ms = start;
+    for (;;) {
+        uint32_t now = midge_clock_ms();
+        uint32_t quiet = now - t->last_ms;
+        if (quiet >= DEVICES_QUIET_MS || now - start >= DEVICES_COLLECT_MS ||
+            cli_stop_requested())
+            return true;
+        midge_status st = cli_conn_serve(k, -1, DEVICES_QUIET_MS - quiet, NULL);
+        if (st != MIDGE_OK) {
+            cli_error(o->prog, "connection lost: %s", midge_strerror(st));
+            return false;
+        }
+    }
+}
+
+/* --watch: every change is printed by the message callback. */
+static int devices_watch(struct cli_conn *k)
+{
+    while (!cli_stop_requested()) {
+        midge_status st = cli_conn_serve(k, -1, UINT32_MAX, NULL);
+        if (st != MIDGE_OK) {
+            cli_error(k->opts->prog, "connection lost: %s", midge_strerror(st));
+            return CLI_EXIT_ERROR;
+        }
+    }
+    return CLI_EXIT_OK;
+}
+
+static bool devices_subscribe(struct cli_conn *k)
+{
+    static const midge_subscription subs[] = {
+        { .filter = DEVICES_ROOT "+/status", .qos = 1 },
+        { .filter = DEVICES_ROOT "+/state", .qos = 1 },
+    };
+    midge_status st = midge_client_subscribe_many(&k->client, subs, 2, NULL);
+    if (st != MIDGE_OK) {
+        cli_error(k->opts->prog, "subscribe to %s+/status and %s+/state failed: %s",
+                  DEVICES_ROOT, DEVICES_ROOT, midge_strerror(st));
+        return false;
+    }
+    return true;
+}
+
+static int devices_list(struct cli_conn *k, struct devices_table *t)
+{
+    if (!devices_subscribe(k) || !devices_collect(k, t))
+        return CLI_EXIT_ERROR;
+    if (t->failed) {
+        cli_error(k->opts->prog, "out of memory");
+        return CLI_EXIT_ERROR;
+    }
+    qsort(t->v, t->count, sizeof t->v[0], devices_compare);
+    for (size_t i = 0; i < t->count; i++)
+        devices_print(&t->v[i]);
+    fflush(stdout);
+    if (t->count == 0)
+        cli_error(k->opts->prog, "no device has reported under %s", DEVICES_ROOT);
+    t->collecting = false;
+    return k->opts->watch ? devices_watch(k) : CLI_EXIT_OK;
+}
+
+int cli_devices_run(const struct cli_command *cmd, int argc, char **argv)
+{
+    struct cli_options o;
+    struct cli_conn k;
+    struct devices_table t = { .collecting = true };
+
+    enum cli_parse_result pr = cli_parse(cmd, argc, argv, &o);
+    if (pr != CLI_PARSE_RUN)
+        return pr == CLI_PARSE_EXIT_OK ? CLI_EXIT_OK : CLI_EXIT_ERROR;
+    struct cli_conn_sizes sizes = { .tx = 4096, .rx = 65536, .store = 0 };
+    cli_signals_install();
+    if (!cli_conn_open(&k, &o, &sizes))
+        return CLI_EXIT_ERROR;
+    midge_client_set_callback(&k.client, devices_on_message, &t);
+    int rc = devices_list(&k, &t);
+    cli_conn_close(&k);
+    for (size_t i = 0; i < t.count; i++)
+        free(t.v[i].id);
+    free(t.v);
+    return rc;
+}

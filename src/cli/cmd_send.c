@@ -1,0 +1,271 @@
+/*
+ * midge send: one command to a device, and its answer.
+ *
+ * The command goes out at QoS 1 under a fresh UUID v4 command id, on the
+ * topics of the device's profile (include/midge/device.h):
+ *
+ *   mqtt           {prefix}/cmd/request/{id}, answer on {prefix}/cmd/response/{id}
+ *                  (prefix: --prefix, default devices/{device-id})
+ *   onenet         $creq/{id}, answer on $crsp/{id}
+ *   onenet-studio  $sys/{product-id}/{device-id}/cmd/request/{id}, answer on
+ *                  .../cmd/response/{id}
+ *
+ * The OneNET profiles are for a broker standing in for OneNET (tests, a
+ * lab): OneNET itself takes commands over its HTTP API, so -h is required.
+ *
+ * The answer's topic is subscribed before the command is published, so an
+ * answer cannot overtake the subscription.
+ *
+ * Exit status: 0 with the answer on stdout; 1 when the answer starts with
+ * "error" (printed on stdout all the same) or on any failure; 27 when no
+ * answer came within -W seconds (default 5): a device with a persistent
+ * session still gets the command when it is back online.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "midge/device.h"
+#include "uuid.h"
+
+#define SEND_TIMEOUT_DEFAULT_S 5ul
+
+/* Longest answer kept; the device's are a few dozen bytes. */
+#define SEND_ANSWER_MAX 4096u
+
+/* Room around the payload in a PUBLISH or SUBSCRIBE, with a margin. */
+#define SEND_HEADER_ROOM 16u
+
+struct send_state {
+    char *request;  /* heap: the command's topic */
+    char *response; /* heap: the answer's topic */
+    char answer[SEND_ANSWER_MAX];
+    size_t answer_len;
+    bool answered;
+};
+
+/* a + b + c in one heap string; NULL when out of memory. */
+static char *send_join3(const char *a, const char *b, const char *c)
+{
+    size_t len = strlen(a) + strlen(b) + strlen(c) + 1;
+    char *s = malloc(len);
+    if (s != NULL)
+        snprintf(s, len, "%s%s%s", a, b, c);
+    return s;
+}
+
+/* The topic base both topics share; NULL when out of memory. */
+static char *send_base(const struct cli_options *o, midge_device_profile profile)
+{
+    if (profile == MIDGE_DEVICE_PROFILE_ONENET_STUDIO) {
+        char *pid = send_join3("$sys/", o->product_id, "/");
+        char *base = pid ? send_join3(pid, o->device_id, "") : NULL;
+        free(pid);
+        return base;
+    }
+    if (o->prefix != NULL)
+        return send_join3(o->prefix, "", "");
+    return send_join3("devices/", o->device_id, "");
+}
+
+static bool send_topics(const struct cli_options *o, midge_device_profile profile,
+                        const char *id, struct send_state *s)
+{
+    if (profile == MIDGE_DEVICE_PROFILE_ONENET) {
+        s->request = send_join3("$creq/", id, "");
+        s->response = send_join3("$crsp/", id, "");
+    } else {
+        char *base = send_base(o, profile);
+        s->request = base ? send_join3(base, "/cmd/request/", id) : NULL;
+        s->response = base ? send_join3(base, "/cmd/response/", id) : NULL;
+        free(base);
+    }
+    if (s->request == NULL || s->response == NULL) {
+        cli_error(o->prog, "out of memory");
+        return false;
+    }
+    /* A '+' or '#' in a device id or prefix would subscribe to other
+     * devices' answers: refuse it rather than print a stranger's. */
+    if (!midge_topic_name_valid(s->request, strlen(s->request)) ||
+        !midge_topic_name_valid(s->response, strlen(s->response))) {
+        cli_error(o->prog, "invalid topic '%s' (no '+', '#' or empty prefix allowed)",
+                  s->request);
+        return false;
+    }
+    return true;
+}
+
+/* Options send needs beyond what the shared parser checks. */
+static bool send_check(const struct cli_options *o, midge_device_profile *profile)
+{
+    if (o->operand == NULL || o->operand[0] == '\0') {
+        cli_error(o->prog, "a command is required (on, off, toggle or status)");
+        return false;
+    }
+    if (o->device_id == NULL || o->device_id[0] == '\0') {
+        cli_error(o->prog, "--device-id is required");
+        return false;
+    }
+    /* The parser accepted the name already. */
+    midge_device_profile_parse(o->profile ? o->profile : "mqtt", profile);
+    if (*profile == MIDGE_DEVICE_PROFILE_ONENET_STUDIO &&
+        (o->product_id == NULL || o->product_id[0] == '\0')) {
+        cli_error(o->prog, "--profile onenet-studio needs --product-id");
+        return false;
+    }
+    /* OneNET itself takes commands over its HTTP API, not from an MQTT
+     * client: for the OneNET profiles send talks to a broker standing in
+     * for it, which must be named rather than defaulted to OneNET's. */
+    if (*profile != MIDGE_DEVICE_PROFILE_MQTT && !o->host_set) {
+        cli_error(o->prog, "--profile %s needs -h: the broker standing in for OneNET",
+                  o->profile);
+        return false;
+    }
+    if (o->prefix != NULL && *profile != MIDGE_DEVICE_PROFILE_MQTT) {
+        cli_error(o->prog, "--prefix applies to the mqtt profile only");
+        return false;
+    }
+    return true;
+}
+
+/* Only the answer's topic is subscribed; anything else is ignored. */
+static void send_on_message(void *user, const midge_publish *msg)
+{
+    struct send_state *s = user;
+
+    if (s->answered || msg->topic_len != strlen(s->response) ||
+        memcmp(msg->topic, s->response, msg->topic_len) != 0)
+        return;
+    s->answer_len = msg->payload_len < SEND_ANSWER_MAX ? msg->payload_len : SEND_ANSWER_MAX;
+    if (s->answer_len > 0)
+        memcpy(s->answer, msg->payload, s->answer_len);
+    s->answered = true;
+}
+
+/* The answer on one line: line breaks inside it become spaces. */
+static void send_print_answer(const struct send_state *s)
+{
+    for (size_t i = 0; i < s->answer_len; i++) {
+        char c = s->answer[i];
+        fputc(c == '\n' || c == '\r' ? ' ' : c, stdout);
+    }
+    fputc('\n', stdout);
+    fflush(stdout);
+}
+
+/* Serve the connection until the answer, the deadline or a signal. */
+static int send_wait(struct cli_conn *k, struct send_state *s, unsigned long timeout_s)
+{
+    const struct cli_options *o = k->opts;
+    uint32_t start = midge_clock_ms();
+    uint32_t limit = (uint32_t)(timeout_s * 1000u);
+
+    while (!s->answered) {
+        if (cli_stop_requested()) {
+            cli_error(o->prog, "interrupted before an answer came");
+            return CLI_EXIT_ERROR;
+        }
+        uint32_t spent = midge_clock_ms() - start;
+        if (spent >= limit) {
+            cli_error(o->prog, "no answer from %s within %lu s (offline?)", o->device_id,
+                      timeout_s);
+            return CLI_EXIT_TIMEOUT;
+        }
+        midge_status st = cli_conn_serve(k, -1, limit - spent, NULL);
+        if (st != MIDGE_OK) {
+            cli_error(o->prog, "connection lost: %s", midge_strerror(st));
+            return CLI_EXIT_ERROR;
+        }
+    }
+    send_print_answer(s);
+    /* The device's error replies start with "error": scripts see it. */
+    bool error = s->answer_len >= 5 && memcmp(s->answer, "error", 5) == 0;
+    return error ? CLI_EXIT_ERROR : CLI_EXIT_OK;
+}
+
+/* Subscribe to the answer, then publish the command. */
+static bool send_request(struct cli_conn *k, const struct send_state *s)
+{
+    const struct cli_options *o = k->opts;
+
+    midge_status st = midge_client_subscribe(&k->client, s->response, 1);
+    if (st != MIDGE_OK) {
+        cli_error(o->prog, "subscribe to '%s' failed: %s", s->response, midge_strerror(st));
+        return false;
+    }
+    st = midge_client_publish(&k->client, s->request, o->operand, strlen(o->operand), 1, false,
+                              NULL);
+    if (st != MIDGE_OK) {
+        cli_error(o->prog, "publish failed: %s", midge_strerror(st));
+        return false;
+    }
+    return true;
+}
+
+/* Unless -i was given, a client id no other run shares: two sends at once
+ * from one shell would otherwise take each other's connection. */
+static void send_client_id(struct cli_options *o)
+{
+    uint32_t r = 0;
+
+    if (o->client_id != o->default_id)
+        return;
+    if (!cli_random(&r, sizeof r))
+        r = (uint32_t)midge_clock_ms();
+    snprintf(o->default_id, sizeof o->default_id, "midge-send-%ld-%08x", (long)getpid(),
+             (unsigned)r);
+}
+
+int cli_send_run(const struct cli_command *cmd, int argc, char **argv)
+{
+    struct cli_options o;
+    struct cli_conn k;
+    midge_device_profile profile = MIDGE_DEVICE_PROFILE_MQTT;
+    char id[CLI_UUID_LEN + 1];
+    int rc = CLI_EXIT_ERROR;
+
+    enum cli_parse_result pr = cli_parse(cmd, argc, argv, &o);
+    if (pr != CLI_PARSE_RUN)
+        return pr == CLI_PARSE_EXIT_OK ? CLI_EXIT_OK : CLI_EXIT_ERROR;
+    if (!send_check(&o, &profile))
+        return CLI_EXIT_ERROR;
+    if (!cli_uuid_new(id)) {
+        cli_error(o.prog, "no random bytes for a command id");
+        return CLI_EXIT_ERROR;
+    }
+    send_client_id(&o);
+
+    /* Heap: the answer buffer makes it too big for a comfortable stack. */
+    struct send_state *s = calloc(1, sizeof *s);
+    if (s == NULL) {
+        cli_error(o.prog, "out of memory");
+        return CLI_EXIT_ERROR;
+    }
+    if (!send_topics(&o, profile, id, s))
+        goto done;
+
+    size_t packet = strlen(s->request) + strlen(o.operand) + SEND_HEADER_ROOM;
+    struct cli_conn_sizes sizes = {
+        .tx = packet > 4096 ? packet : 4096,
+        .rx = 65536,
+        .store = 2 * (packet + MIDGE_STORE_RECORD_OVERHEAD),
+    };
+    cli_signals_install();
+    if (!cli_conn_open(&k, &o, &sizes))
+        goto done;
+    midge_client_set_callback(&k.client, send_on_message, s);
+    if (send_request(&k, s))
+        rc = send_wait(&k, s, o.timeout_s ? o.timeout_s : SEND_TIMEOUT_DEFAULT_S);
+    /* The broker has the command once it acknowledged it; wait briefly for
+     * that so a queued command is not lost to an early DISCONNECT. */
+    if (midge_client_is_connected(&k.client))
+        midge_client_flush(&k.client, 1000);
+    cli_conn_close(&k);
+done:
+    free(s->request);
+    free(s->response);
+    free(s);
+    return rc;
+}

@@ -1,0 +1,184 @@
+/*
+ * midge CLI: defaults that depend on other options (see config.h), applied
+ * once every layer has spoken, so that `--cafile` in the file turns TLS on
+ * exactly as the flag would, and an explicit port always beats the port a
+ * profile or TLS suggests.
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "config.h"
+#include "midge/device.h"
+#include "midge/tls.h"
+
+#define CLI_CA_NAME "onenet-mqtts-ca.pem"
+
+/* The endpoints of onenet.md: the legacy service has no TLS port; OneNET's
+ * current service splits plain and TLS across two host names. */
+#define CLI_ONENET_HOST "183.230.40.39"
+#define CLI_ONENET_PORT 6002
+#define CLI_STUDIO_HOST "mqtts.heclouds.com"
+#define CLI_STUDIO_TLS_HOST "mqttstls.heclouds.com"
+#define CLI_MQTT_PORT 1883
+#define CLI_MQTT_TLS_PORT 8883
+/* OneNET documents keepalive 120..65535 (legacy) and 10..1800 (current). */
+#define CLI_ONENET_KEEPALIVE_S 120
+
+#define CLI_BACKOFF_MIN_DEFAULT_MS 500ul
+#define CLI_BACKOFF_MAX_DEFAULT_MS 30000ul
+
+static bool cli_readable(const char *path) { return access(path, R_OK) == 0; }
+
+/* An installed tree keeps the CA in ../share/midge beside bin/; a build
+ * tree finds it in the sources. Both compile-time paths are optional. */
+const char *cli_config_onenet_ca(void)
+{
+    /* Room for the directory and the suffixes appended to it. */
+    static char found[PATH_MAX + 64];
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+
+    if (n > 0) {
+        exe[n] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash != NULL) {
+            *slash = '\0';
+            snprintf(found, sizeof found, "%s/../share/midge/" CLI_CA_NAME, exe);
+            if (cli_readable(found))
+                return found;
+        }
+    }
+#ifdef MIDGE_DATADIR
+    snprintf(found, sizeof found, "%s/" CLI_CA_NAME, MIDGE_DATADIR);
+    if (cli_readable(found))
+        return found;
+#endif
+#ifdef MIDGE_SOURCE_DIR
+    snprintf(found, sizeof found, "%s/contrib/" CLI_CA_NAME, MIDGE_SOURCE_DIR);
+    if (cli_readable(found))
+        return found;
+#endif
+    return NULL;
+}
+
+/* Any file or check of TLS means TLS: a CA given for a plain connection
+ * would otherwise be silently ignored. */
+static bool cli_finish_tls(struct cli_options *o)
+{
+    char err[256];
+
+    if (o->cafile || o->capath || o->certfile || o->keyfile || o->insecure || o->tls_version)
+        o->tls = true;
+    if (!o->tls)
+        return true;
+    midge_tls_options t = {
+        .cafile = o->cafile, .capath = o->capath, .certfile = o->certfile,
+        .keyfile = o->keyfile, .insecure = o->insecure, .tls_version = o->tls_version,
+    };
+    if (midge_tls_check_options(&t, err, sizeof err) != MIDGE_OK) {
+        cli_error(o->prog, "%s", err);
+        return false;
+    }
+    return true;
+}
+
+/* Host, port and keepalive a profile implies, where no layer set them. */
+static bool cli_finish_profile(struct cli_options *o)
+{
+    midge_device_profile p = MIDGE_DEVICE_PROFILE_MQTT;
+
+    if (o->profile != NULL && !midge_device_profile_parse(o->profile, &p)) {
+        cli_error(o->prog, "invalid value '%s' for --profile (mqtt, onenet or onenet-studio)",
+                  o->profile);
+        return false;
+    }
+    if (p != MIDGE_DEVICE_PROFILE_MQTT && !cli_layers_given("keepalive"))
+        o->keepalive_s = CLI_ONENET_KEEPALIVE_S;
+    if (p == MIDGE_DEVICE_PROFILE_ONENET) {
+        if (!o->host_set)
+            o->host = CLI_ONENET_HOST;
+        if (!o->port_set)
+            o->port = CLI_ONENET_PORT;
+        return true;
+    }
+    if (p == MIDGE_DEVICE_PROFILE_ONENET_STUDIO && !o->host_set)
+        o->host = o->tls ? CLI_STUDIO_TLS_HOST : CLI_STUDIO_HOST;
+    if (!o->port_set)
+        o->port = o->tls ? CLI_MQTT_TLS_PORT : CLI_MQTT_PORT;
+    /* OneNET's servers are signed by OneNET's own root, not a public one:
+     * trust exactly that root unless the user names another. */
+    if (p == MIDGE_DEVICE_PROFILE_ONENET_STUDIO && o->tls && !o->cafile && !o->capath) {
+        o->cafile = cli_config_onenet_ca();
+        if (o->cafile == NULL) {
+            cli_error(o->prog, "the OneNET CA (%s) is not installed; give --cafile", CLI_CA_NAME);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* One value for one field: -i and --device-id name the same thing, so two
+ * different values are a mistake to report, not a choice to make. */
+static bool cli_merge_field(struct cli_options *o, const char **field, bool field_given,
+                            const char *flag, const char **identity, const char *identity_flag)
+{
+    if (field_given && *identity != NULL && strcmp(*field, *identity) != 0) {
+        cli_error(o->prog, "%s '%s' and %s '%s' disagree (give one of them)", flag, *field,
+                  identity_flag, *identity);
+        return false;
+    }
+    if (*identity == NULL && field_given)
+        *identity = *field;
+    if (*identity != NULL)
+        *field = *identity;
+    return true;
+}
+
+/* The device's identity, its session and its reconnect delays. */
+static bool cli_finish_device(struct cli_options *o)
+{
+    if (o->device_id == NULL && !cli_layers_given("id")) {
+        cli_error(o->prog, "a device id is required (--device-id)");
+        return false;
+    }
+    if (!cli_merge_field(o, &o->client_id, cli_layers_given("id"), "-i", &o->device_id,
+                         "--device-id"))
+        return false;
+    if (!cli_merge_field(o, &o->username, cli_layers_given("username"), "-u", &o->product_id,
+                         "--product-id"))
+        return false;
+    /* A device on a plain broker keeps its session: commands sent while it
+     * was away are queued by the broker (QoS 1) and arrive on reconnect. */
+    if (o->profile == NULL || strcmp(o->profile, "mqtt") == 0)
+        o->clean_session = false;
+    if (o->backoff_min_ms == 0)
+        o->backoff_min_ms = CLI_BACKOFF_MIN_DEFAULT_MS;
+    if (o->backoff_max_ms == 0)
+        o->backoff_max_ms = CLI_BACKOFF_MAX_DEFAULT_MS;
+    if (o->backoff_min_ms > o->backoff_max_ms) {
+        cli_error(o->prog, "--backoff-min %lu is above --backoff-max %lu", o->backoff_min_ms,
+                  o->backoff_max_ms);
+        return false;
+    }
+    return true;
+}
+
+bool cli_config_finish(const struct cli_command *cmd, struct cli_options *o)
+{
+    o->host_set = cli_layers_given("host");
+    o->port_set = cli_layers_given("port");
+    if ((cmd->groups & CLI_GROUP_TLS) && !cli_finish_tls(o))
+        return false;
+    if (cmd->groups & CLI_GROUP_IDENTITY) {
+        if (!cli_finish_profile(o))
+            return false;
+    } else if (o->tls && !o->port_set) {
+        o->port = CLI_MQTT_TLS_PORT;
+    }
+    if ((cmd->groups & CLI_GROUP_DEVICE) && !cli_finish_device(o))
+        return false;
+    return true;
+}

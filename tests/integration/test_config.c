@@ -1,0 +1,388 @@
+/*
+ * The `midge` executable's configuration layers: flag over environment over
+ * INI file, --print-config, and the one-line errors for a bad file, a bad
+ * value, conflicting identities, an unusable LED and refused TLS options.
+ * None of these connects anywhere.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include "proc.h"
+
+#define RUN_TIMEOUT_MS 20000
+#define MIDGE_ARGV(...) ((char *[]){MIDGE_BINARY, __VA_ARGS__, NULL})
+
+static proc run;
+static char dir[] = "/tmp/midge-config-XXXXXX";
+static char ini[sizeof dir + 32];
+
+/* Every variable a test sets, cleared after each test. */
+static const char *const env_used[] = {
+    "MIDGE_HOST", "MIDGE_PORT", "MIDGE_DEVICE_ID", "MIDGE_TLS", "MIDGE_PASSWORD", "MIDGE_CONFIG",
+};
+
+static int make_dir(void **state)
+{
+    (void)state;
+    if (mkdtemp(dir) == NULL)
+        return -1;
+    snprintf(ini, sizeof ini, "%s/midge.ini", dir);
+    return 0;
+}
+
+static int remove_dir(void **state)
+{
+    (void)state;
+    unlink(ini);
+    return rmdir(dir);
+}
+
+static int clear_env(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof env_used / sizeof env_used[0]; i++)
+        unsetenv(env_used[i]);
+    return 0;
+}
+
+static void write_ini(const char *text, mode_t mode)
+{
+    FILE *f = fopen(ini, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    assert_int_equal(chmod(ini, mode), 0);
+}
+
+static void expect_exit(const proc *p, int code, const char *what)
+{
+    if (proc_exit_code(p) != code)
+        proc_dump(p, what);
+    assert_int_equal(proc_exit_code(p), code);
+}
+
+/* Exit 1 with exactly one line on stderr, which contains `needle`. */
+static void expect_one_line_error(const proc *p, const char *needle, const char *what)
+{
+    if (proc_exit_code(p) != 1 || count_lines(p->err) != 1 || strstr(p->err, needle) == NULL)
+        proc_dump(p, what);
+    assert_int_equal(proc_exit_code(p), 1);
+    assert_int_equal(count_lines(p->err), 1);
+    assert_non_null(strstr(p->err, needle));
+}
+
+static void expect_line(const proc *p, const char *line)
+{
+    if (strstr(p->out, line) == NULL)
+        proc_dump(p, line);
+    assert_non_null(strstr(p->out, line));
+}
+
+/* --- precedence ------------------------------------------------------------ */
+
+static void test_flag_beats_env_beats_config_file(void **state)
+{
+    (void)state;
+    write_ini("[midge]\nhost = ini-host\nport = 1111\ndevice-id = lamp-ini\nkeepalive = 33\n",
+              0600);
+    setenv("MIDGE_HOST", "env-host", 1);
+    setenv("MIDGE_PORT", "2222", 1);
+    proc_run(&run, MIDGE_ARGV("device", "--config", ini, "-h", "flag-host", "--print-config"),
+             NULL, RUN_TIMEOUT_MS);
+    expect_exit(&run, 0, "precedence");
+    expect_line(&run, "host = flag-host  # from flag\n");
+    expect_line(&run, "port = 2222  # from env MIDGE_PORT\n");
+    expect_line(&run, "device-id = lamp-ini  # from config");
+    expect_line(&run, "keepalive = 33  # from config");
+    assert_int_equal(run.err_len, 0);
+}
+
+static void test_config_file_named_by_environment(void **state)
+{
+    (void)state;
+    write_ini("[midge]\ndevice-id = from-file\n", 0600);
+    setenv("MIDGE_CONFIG", ini, 1);
+    proc_run(&run, MIDGE_ARGV("device", "--print-config"), NULL, RUN_TIMEOUT_MS);
+    expect_exit(&run, 0, "MIDGE_CONFIG");
+    expect_line(&run, "device-id = from-file  # from config");
+}
+
+static void test_boolean_and_repeated_keys_in_config_file(void **state)
+{
+    (void)state;
+    write_ini("[midge]\ndevice-id = lamp1\nsubscribe-commands = yes\n"
+              "topic = TurnipRobot\ntopic = Radish\n",
+              0600);
+    proc_run(&run, MIDGE_ARGV("device", "--config", ini, "--print-config"), NULL, RUN_TIMEOUT_MS);
+    expect_exit(&run, 0, "booleans and topics");
+    expect_line(&run, "subscribe-commands = true  # from config");
+    expect_line(&run, "topic = TurnipRobot  # from config");
+    expect_line(&run, "topic = Radish  # from config");
+}
+
+static void test_boolean_from_environment_turns_tls_on(void **state)
+{
+    (void)state;
+    setenv("MIDGE_TLS", "on", 1);
+    proc_run(&run, MIDGE_ARGV("device", "--device-id", "lamp1", "--print-config"), NULL,
+             RUN_TIMEOUT_MS);
+    expect_exit(&run, 0, "MIDGE_TLS=on");
+    expect_line(&run, "tls = true  # from env MIDGE_TLS");
+    expect_line(&run, "port = 8883  # default");
+    setenv("MIDGE_TLS", "maybe", 1);
+    proc_run(&run, MIDGE_ARGV("device", "--device-id", "lamp1", "--print-config"), NULL,
+             RUN_TIMEOUT_MS);
+    expect_one_line_error(&run, "MIDGE_TLS", "MIDGE_TLS=maybe");
+}
+
+static void test_help_and_version_ignore_environment_and_config(void **state)
+{
+    (void)state;
+    setenv("MIDGE_PORT", "not-a-port", 1);
+    proc_run(&run, MIDGE_ARGV("device", "--config", "/nonexistent/midge.ini", "--help"), NULL,
+             RUN_TIMEOUT_MS);
+    expect_exit(&run, 0, "device --help");
+    assert_int_equal(run.err_len, 0);
+    proc_run(&run, MIDGE_ARGV("pub", "--version"), NULL, RUN_TIMEOUT_MS);
+    expect_exit(&run, 0, "pub --version");
+    assert_int_equal(run.err_len, 0);
+}
+
+/* --- --print-config ----------------------------------------------------------- */
+
+static void test_print_config_masks_secrets(void **state)
+{
+    (void)state;
+    write_ini("[midge]\ndevice-key = EnW4T71eIE55xOIQMN6pFMKuqel5T5HTzsGJRPiDhlM=\n", 0600);
+    setenv("MIDGE_PASSWORD", "Env-Secret-42", 1);
+    proc_run(&run,
+             MIDGE_ARGV("device", "--config", ini, "--device-id", "lamp1", "-u", "alice",
+                        "--print-config"),
+             NULL, RUN_TIMEOUT_MS);
+    expect_exit(&run, 0, "masked secrets");
+    expect_line(&run, "password = ********  # from env MIDGE_PASSWORD");
+    expect_line(&run, "device-key = ********  # from config");
+    assert_null(strstr(run.out, "Env-Secret-42"));
+    assert_null(strstr(run.out, "EnW4T71e"));
+    assert_null(strstr(run.err, "Env-Secret-42"));
+}
+
+static void test_printed_config_reads_back_the_same(void **state)
+{
+    char first[PROC_OUT_MAX + 1];
+    (void)state;
+    proc_run(&run,
+             MIDGE_ARGV("device", "--device-id", "lamp1", "-h", "broker.example", "-k", "90",
+                        "-t", "TurnipRobot", "--backoff-max", "9000", "--print-config"),
+             NULL, RUN_TIMEOUT_MS);
+    expect_exit(&run, 0, "print-config");
+    memcpy(first, run.out, run.out_len + 1);
+    write_ini(first, 0600);
+    proc_run(&run, MIDGE_ARGV("device", "--config", ini, "--print-config"), NULL,
+             RUN_TIMEOUT_MS);
+    expect_exit(&run, 0, "print-config of the printed config");
+    expect_line(&run, "host = broker.example  # from config");
+    expect_line(&run, "keepalive = 90  # from config");
+    expect_line(&run, "topic = TurnipRobot  # from config");
+    expect_line(&run, "backoff-max = 9000  # from config");
+}
+
+/* --- errors in the file -------------------------------------------------------- */
+
+static void test_syntax_error_names_file_and_line(void **state)
+{
+    char where[sizeof ini + 16];
+    (void)state;
+    write_ini("[midge]\ndevice-id = lamp1\nthis line is not ini\n", 0600);
+    snprintf(where, sizeof where, "config %s:3:", ini);
+    proc_run(&run, MIDGE_ARGV("device", "--config", ini), NULL, RUN_TIMEOUT_MS);
+    expect_one_line_error(&run, where, "syntax error");
+    assert_non_null(strstr(run.err, "midge device: "));
+}
+
+static void test_unknown_key_is_an_error(void **state)
+{
+    char where[sizeof ini + 16];
+    (void)state;
+    write_ini("[midge]\ndevice-id = lamp1\n\ncolour = red\n", 0600);
+    snprintf(where, sizeof where, "config %s:4:", ini);
+    proc_run(&run, MIDGE_ARGV("device", "--config", ini), NULL, RUN_TIMEOUT_MS);
+    expect_one_line_error(&run, where, "unknown key");
+    assert_non_null(strstr(run.err, "colour"));
+}
+
+static void test_wrong_section_is_an_error(void **state)
+{
+    (void)state;
+    write_ini("[device]\ndevice-id = lamp1\n", 0600);
+    proc_run(&run, MIDGE_ARGV("device", "--config", ini), NULL, RUN_TIMEOUT_MS);
+    expect_one_line_error(&run, ":2:", "wrong section");
+    assert_non_null(strstr(run.err, "[device]"));
+}
+
+static void test_bad_value_names_its_line(void **state)
+{
+    char where[sizeof ini + 16];
+    (void)state;
+    write_ini("[midge]\ndevice-id = lamp1\nport = eighty\n", 0600);
+    snprintf(where, sizeof where, "config %s:3:", ini);
+    proc_run(&run, MIDGE_ARGV("device", "--config", ini), NULL, RUN_TIMEOUT_MS);
+    expect_one_line_error(&run, where, "bad port");
+}
+
+static void test_missing_config_file_is_an_error(void **state)
+{
+    (void)state;
+    proc_run(&run, MIDGE_ARGV("device", "--device-id", "x", "--config", "/nonexistent/m.ini"),
+             NULL, RUN_TIMEOUT_MS);
+    expect_one_line_error(&run, "/nonexistent/m.ini", "missing file");
+}
+
+static void test_readable_config_with_secret_draws_a_warning(void **state)
+{
+    (void)state;
+    write_ini("[midge]\ndevice-id = lamp1\nusername = u\npassword = hunter2-secret\n", 0644);
+    proc_run(&run, MIDGE_ARGV("device", "--config", ini, "--print-config"), NULL,
+             RUN_TIMEOUT_MS);
+    expect_exit(&run, 0, "0644 with a secret");
+    assert_int_equal(count_lines(run.err), 1);
+    assert_non_null(strstr(run.err, "chmod 600"));
+    assert_null(strstr(run.err, "hunter2"));
+
+    write_ini("[midge]\ndevice-id = lamp1\nusername = u\npassword = hunter2-secret\n", 0600);
+    proc_run(&run, MIDGE_ARGV("device", "--config", ini, "--print-config"), NULL,
+             RUN_TIMEOUT_MS);
+    expect_exit(&run, 0, "0600 with a secret");
+    assert_int_equal(run.err_len, 0);
+}
+
+/* --- start-up checks ------------------------------------------------------------ */
+
+static void test_conflicting_client_id_and_device_id(void **state)
+{
+    (void)state;
+    proc_run(&run, MIDGE_ARGV("device", "-i", "a", "--device-id", "b"), NULL, RUN_TIMEOUT_MS);
+    expect_one_line_error(&run, "disagree", "-i a --device-id b");
+    proc_run(&run, MIDGE_ARGV("device", "-i", "same", "--device-id", "same", "--print-config"),
+             NULL, RUN_TIMEOUT_MS);
+    expect_exit(&run, 0, "-i same --device-id same");
+}
+
+static void test_missing_gpio_chip_fails_at_start(void **state)
+{
+    (void)state;
+    proc_run(&run, MIDGE_ARGV("device", "--device-id", "lamp1", "--led", "gpio:gpiochip9:4"),
+             NULL, RUN_TIMEOUT_MS);
+    expect_one_line_error(&run, "gpiochip9", "--led gpio:gpiochip9:4");
+}
+
+static void test_invalid_device_identity_fails_at_start(void **state)
+{
+    (void)state;
+    proc_run(&run, MIDGE_ARGV("device", "--profile", "onenet", "--device-id", "9377500"), NULL,
+             RUN_TIMEOUT_MS);
+    expect_one_line_error(&run, "midge device: ", "onenet without product id");
+}
+
+/* --- TLS flags ------------------------------------------------------------------- */
+
+static void test_tls_version_other_than_1_2_is_refused(void **state)
+{
+    (void)state;
+    proc_run(&run, MIDGE_ARGV("device", "--device-id", "lamp1", "--tls-version", "tlsv1.3"),
+             NULL, RUN_TIMEOUT_MS);
+    expect_one_line_error(&run, "tlsv1.3", "--tls-version tlsv1.3");
+    proc_run(&run, MIDGE_ARGV("pub", "-t", "t", "-m", "m", "--tls-version", "tlsv1.1"), NULL,
+             RUN_TIMEOUT_MS);
+    expect_one_line_error(&run, "tlsv1.1", "pub --tls-version tlsv1.1");
+}
+
+static void test_cafile_turns_tls_on_with_port_8883(void **state)
+{
+    (void)state;
+    proc_run(&run, MIDGE_ARGV("sub", "-t", "t", "--cafile", "/etc/ssl/ca.pem", "--print-config"),
+             NULL, RUN_TIMEOUT_MS);
+    expect_exit(&run, 0, "sub --cafile");
+    expect_line(&run, "tls = true  # default");
+    expect_line(&run, "port = 8883  # default");
+    proc_run(&run,
+             MIDGE_ARGV("sub", "-t", "t", "--cafile", "/etc/ssl/ca.pem", "-p", "9999",
+                        "--print-config"),
+             NULL, RUN_TIMEOUT_MS);
+    expect_exit(&run, 0, "sub --cafile -p 9999");
+    expect_line(&run, "port = 9999  # from flag");
+}
+
+static void test_cert_without_key_is_refused(void **state)
+{
+    (void)state;
+    proc_run(&run, MIDGE_ARGV("pub", "-t", "t", "-m", "m", "--cert", "/tmp/c.pem"), NULL,
+             RUN_TIMEOUT_MS);
+    assert_int_equal(proc_exit_code(&run), 1);
+    assert_int_equal(count_lines(run.err), 1);
+}
+
+static void test_onenet_studio_over_tls_trusts_the_shipped_ca(void **state)
+{
+    (void)state;
+    proc_run(&run,
+             MIDGE_ARGV("device", "--profile", "onenet-studio", "--tls", "--device-id", "d1",
+                        "--product-id", "238322", "--print-config"),
+             NULL, RUN_TIMEOUT_MS);
+    expect_exit(&run, 0, "onenet-studio --tls");
+    expect_line(&run, "host = mqttstls.heclouds.com  # default");
+    expect_line(&run, "port = 8883  # default");
+    expect_line(&run, "onenet-mqtts-ca.pem  # default");
+}
+
+static void test_onenet_profile_defaults(void **state)
+{
+    (void)state;
+    proc_run(&run,
+             MIDGE_ARGV("device", "--profile", "onenet", "--device-id", "9377500",
+                        "--product-id", "91025", "-P", "api-key-secret", "--print-config"),
+             NULL, RUN_TIMEOUT_MS);
+    expect_exit(&run, 0, "onenet defaults");
+    expect_line(&run, "host = 183.230.40.39  # default");
+    expect_line(&run, "port = 6002  # default");
+    expect_line(&run, "keepalive = 120  # default");
+    expect_line(&run, "username = 91025  # default");
+    assert_null(strstr(run.out, "api-key-secret"));
+}
+
+#define T(f) cmocka_unit_test_teardown(f, clear_env)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        T(test_flag_beats_env_beats_config_file),
+        T(test_config_file_named_by_environment),
+        T(test_boolean_and_repeated_keys_in_config_file),
+        T(test_boolean_from_environment_turns_tls_on),
+        T(test_help_and_version_ignore_environment_and_config),
+        T(test_print_config_masks_secrets),
+        T(test_printed_config_reads_back_the_same),
+        T(test_syntax_error_names_file_and_line),
+        T(test_unknown_key_is_an_error),
+        T(test_wrong_section_is_an_error),
+        T(test_bad_value_names_its_line),
+        T(test_missing_config_file_is_an_error),
+        T(test_readable_config_with_secret_draws_a_warning),
+        T(test_conflicting_client_id_and_device_id),
+        T(test_missing_gpio_chip_fails_at_start),
+        T(test_invalid_device_identity_fails_at_start),
+        T(test_tls_version_other_than_1_2_is_refused),
+        T(test_cafile_turns_tls_on_with_port_8883),
+        T(test_cert_without_key_is_refused),
+        T(test_onenet_studio_over_tls_trusts_the_shipped_ca),
+        T(test_onenet_profile_defaults),
+    };
+    return cmocka_run_group_tests(tests, make_dir, remove_dir);
+}

@@ -1,0 +1,256 @@
+/*
+ * `midge device` on the mqtt profile against a real mosquitto: commands and
+ * replies, retained state and presence, the will after a crash, a clean
+ * exit on SIGTERM, reconnection after the broker restarts, duplicate and
+ * unknown commands.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdlib.h>
+
+#include "broker.h"
+#include "peer.h"
+#include "proc.h"
+
+#define REPLY_TIMEOUT_MS 8000
+#define RECONNECT_TIMEOUT_MS 15000
+#define MIDGE_ARGV(...) ((char *[]){MIDGE_BINARY, __VA_ARGS__, NULL})
+
+static test_broker broker;
+static char port[8];
+static proc device;
+
+static int start_broker(void **state)
+{
+    (void)state;
+    if (test_broker_start(&broker, NULL) != 0)
+        return -1;
+    snprintf(port, sizeof port, "%u", (unsigned)broker.port);
+    return 0;
+}
+
+static int stop_broker(void **state)
+{
+    (void)state;
+    return test_broker_stop(&broker);
+}
+
+static int device_teardown(void **state)
+{
+    if (device.pid > 0 && !device.exited)
+        proc_stop(&device);
+    memset(&device, 0, sizeof device);
+    return peer_teardown(state);
+}
+
+/* A device with short reconnect delays, so a test never waits long. */
+static void start_device(const char *id)
+{
+    assert_int_equal(proc_start(&device,
+                                MIDGE_ARGV("device", "-h", "127.0.0.1", "-p", port, "--device-id",
+                                           (char *)id, "--backoff-min", "100", "--backoff-max",
+                                           "400", "-k", "5"),
+                                NULL),
+                     0);
+}
+
+/* A peer watching every topic of device `id`. */
+static peer *watcher(const char *id)
+{
+    char filter[96];
+    char name[64];
+    snprintf(filter, sizeof filter, "devices/%s/#", id);
+    snprintf(name, sizeof name, "watch-%s-%d", id, rand());
+    peer *p = peer_new(broker.port, name, true);
+    assert_non_null(p);
+    assert_int_equal(peer_connect(p, NULL), MIDGE_OK);
+    assert_int_equal(midge_client_subscribe(&p->client, filter, 1), MIDGE_OK);
+    return p;
+}
+
+/* Poll until a message on `topic` with `payload` (NULL = any) is among the
+ * recorded ones; its index, or -1. */
+static int await_message(peer *p, const char *topic, const char *payload, int timeout_ms)
+{
+    long long deadline = peer_now_ms() + timeout_ms;
+    for (;;) {
+        int n = p->count < PEER_MAX_MESSAGES ? p->count : PEER_MAX_MESSAGES;
+        for (int i = 0; i < n; i++) {
+            const peer_message *m = &p->got[i];
+            if (strcmp(m->topic, topic) != 0)
+                continue;
+            if (payload == NULL ||
+                (m->len == strlen(payload) && memcmp(m->payload, payload, m->len) == 0))
+                return i;
+        }
+        if (peer_now_ms() >= deadline)
+            return -1;
+        midge_client_poll(&p->client, 50);
+    }
+}
+
+/* Send `command` with request id `cmdid`; the reply's payload. */
+static const char *command(peer *p, const char *id, const char *cmdid, const char *command_text)
+{
+    static char reply[PEER_PAYLOAD_MAX + 1];
+    char request[160];
+    char response[160];
+    snprintf(request, sizeof request, "devices/%s/cmd/request/%s", id, cmdid);
+    snprintf(response, sizeof response, "devices/%s/cmd/response/%s", id, cmdid);
+    p->count = 0;
+    assert_int_equal(midge_client_publish(&p->client, request, command_text,
+                                          strlen(command_text), 1, false, NULL),
+                     MIDGE_OK);
+    int i = await_message(p, response, NULL, REPLY_TIMEOUT_MS);
+    if (i < 0) {
+        proc_pump(&device, 100);
+        fprintf(stderr, "no reply to %s; device said:\n%s\n", command_text, device.err);
+        return NULL;
+    }
+    memcpy(reply, p->got[i].payload, p->got[i].len);
+    reply[p->got[i].len] = '\0';
+    return reply;
+}
+
+static void expect_reply(peer *p, const char *id, const char *cmdid, const char *cmd,
+                         const char *want)
+{
+    const char *got = command(p, id, cmdid, cmd);
+    assert_non_null(got);
+    assert_string_equal(got, want);
+}
+
+static void wait_online(peer *p, const char *id)
+{
+    char status[96];
+    snprintf(status, sizeof status, "devices/%s/status", id);
+    assert_true(await_message(p, status, "online", RECONNECT_TIMEOUT_MS) >= 0);
+}
+
+/* --- tests ----------------------------------------------------------------- */
+
+static void test_commands_are_answered_in_order(void **state)
+{
+    (void)state;
+    start_device("lamp1");
+    peer *p = watcher("lamp1");
+    wait_online(p, "lamp1");
+    expect_reply(p, "lamp1", "c1", "on", "on");
+    expect_reply(p, "lamp1", "c2", "off", "off");
+    expect_reply(p, "lamp1", "c3", "toggle", "on");
+    expect_reply(p, "lamp1", "c4", "toggle", "off");
+    expect_reply(p, "lamp1", "c5", "status", "off");
+    proc_pump(&device, 100);
+    /* The console shows each command and LED change. */
+    assert_non_null(strstr(device.err, " info  command \"toggle\""));
+    assert_non_null(strstr(device.err, "LED on"));
+}
+
+static void test_retained_state_and_presence_then_offline_on_sigterm(void **state)
+{
+    (void)state;
+    start_device("lamp2");
+    peer *p = watcher("lamp2");
+    wait_online(p, "lamp2");
+    expect_reply(p, "lamp2", "r1", "on", "on");
+
+    /* A newcomer learns state and presence from the retained messages. */
+    peer *late = watcher("lamp2");
+    assert_true(await_message(late, "devices/lamp2/state", "{\"led\":\"on\"}", 5000) >= 0);
+    assert_true(await_message(late, "devices/lamp2/status", "online", 5000) >= 0);
+    assert_true(late->got[await_message(late, "devices/lamp2/status", "online", 0)].retain);
+
+    proc_stop(&device);
+    assert_false(device.timed_out);
+    assert_int_equal(proc_exit_code(&device), 0);
+    peer *after = watcher("lamp2");
+    assert_true(await_message(after, "devices/lamp2/status", "offline", 5000) >= 0);
+}
+
+static void test_kill_9_leaves_the_retained_will_offline(void **state)
+{
+    (void)state;
+    start_device("lamp3");
+    peer *p = watcher("lamp3");
+    wait_online(p, "lamp3");
+    kill(device.pid, SIGKILL);
+    proc_wait(&device, 5000);
+    /* mosquitto publishes the will as soon as the socket closes. */
+    peer *after = watcher("lamp3");
+    int i = await_message(after, "devices/lamp3/status", "offline", 8000);
+    assert_true(i >= 0);
+    assert_true(after->got[i].retain);
+}
+
+static void test_duplicate_command_id_does_not_act_twice(void **state)
+{
+    (void)state;
+    start_device("lamp4");
+    peer *p = watcher("lamp4");
+    wait_online(p, "lamp4");
+    expect_reply(p, "lamp4", "same-id", "toggle", "on");
+    expect_reply(p, "lamp4", "same-id", "toggle", "on");
+    expect_reply(p, "lamp4", "s2", "status", "on");
+}
+
+static void test_unknown_command_gets_an_error_reply_and_device_runs_on(void **state)
+{
+    (void)state;
+    start_device("lamp5");
+    peer *p = watcher("lamp5");
+    wait_online(p, "lamp5");
+    const char *got = command(p, "lamp5", "u1", "explode");
+    assert_non_null(got);
+    assert_string_not_equal(got, "on");
+    assert_string_not_equal(got, "off");
+    expect_reply(p, "lamp5", "u2", "on", "on");
+    proc_pump(&device, 100);
+    assert_false(device.exited);
+    assert_non_null(strstr(device.err, " warn  "));
+}
+
+static void test_device_reconnects_after_broker_restart(void **state)
+{
+    (void)state;
+    start_device("lamp6");
+    peer *p = watcher("lamp6");
+    wait_online(p, "lamp6");
+    expect_reply(p, "lamp6", "b1", "on", "on");
+    peer_free(p);
+
+    assert_int_equal(test_broker_restart(&broker), 0);
+    peer *q = watcher("lamp6");
+    /* The device finds the broker again by itself and serves commands. */
+    const char *got = NULL;
+    long long deadline = peer_now_ms() + RECONNECT_TIMEOUT_MS;
+    for (int n = 0; got == NULL && peer_now_ms() < deadline; n++) {
+        char id[32];
+        snprintf(id, sizeof id, "after-%d", n);
+        got = command(q, "lamp6", id, "status");
+    }
+    assert_non_null(got);
+    assert_string_equal(got, "on");
+    proc_pump(&device, 100);
+    assert_false(device.exited);
+    assert_non_null(strstr(device.err, "reconnecting in"));
+}
+
+#define T(f) cmocka_unit_test_teardown(f, device_teardown)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        T(test_commands_are_answered_in_order),
+        T(test_retained_state_and_presence_then_offline_on_sigterm),
+        T(test_kill_9_leaves_the_retained_will_offline),
+        T(test_duplicate_command_id_does_not_act_twice),
+        T(test_unknown_command_gets_an_error_reply_and_device_runs_on),
+        T(test_device_reconnects_after_broker_restart),
+    };
+    return cmocka_run_group_tests(tests, start_broker, stop_broker);
+}

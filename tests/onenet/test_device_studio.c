@@ -1,0 +1,402 @@
+/*
+ * `midge device --profile onenet-studio` against the fake OneNET Studio
+ * server (onenet.md section 2): token login, $sys topics, the OneJSON
+ * thing model, and reconnects that sign a fresh token.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <time.h>
+
+#include "device_run.h"
+#include "midge/token.h"
+
+/* The platform's published test device. Test values, not anyone's key. */
+#define PRODUCT_ID "238322"
+#define DEVICE_NAME "mqtts-test-device"
+#define DEVICE_KEY "EnW4T71eIE55xOIQMN6pFMKuqel5T5HTzsGJRPiDhlM="
+#define BASE "$sys/" PRODUCT_ID "/" DEVICE_NAME "/"
+#define VECTOR_TOKEN                                                                         \
+    "version=2018-10-31&res=products%2F238322%2Fdevices%2Fmqtts-test-device&et=7557387130" \
+    "&method=sha1&sign=Rs0u%2FKnyoK5%2FMuKo5xKa0tW%2BWqY%3D"
+
+#define SET BASE "thing/property/set"
+#define SET_REPLY BASE "thing/property/set_reply"
+#define GET BASE "thing/property/get"
+#define GET_REPLY BASE "thing/property/get_reply"
+#define POST BASE "thing/property/post"
+#define CMD_FILTER BASE "cmd/request/+"
+
+#define WAIT_MS 5000
+#define QUIET_MS 500
+#define CONNACK_DELAY_MS 100
+
+static const char *const studio[] = {"--profile", "onenet-studio", "--product-id", PRODUCT_ID,
+                                     "--device-id", DEVICE_NAME, "--device-key", DEVICE_KEY,
+                                     "--backoff-min", "100", "--backoff-max", "200", NULL};
+
+static device_run run;
+
+static int server_up(void **state)
+{
+    fake_onenet_config cfg = {FAKE_ONENET_STUDIO, PRODUCT_ID, DEVICE_NAME, DEVICE_KEY,
+                              CONNACK_DELAY_MS};
+    (void)state;
+    memset(&run, 0, sizeof run);
+    run.server = fake_onenet_start(&cfg);
+    return run.server != NULL ? 0 : -1;
+}
+
+static int server_down(void **state)
+{
+    (void)state;
+    if (run.started)
+        run_stop(&run);
+    run_dump(&run, "TMPDEBUG");
+    fake_onenet_stop(run.server);
+    run.server = NULL;
+    return 0;
+}
+
+#define EXPECT(cond)                                                                        \
+    do {                                                                                    \
+        bool expect_ok = (cond);                                                            \
+        if (!expect_ok)                                                                     \
+            run_dump(&run, #cond);                                                          \
+        assert_true(expect_ok);                                                             \
+    } while (0)
+
+static bool text_is(const fake_onenet_event *ev, const char *text)
+{
+    return ev->len == strlen(text) && memcmp(ev->payload, text, ev->len) == 0;
+}
+
+static bool text_has(const fake_onenet_event *ev, const char *part)
+{
+    char copy[FAKE_ONENET_PAYLOAD_MAX + 1];
+    memcpy(copy, ev->payload, ev->len);
+    copy[ev->len] = '\0';
+    return strstr(copy, part) != NULL;
+}
+
+/* The reply's "code" member, -1 when there is none. */
+static long reply_code(const fake_onenet_event *ev)
+{
+    char copy[FAKE_ONENET_PAYLOAD_MAX + 1];
+    memcpy(copy, ev->payload, ev->len);
+    copy[ev->len] = '\0';
+    const char *at = strstr(copy, "\"code\":");
+    return at != NULL ? strtol(at + 7, NULL, 10) : -1;
+}
+
+static void expect_clean_record(void)
+{
+    EXPECT(fake_onenet_tally(run.server, FAKE_ONENET_VIOLATION, NULL) == 0);
+    EXPECT(fake_onenet_tally(run.server, FAKE_ONENET_DROPPED, NULL) == 0);
+    EXPECT(fake_onenet_tally(run.server, FAKE_ONENET_REFUSED, NULL) == 0);
+    EXPECT(fake_onenet_tally(run.server, FAKE_ONENET_KICKED, NULL) == 0);
+    EXPECT(fake_onenet_max_open(run.server) == 1);
+}
+
+/* Each of the device's three filters on connection `conn`, granted. */
+static void expect_subscriptions(int conn)
+{
+    static const char *const filters[] = {SET, GET, CMD_FILTER};
+    for (size_t i = 0; i < 3; i++) {
+        fake_onenet_event ev;
+        size_t at = 0;
+        bool found = false;
+        while (!found && run_wait_from(&run, &at, FAKE_ONENET_SUBSCRIBE, filters[i], WAIT_MS, &ev))
+            found = ev.conn == conn;
+        EXPECT(found);
+        EXPECT(ev.code == 0);
+    }
+}
+
+/* Online: the token verified, the filters granted, the first post seen. */
+static void start_online(const char *const *common, const char *const *extra,
+                         fake_onenet_event *accepted)
+{
+    fake_onenet_event ev;
+
+    assert_true(run_start(&run, common != NULL ? common : studio, extra));
+    EXPECT(run_wait(&run, FAKE_ONENET_ACCEPTED, NULL, WAIT_MS, accepted != NULL ? accepted : &ev));
+    expect_subscriptions(accepted != NULL ? accepted->conn : ev.conn);
+    EXPECT(run_wait(&run, FAKE_ONENET_PUBLISH, POST, WAIT_MS, &ev));
+}
+
+static void push_text(const char *topic, const char *text)
+{
+    EXPECT(fake_onenet_push(run.server, topic, text, strlen(text)));
+}
+
+/* Property set, its reply (exact), and the post when the LED changes. */
+static void set_led(const char *id, bool on, bool expect_post)
+{
+    char set[128];
+    char reply[96];
+    fake_onenet_event ev;
+
+    snprintf(set, sizeof set, "{\"id\":\"%s\",\"version\":\"1.0\",\"params\":{\"led\":%s}}", id,
+             on ? "true" : "false");
+    snprintf(reply, sizeof reply, "{\"id\":\"%s\",\"code\":200,\"msg\":\"success\"}", id);
+    push_text(SET, set);
+    EXPECT(run_wait(&run, FAKE_ONENET_PUBLISH, SET_REPLY, WAIT_MS, &ev));
+    EXPECT(text_is(&ev, reply));
+    if (expect_post) {
+        EXPECT(run_wait(&run, FAKE_ONENET_PUBLISH, POST, WAIT_MS, &ev));
+        EXPECT(text_has(&ev, on ? "\"params\":{\"led\":{\"value\":true}}"
+                                : "\"params\":{\"led\":{\"value\":false}}"));
+    }
+}
+
+/* --- Tests ------------------------------------------------------------------------------ */
+
+static void test_studio_device_logs_in_with_a_token_the_server_verifies(void **state)
+{
+    fake_onenet_event ev;
+    uint64_t now = (uint64_t)time(NULL);
+    (void)state;
+
+    start_online(NULL, NULL, &ev);
+    /* ACCEPTED: the sign verified with the device key for the token's own
+     * et and method, and et is in the future. */
+    EXPECT(ev.token_et > now);
+    EXPECT(strcmp(ev.token_method, "sha256") == 0);
+    EXPECT(ev.clean_session);
+    EXPECT(ev.keepalive_s >= 10 && ev.keepalive_s <= 1800);
+    EXPECT(strcmp(ev.topic, DEVICE_NAME) == 0);
+    expect_clean_record();
+}
+
+static void test_studio_device_posts_its_state_after_connack(void **state)
+{
+    fake_onenet_event ev;
+    size_t at = 0;
+    (void)state;
+
+    start_online(NULL, NULL, NULL);
+    EXPECT(run_wait_from(&run, &at, FAKE_ONENET_PUBLISH, POST, 0, &ev));
+    EXPECT(text_has(&ev, "\"version\":\"1.0\",\"params\":{\"led\":{\"value\":false}}"));
+    EXPECT(ev.len > 8 && memcmp(ev.payload, "{\"id\":\"", 7) == 0);
+    EXPECT(ev.qos <= 1 && !ev.retain);
+}
+
+static void test_studio_property_set_is_answered_200_and_posted(void **state)
+{
+    (void)state;
+
+    start_online(NULL, NULL, NULL);
+    set_led("124", true, true);
+    set_led("126", false, true);
+    /* No change: answered, not posted. */
+    set_led("127", false, false);
+    run_quiet(&run, QUIET_MS);
+    EXPECT(!run_wait(&run, FAKE_ONENET_PUBLISH, POST, 0, NULL));
+    expect_clean_record();
+}
+
+static void test_studio_property_get_returns_the_led(void **state)
+{
+    fake_onenet_event ev;
+    (void)state;
+
+    start_online(NULL, NULL, NULL);
+    push_text(GET, "{\"id\":\"125\",\"version\":\"1.0\",\"params\":[\"led\"]}");
+    EXPECT(run_wait(&run, FAKE_ONENET_PUBLISH, GET_REPLY, WAIT_MS, &ev));
+    EXPECT(text_is(&ev, "{\"id\":\"125\",\"code\":200,\"msg\":\"success\",\"data\":{\"led\":false}}"));
+    set_led("124", true, true);
+    push_text(GET, "{\"id\":\"128\",\"version\":\"1.0\",\"params\":[\"led\"]}");
+    EXPECT(run_wait(&run, FAKE_ONENET_PUBLISH, GET_REPLY, WAIT_MS, &ev));
+    EXPECT(text_is(&ev, "{\"id\":\"128\",\"code\":200,\"msg\":\"success\",\"data\":{\"led\":true}}"));
+    expect_clean_record();
+}
+
+static void test_studio_raw_commands_are_answered_on_cmd_response(void **state)
+{
+    fake_onenet_event ev;
+    (void)state;
+
+    start_online(NULL, NULL, NULL);
+    push_text(BASE "cmd/request/41", "toggle");
+    EXPECT(run_wait(&run, FAKE_ONENET_PUBLISH, BASE "cmd/response/41", WAIT_MS, &ev));
+    EXPECT(text_is(&ev, "on"));
+    EXPECT(run_wait(&run, FAKE_ONENET_PUBLISH, POST, WAIT_MS, &ev));
+    EXPECT(text_has(&ev, "{\"value\":true}"));
+    push_text(BASE "cmd/request/42", "toggle");
+    EXPECT(run_wait(&run, FAKE_ONENET_PUBLISH, BASE "cmd/response/42", WAIT_MS, &ev));
+    EXPECT(text_is(&ev, "off"));
+    push_text(BASE "cmd/request/43", "status");
+    EXPECT(run_wait(&run, FAKE_ONENET_PUBLISH, BASE "cmd/response/43", WAIT_MS, &ev));
+    EXPECT(text_is(&ev, "off"));
+    expect_clean_record();
+}
+
+static void test_studio_malformed_set_gets_an_error_reply(void **state)
+{
+    static const char *const bad[] = {
+        "{\"id\":\"130\",\"version\":\"1.0\",\"params\":{\"led\":tru}}",  /* not JSON */
+        "{\"id\":\"131\",\"version\":\"1.0\",\"params\":{\"led\":true",   /* cut short */
+        "{\"id\":\"132\",\"version\":\"1.0\",\"params\":{\"led\":\"on\"}}", /* not a boolean */
+        "{\"id\":\"133\",\"version\":\"1.0\",\"params\":{\"fan\":true}}",  /* unknown property */
+        "{\"id\":\"134\",\"version\":\"1.0\",\"params\":[\"led\"]}",      /* not an object */
+    };
+    fake_onenet_event ev;
+    (void)state;
+
+    start_online(NULL, NULL, NULL);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "\"id\":\"%zu\"", 130 + i);
+        push_text(SET, bad[i]);
+        EXPECT(run_wait(&run, FAKE_ONENET_PUBLISH, SET_REPLY, WAIT_MS, &ev));
+        EXPECT(text_has(&ev, id));
+        EXPECT(reply_code(&ev) > 0 && reply_code(&ev) != 200);
+    }
+    /* Nothing changed, and the device still obeys. */
+    run_quiet(&run, QUIET_MS);
+    EXPECT(!run_wait(&run, FAKE_ONENET_PUBLISH, POST, 0, NULL));
+    EXPECT(run_alive(&run));
+    set_led("135", true, true);
+    expect_clean_record();
+}
+
+static void test_studio_reconnect_signs_a_fresh_valid_token_and_resubscribes(void **state)
+{
+    fake_onenet_event first;
+    fake_onenet_event second;
+    fake_onenet_event ev;
+    (void)state;
+
+    start_online(NULL, NULL, &first);
+    set_led("124", true, true);
+
+    EXPECT(fake_onenet_drop(run.server));
+    EXPECT(run_wait(&run, FAKE_ONENET_ACCEPTED, NULL, WAIT_MS, &second));
+    EXPECT(second.conn == 2);
+    /* ACCEPTED again means the new token verified and has not expired. */
+    EXPECT(second.token_et >= first.token_et);
+    EXPECT(second.token_et > (uint64_t)time(NULL));
+    expect_subscriptions(2);
+    EXPECT(run_wait(&run, FAKE_ONENET_PUBLISH, POST, WAIT_MS, &ev));
+    EXPECT(ev.conn == 2);
+    EXPECT(text_has(&ev, "{\"value\":true}"));
+    /* Served on the new connection. */
+    push_text(GET, "{\"id\":\"125\",\"version\":\"1.0\",\"params\":[\"led\"]}");
+    EXPECT(run_wait(&run, FAKE_ONENET_PUBLISH, GET_REPLY, WAIT_MS, &ev));
+    EXPECT(text_has(&ev, "\"data\":{\"led\":true}"));
+    EXPECT(fake_onenet_tally(run.server, FAKE_ONENET_KICKED, NULL) == 0);
+    EXPECT(fake_onenet_tally(run.server, FAKE_ONENET_VIOLATION, NULL) == 0);
+    EXPECT(fake_onenet_max_open(run.server) == 1);
+}
+
+/* The token the device used, rebuilt from what the server saw. */
+static void token_of(const fake_onenet_event *accepted, char *token, size_t cap)
+{
+    assert_int_equal(midge_token_make(token, cap, PRODUCT_ID, DEVICE_NAME, DEVICE_KEY,
+                                      accepted->token_method, accepted->token_et, NULL),
+                     MIDGE_OK);
+}
+
+static void expect_no_secret(const char *token)
+{
+    const char *sign = strstr(token, "sign=");
+    assert_non_null(sign);
+    EXPECT(strstr(run.p.err, DEVICE_KEY) == NULL);
+    EXPECT(strstr(run.p.err, "EnW4T71e") == NULL);
+    EXPECT(strstr(run.p.err, token) == NULL);
+    EXPECT(strstr(run.p.err, sign) == NULL);
+    EXPECT(strstr(run.p.err, "sign=") == NULL);
+    EXPECT(strstr(run.p.out, DEVICE_KEY) == NULL);
+    EXPECT(strstr(run.p.out, "sign=") == NULL);
+}
+
+static void test_studio_device_never_shows_key_or_token(void **state)
+{
+    static const char *const trace[] = {"-d", NULL};
+    char token[512];
+    fake_onenet_event ev;
+    (void)state;
+
+    start_online(NULL, trace, &ev);
+    set_led("124", true, true);
+    EXPECT(fake_onenet_drop(run.server));
+    EXPECT(run_wait(&run, FAKE_ONENET_ACCEPTED, NULL, WAIT_MS, NULL));
+    EXPECT(run_stop(&run) == 0);
+    EXPECT(run_err_lines_with(&run, "CONNECT") >= 2);
+    token_of(&ev, token, sizeof token);
+    expect_no_secret(token);
+}
+
+static void test_studio_ready_made_token_is_sent_as_given(void **state)
+{
+    static const char *const with_token[] = {"--profile", "onenet-studio", "--product-id",
+                                             PRODUCT_ID, "--device-id", DEVICE_NAME, "-P",
+                                             VECTOR_TOKEN, "--backoff-min", "100",
+                                             "--backoff-max", "200", NULL};
+    fake_onenet_event ev;
+    (void)state;
+
+    start_online(with_token, NULL, &ev);
+    EXPECT(ev.token_et == 7557387130u);
+    EXPECT(strcmp(ev.token_method, "sha1") == 0);
+    /* Reused as it is after a reconnect: still valid. */
+    EXPECT(fake_onenet_drop(run.server));
+    EXPECT(run_wait(&run, FAKE_ONENET_ACCEPTED, NULL, WAIT_MS, &ev));
+    EXPECT(ev.token_et == 7557387130u);
+    EXPECT(run_stop(&run) == 0);
+    EXPECT(strstr(run.p.err, "Rs0u") == NULL);
+}
+
+static void test_studio_expired_token_is_logged_and_retried(void **state)
+{
+    static const char *const expired[] = {"--expires", "1000000000", NULL};
+    fake_onenet_event ev;
+    (void)state;
+
+    assert_true(run_start(&run, studio, expired));
+    EXPECT(run_wait(&run, FAKE_ONENET_REFUSED, NULL, WAIT_MS, &ev));
+    EXPECT(ev.code == 5);
+    EXPECT(ev.token_et == 1000000000u);
+    EXPECT(run_wait(&run, FAKE_ONENET_REFUSED, NULL, WAIT_MS, &ev));
+    EXPECT(run_alive(&run));
+    EXPECT(run_stop(&run) == 0);
+    EXPECT(run_err_lines_with(&run, "not authorized") >= 1);
+    EXPECT(fake_onenet_tally(run.server, FAKE_ONENET_ACCEPTED, NULL) == 0);
+}
+
+static void test_studio_device_stops_cleanly_on_sigterm(void **state)
+{
+    fake_onenet_event ev;
+    (void)state;
+
+    start_online(NULL, NULL, NULL);
+    EXPECT(run_stop(&run) == 0);
+    EXPECT(run_wait(&run, FAKE_ONENET_DISCONNECT, NULL, WAIT_MS, &ev));
+    expect_clean_record();
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, server_up, server_down)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        T(test_studio_device_logs_in_with_a_token_the_server_verifies),
+        T(test_studio_device_posts_its_state_after_connack),
+        T(test_studio_property_set_is_answered_200_and_posted),
+        T(test_studio_property_get_returns_the_led),
+        T(test_studio_raw_commands_are_answered_on_cmd_response),
+        T(test_studio_malformed_set_gets_an_error_reply),
+        T(test_studio_reconnect_signs_a_fresh_valid_token_and_resubscribes),
+        T(test_studio_device_never_shows_key_or_token),
+        T(test_studio_ready_made_token_is_sent_as_given),
+        T(test_studio_expired_token_is_logged_and_retried),
+        T(test_studio_device_stops_cleanly_on_sigterm),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
