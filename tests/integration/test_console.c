@@ -267,6 +267,10 @@ static void test_send_without_command_or_device_fails_in_one_line(void **state)
     proc_run(&run, MIDGE_ARGV("send", "-h", "127.0.0.1", "-p", port, "--device-id", "a/#", "on"),
              NULL, RUN_TIMEOUT_MS);
     expect_one_line_failure(&run, 1, "midge send with a wildcard in the device id");
+    /* OneNET takes commands over HTTP: the stand-in broker must be named. */
+    proc_run(&run, MIDGE_ARGV("send", "--profile", "onenet", "--device-id", "9377500", "on"), NULL,
+             RUN_TIMEOUT_MS);
+    expect_one_line_failure(&run, 1, "midge send --profile onenet without -h");
 }
 
 /* --- midge devices ------------------------------------------------------------ */
