@@ -49,6 +49,10 @@ typedef struct midge_client_config {
     uint32_t backoff_max_ms;      /* cap of the doubling delay; 0 = 30000 */
     midge_transport_open_fn open; /* NULL = plain TCP (midge_tcp_opener) */
     void *opener;                 /* context for `open` */
+    /* Optional: asked after every wait inside connect and subscribe; true
+     * abandons the call with MIDGE_ERR_INTERRUPTED (e.g. a signal arrived). */
+    bool (*interrupted)(void *user);
+    void *interrupt_user;
     midge_trace_fn trace;         /* optional packet trace (-d) */
     void *trace_user;
 } midge_client_config;
@@ -75,6 +79,7 @@ struct midge_client {
     uint8_t granted[MIDGE_CLIENT_MAX_SUBS];
     bool got_message;
     bool dispatching; /* inside a callback: no blocking call may run */
+    uint32_t read_ms; /* clock of the last receive (publish reads once per ms) */
     midge_tcp tcp; /* the default transport's state */
 };
 

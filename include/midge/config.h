@@ -21,6 +21,27 @@
  * the encoded packet itself (packet id 2, state 1). */
 #define MIDGE_STORE_RECORD_OVERHEAD 3u
 
+/* Code for speed or code for size, where the two differ (the bytes on the
+ * wire and what is accepted never do). 1: the QoS 0 publish path encodes
+ * straight into tx and checks the topic while copying it, and UTF-8 and
+ * topic checks go a machine word at a time; the host build, -O2. 0: one
+ * publish path that validates, sizes and then copies, and byte loops; much
+ * smaller, for microcontroller builds. Default: 0 when the compiler
+ * optimises for size (-Os defines __OPTIMIZE_SIZE__), else 1. */
+#ifndef MIDGE_FAST_PATHS
+#if defined(__OPTIMIZE_SIZE__)
+#define MIDGE_FAST_PATHS 0
+#else
+#define MIDGE_FAST_PATHS 1
+#endif
+#endif
+
+/* The word-at-a-time UTF-8 and topic checks alone (see MIDGE_FAST_PATHS,
+ * which it follows unless set). */
+#ifndef MIDGE_TOPIC_WORDS
+#define MIDGE_TOPIC_WORDS MIDGE_FAST_PATHS
+#endif
+
 /* Subscriptions a blocking client remembers to renew after a reconnect. */
 #ifndef MIDGE_CLIENT_MAX_SUBS
 #define MIDGE_CLIENT_MAX_SUBS 16

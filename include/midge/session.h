@@ -66,7 +66,7 @@ typedef enum midge_event_type {
     MIDGE_EV_UNSUBACK,     /* packet_id */
     MIDGE_EV_PINGRESP,
     MIDGE_EV_SESSION_LOST, /* session_lost.discarded: in-flight messages dropped */
-    MIDGE_EV_CLOSED        /* status: why the connection must be closed */
+    MIDGE_EV_CLOSED        /* status: why the connection must be closed; closed.* */
 } midge_event_type;
 
 /* Pointers inside an event are valid only during the callback. */
@@ -87,6 +87,11 @@ typedef struct midge_event {
         struct {
             size_t discarded;
         } session_lost;
+        struct {
+            /* MIDGE_ERR_TOO_BIG: the refused packet's whole size, from its
+             * fixed header (none of it was buffered); 0 otherwise. */
+            size_t packet_size;
+        } closed;
     };
 } midge_event;
 
@@ -106,26 +111,29 @@ enum midge_session_state {
     MIDGE_SESSION_FAILED      /* must close the transport */
 };
 
-/* Visible so it can be declared static; every field is private. */
+/* Visible so it can be declared static; every field is private. The order
+ * is for code size on microcontrollers: the fields used most come first,
+ * within reach of the short load and store forms of Thumb-2 (bytes up to
+ * offset 31, words up to 124) and Xtensa (words up to 60). */
 typedef struct midge_session {
-    uint8_t *tx;
-    uint8_t *rx;
-    uint8_t *store;
-    uint16_t *rx_qos2_ids;
-    midge_event_fn on_event;
-    void *user;
-    midge_trace_fn trace;
-    uint32_t tx_size, tx_len, tx_off;
-    uint32_t rx_size, rx_len;
-    uint32_t store_size, store_len, store_head;
-    uint32_t last_tx_ms, last_rx_ms, connect_ms;
-    uint32_t connack_timeout_ms;
+    uint8_t state;
+    uint8_t flags;
     uint16_t keepalive_s;
     uint16_t next_id;
     uint16_t rx_qos2_cap, rx_qos2_count;
     uint16_t pending_acks[MIDGE_MAX_PENDING_ACKS];
-    uint8_t state;
-    uint8_t flags;
+    uint8_t *tx;
+    uint32_t tx_size, tx_len, tx_off;
+    uint8_t *rx;
+    uint32_t rx_size, rx_len;
+    uint8_t *store;
+    uint32_t store_size, store_len, store_head;
+    uint32_t last_tx_ms, last_rx_ms, connect_ms;
+    uint32_t connack_timeout_ms;
+    midge_event_fn on_event;
+    void *user;
+    midge_trace_fn trace;
+    uint16_t *rx_qos2_ids;
 } midge_session;
 
 void midge_session_init(midge_session *s, const midge_session_buffers *bufs,

@@ -193,9 +193,12 @@ static midge_status feed_whole(struct bench_link *l, midge_session *s,
 
 midge_status bench_io_read(struct bench_link *l, midge_session *s,
                            const struct bench_io_limits *lim, struct bench_scratch *sc,
-                           uint32_t now_ms)
+                           uint32_t now_ms, bool *more)
 {
     size_t carry = bench_buf_len(l->in);
+
+    if (more != NULL)
+        *more = false;
 
     if (carry >= sc->cap)
         return MIDGE_ERR_TOO_BIG;
@@ -207,6 +210,8 @@ midge_status bench_io_read(struct bench_link *l, midge_session *s,
     if (n < 0)
         return would_block(errno) ? MIDGE_OK : MIDGE_ERR_IO;
 
+    if (more != NULL)
+        *more = (size_t)n == sc->cap - carry;
     size_t total = carry + (size_t)n;
     size_t whole = frame_whole(sc->buf, total, lim->max_packet);
     midge_status st = feed_whole(l, s, lim, sc->buf, whole, now_ms);

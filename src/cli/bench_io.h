@@ -78,12 +78,14 @@ midge_status bench_io_flush(struct bench_link *l, midge_session *s, size_t out_l
 midge_status bench_io_write(struct bench_link *l);
 
 /* One recv() into the scratch buffer, whole packets fed to the session
- * (events fire from here), the rest kept in l->in. MIDGE_ERR_CLOSED when
- * the peer closed, MIDGE_ERR_IO on a socket error, or the session's own
+ * (events fire from here), the rest kept in l->in. *more (may be NULL)
+ * says the read filled the buffer, so the socket may hold more; a short
+ * read or "would block" means it is empty now. MIDGE_ERR_CLOSED when the
+ * peer closed, MIDGE_ERR_IO on a socket error, or the session's own
  * failure. */
 midge_status bench_io_read(struct bench_link *l, midge_session *s,
                            const struct bench_io_limits *lim, struct bench_scratch *sc,
-                           uint32_t now_ms);
+                           uint32_t now_ms, bool *more);
 
 /* Close the socket and free both queues. */
 void bench_link_close(struct bench_link *l);

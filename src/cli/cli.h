@@ -29,13 +29,14 @@ int cli_send_run(const struct cli_command *cmd, int argc, char **argv);
 int cli_devices_run(const struct cli_command *cmd, int argc, char **argv);
 int cli_token_run(const struct cli_command *cmd, int argc, char **argv);
 int cli_device_run(const struct cli_command *cmd, int argc, char **argv);
+int cli_bench_run(const struct cli_command *cmd, int argc, char **argv);
 
 /* --- the connection every broker-facing subcommand opens (conn.c) -------- */
 
 /* Buffer sizes a subcommand asks for. */
 struct cli_conn_sizes {
     size_t tx;
-    size_t rx;
+    size_t rx;    /* the default largest incoming packet; --max-packet-size overrides it */
     size_t store; /* 0 for a subscriber that never publishes QoS 1/2 */
     midge_trace_fn trace; /* -d trace; NULL = cli_trace_packet */
 };
@@ -54,6 +55,8 @@ struct cli_conn {
     const struct cli_options *opts;
     midge_tls *tls; /* heap (about 41 KB), only with TLS; holds the socket then */
     midge_tls_opener_ctx tls_ctx;
+    size_t rx_size;      /* the largest packet accepted (--max-packet-size) */
+    size_t refused_size; /* the last packet refused as larger than rx_size */
 };
 
 /* Allocate, configure from *o and connect. On failure prints one error
@@ -77,6 +80,14 @@ bool cli_conn_setup(struct cli_conn *k, const struct cli_options *o,
 /* Why connecting failed, in one line without the "midge cmd: " prefix:
  * the broker's refusal, the TLS failure, or the network error. */
 void cli_conn_describe(const struct cli_conn *k, midge_status st, char *buf, size_t cap);
+
+/* midge_strerror(st), except that a packet refused for its size is named
+ * with its size and the limit. Returns buf. */
+const char *cli_conn_status_text(const struct cli_conn *k, midge_status st, char *buf,
+                                 size_t cap);
+
+/* "midge cmd: connection lost: <cli_conn_status_text>", one line. */
+void cli_conn_report_lost(const struct cli_conn *k, midge_status st);
 
 /* Send DISCONNECT when still connected, close and free. */
 void cli_conn_close(struct cli_conn *k);

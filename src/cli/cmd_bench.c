@@ -213,9 +213,10 @@ static bool workers_all(const struct run *r, bool ready)
 
 /* --- Progress ----------------------------------------------------------------------- */
 
-static void ramp_sample(struct run *r, uint64_t now)
+/* `force`: the last point, when the connect phase ends. */
+static void ramp_sample(struct run *r, uint64_t now, bool force)
 {
-    if (r->phase != PHASE_CONNECT || now - r->ramp_ns < RAMP_NS)
+    if (!force && (r->phase != PHASE_CONNECT || now - r->ramp_ns < RAMP_NS))
         return;
     r->ramp_ns = now;
     /* Full: keep every other point, and sample half as often from now on. */
@@ -276,6 +277,7 @@ static void enter_stop(struct run *r, uint64_t now)
 
 static void enter_command(struct run *r, uint64_t now)
 {
+    ramp_sample(r, now, true);
     r->connected_ns = now;
     r->command_start_ns = now;
     r->phase = PHASE_COMMAND;
@@ -381,7 +383,7 @@ static void run_loop(struct run *r)
             bench_cmdr_tick(r->cmdr);
         }
         uint64_t wait = run_step(r, now);
-        ramp_sample(r, now);
+        ramp_sample(r, now, false);
         display(r, now);
         if (r->phase == PHASE_DONE)
             break;
@@ -500,6 +502,7 @@ static int bench_main(struct run *r)
     int rc = CLI_EXIT_ERROR;
 
     r->start_ns = bench_now_ns();
+    r->ramp[r->ramp_len++] = (struct bench_ramp_point){.ms = 0, .online = 0};
     r->deadline_ns = r->start_ns + (uint64_t)r->cfg->connect_deadline_ms * 1000000u;
     r->display = isatty(STDERR_FILENO) == 1;
     /* Workers first: they must not inherit the commander's sockets. */

@@ -67,6 +67,11 @@ struct device_app {
     char token[DEVICE_TOKEN_MAX]; /* the CONNECT password when signing ourselves */
     struct device_inbox *inbox_head;
     struct device_inbox *inbox_tail;
+    /* Connections lost in a row to a packet over --max-packet-size, with
+     * no message handled between them (device_count_loss). */
+    unsigned too_big_streak;
+    bool purge_session; /* the next CONNECT asks for a clean session */
+    bool conn_purging;  /* the client is set up with that clean session */
     /* The client keeps subscription filters by pointer: these copies stay
      * put while the device's output buffer is reused. */
     char *filters[MIDGE_DEVICE_MAX_SUBS];
@@ -200,14 +205,18 @@ static void device_on_message(void *user, const midge_publish *msg)
     a->inbox_tail = m;
 }
 
-static bool device_open_conn(struct device_app *a)
+/* `clean`: this client's CONNECT asks for a clean session whatever -c
+ * says (the options are copied into the client, which keeps them). */
+static bool device_open_conn(struct device_app *a, bool clean)
 {
     struct cli_conn_sizes sizes = {
         .tx = DEVICE_TX_SIZE, .rx = DEVICE_RX_SIZE, .store = DEVICE_STORE_SIZE,
         .trace = cli_log_trace,
     };
+    midge_connect_opts connect = a->conn_out.connect;
 
-    if (!cli_conn_setup(&a->conn, &a->o, &sizes, &a->conn_out.connect))
+    connect.clean_session = connect.clean_session || clean;
+    if (!cli_conn_setup(&a->conn, &a->o, &sizes, &connect))
         return false;
     a->conn_ready = true;
     midge_client_set_callback(&a->conn.client, device_on_message, a);
@@ -300,6 +309,8 @@ static midge_status device_handle_one(struct device_app *a, const midge_publish 
 {
     midge_status st = midge_device_handle(&a->dev, msg, &a->out);
 
+    /* Messages get through again: an oversized one is no longer in the way. */
+    a->too_big_streak = 0;
     device_log_out(&a->out);
     if (st != MIDGE_OK) {
         cli_log(CLI_LOG_ERROR, "message on %s not handled: %s", msg->topic, midge_strerror(st));
@@ -327,13 +338,66 @@ static midge_status device_drain_inbox(struct device_app *a)
     return MIDGE_OK;
 }
 
+/*
+ * Once per lost connection or failed attempt, before it is logged. A
+ * packet over --max-packet-size cannot be acknowledged (none of it was
+ * read), so a broker keeping a persistent session (-c) sends it again
+ * after every reconnect, forever, ahead of everything queued behind it.
+ * The first such loss may have been a QoS 0 message, gone for good; a
+ * second in a row, with nothing handled between, is that redelivery: the
+ * next connection then asks for a clean session, which drops it together
+ * with whatever else the broker kept for this device. Returns the note
+ * the loss's log line ends with.
+ */
+static const char *device_count_loss(struct device_app *a, midge_status st)
+{
+    if (st != MIDGE_ERR_TOO_BIG) {
+        a->too_big_streak = 0;
+        return "";
+    }
+    a->too_big_streak++;
+    if (a->too_big_streak < 2 || a->conn_out.connect.clean_session)
+        return "";
+    a->purge_session = true;
+    return " (again: reconnecting with a clean session, so that the broker drops it)";
+}
+
+/* One line for a connection that ended after its CONNACK. */
+static void device_log_loss(struct device_app *a, midge_status st)
+{
+    char why[160];
+    const char *note = device_count_loss(a, st);
+
+    cli_log(CLI_LOG_WARN, "connection lost: %s%s",
+            cli_conn_status_text(&a->conn, st, why, sizeof why), note);
+}
+
+/* Set the client up again when the next CONNECT must differ in its clean
+ * session flag from the one it holds. */
+static midge_status device_prepare_conn(struct device_app *a)
+{
+    if (a->conn_ready && a->purge_session == a->conn_purging)
+        return MIDGE_OK;
+    if (a->conn_ready)
+        cli_conn_close(&a->conn);
+    a->conn_ready = false;
+    if (!device_open_conn(a, a->purge_session))
+        return MIDGE_ERR_NO_SPACE; /* logged: out of memory */
+    a->conn_purging = a->purge_session;
+    return MIDGE_OK;
+}
+
 static midge_status device_connect_once(struct device_app *a)
 {
     char why[512];
     bool session_present = false;
+    midge_status st = device_prepare_conn(a);
+
+    if (st != MIDGE_OK)
+        return st;
 
     if (a->make_token) {
-        midge_status st = device_make_token(a);
+        st = device_make_token(a);
         if (st != MIDGE_OK) {
             cli_log(CLI_LOG_ERROR, "cannot sign the token: %s", midge_strerror(st));
             return st;
@@ -341,17 +405,26 @@ static midge_status device_connect_once(struct device_app *a)
     }
     cli_log(CLI_LOG_INFO, "connecting to %s:%u as %s (%s%s)", a->o.host, (unsigned)a->o.port,
             a->o.device_id, midge_device_profile_name(a->cfg.profile), a->o.tls ? ", TLS" : "");
-    midge_status st = midge_client_connect(&a->conn.client, &session_present);
+    st = midge_client_connect(&a->conn.client, &session_present);
+    if (st == MIDGE_ERR_INTERRUPTED)
+        return st;
     if (st != MIDGE_OK) {
         cli_conn_describe(&a->conn, st, why, sizeof why);
-        cli_log(CLI_LOG_ERROR, "%s", why);
+        const char *note = device_count_loss(a, st);
+        cli_log(CLI_LOG_ERROR, "%s%s", why, note);
         return st;
     }
     cli_log(CLI_LOG_INFO, "connected (session present: %s)", session_present ? "yes" : "no");
-    a->backoff_ms = (uint32_t)a->o.backoff_min_ms;
+    a->purge_session = false;
+    /* While oversized packets keep ending connections right after the
+     * CONNACK, the delay keeps growing: such a loop must not run hot. */
+    if (a->too_big_streak == 0)
+        a->backoff_ms = (uint32_t)a->o.backoff_min_ms;
     st = device_after_connack(a);
     if (st == MIDGE_OK)
         st = device_drain_inbox(a);
+    if (st != MIDGE_OK && !cli_stop_requested())
+        device_log_loss(a, st);
     return st;
 }
 
@@ -415,7 +488,7 @@ static void device_run_loop(struct device_app *a)
             midge_status st = device_serve(a);
             if (cli_stop_requested())
                 break;
-            cli_log(CLI_LOG_WARN, "connection lost: %s", midge_strerror(st));
+            device_log_loss(a, st);
         }
         if (cli_stop_requested())
             break;
@@ -456,7 +529,7 @@ int cli_device_run(const struct cli_command *cmd, int argc, char **argv)
         goto done;
     }
     cli_log_set_debug(a->o.debug);
-    if (!device_configure(a) || !device_open_led(a) || !device_open_conn(a))
+    if (!device_configure(a) || !device_open_led(a) || !device_open_conn(a, false))
         goto done;
     srand((unsigned)time(NULL) ^ (unsigned)getpid());
     cli_signals_install();

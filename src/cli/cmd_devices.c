@@ -190,7 +190,6 @@ static void devices_on_message(void *user, const midge_publish *msg)
  * DEVICES_COLLECT_MS). */
 static bool devices_collect(struct cli_conn *k, struct devices_table *t)
 {
-    const struct cli_options *o = k->opts;
     uint32_t start = midge_clock_ms();
 
     t->last_ms = start;
@@ -202,7 +201,7 @@ static bool devices_collect(struct cli_conn *k, struct devices_table *t)
             return true;
         midge_status st = cli_conn_serve(k, -1, DEVICES_QUIET_MS - quiet, NULL);
         if (st != MIDGE_OK) {
-            cli_error(o->prog, "connection lost: %s", midge_strerror(st));
+            cli_conn_report_lost(k, st);
             return false;
         }
     }
@@ -214,7 +213,7 @@ static int devices_watch(struct cli_conn *k)
     while (!cli_stop_requested()) {
         midge_status st = cli_conn_serve(k, -1, UINT32_MAX, NULL);
         if (st != MIDGE_OK) {
-            cli_error(k->opts->prog, "connection lost: %s", midge_strerror(st));
+            cli_conn_report_lost(k, st);
             return CLI_EXIT_ERROR;
         }
     }

@@ -125,7 +125,7 @@ static bool pub_stdin_loop(struct cli_conn *k, struct pub_message *m)
         bool ready = false;
         midge_status st = cli_conn_serve(k, STDIN_FILENO, UINT32_MAX, &ready);
         if (st != MIDGE_OK) {
-            cli_error(o->prog, "connection lost: %s", midge_strerror(st));
+            cli_conn_report_lost(k, st);
             return false;
         }
         if (!ready)
@@ -201,8 +201,9 @@ int cli_pub_run(const struct cli_command *cmd, int argc, char **argv)
     if (ok) {
         midge_status st = midge_client_flush(&k.client, UINT32_MAX);
         if (st != MIDGE_OK) {
+            char why[160];
             cli_error(o.prog, "connection lost before every message was acknowledged: %s",
-                      midge_strerror(st));
+                      cli_conn_status_text(&k, st, why, sizeof why));
             ok = false;
         }
     }

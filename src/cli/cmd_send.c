@@ -175,7 +175,7 @@ static int send_wait(struct cli_conn *k, struct send_state *s, unsigned long tim
         }
         midge_status st = cli_conn_serve(k, -1, limit - spent, NULL);
         if (st != MIDGE_OK) {
-            cli_error(o->prog, "connection lost: %s", midge_strerror(st));
+            cli_conn_report_lost(k, st);
             return CLI_EXIT_ERROR;
         }
     }

@@ -10,8 +10,9 @@
 
 #include "cli.h"
 
-/* Largest message accepted; a bigger one ends the connection with an
- * error (the session refuses it from its fixed header alone). */
+/* Largest packet accepted unless --max-packet-size says otherwise; a
+ * bigger one ends the connection with an error (the session refuses it
+ * from its fixed header alone, before buffering any of it). */
 #define SUB_RX_SIZE (16u * 1024u * 1024u)
 
 struct sub_state {
@@ -78,7 +79,9 @@ static bool sub_subscribe(struct cli_conn *k)
         }
     }
     if (st != MIDGE_OK) {
-        cli_error(o->prog, "subscribe failed: %s", midge_strerror(st));
+        char why[160];
+        /* A retained message may arrive with the SUBACK: too big already. */
+        cli_error(o->prog, "subscribe failed: %s", cli_conn_status_text(k, st, why, sizeof why));
         return false;
     }
     return true;
@@ -103,7 +106,7 @@ static int sub_loop(struct cli_conn *k, struct sub_state *s)
         }
         midge_status st = cli_conn_serve(k, -1, wait, NULL);
         if (st != MIDGE_OK) {
-            cli_error(o->prog, "connection lost: %s", midge_strerror(st));
+            cli_conn_report_lost(k, st);
             return CLI_EXIT_ERROR;
         }
     }

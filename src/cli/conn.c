@@ -45,6 +45,34 @@ static void cli_conn_free(struct cli_conn *k)
     k->tx = k->rx = k->store = NULL;
 }
 
+const char *cli_conn_status_text(const struct cli_conn *k, midge_status st, char *buf,
+                                 size_t cap)
+{
+    if (st == MIDGE_ERR_TOO_BIG && k->refused_size != 0)
+        snprintf(buf, cap, "incoming packet of %zu bytes is larger than --max-packet-size %zu",
+                 k->refused_size, k->rx_size);
+    else
+        snprintf(buf, cap, "%s", midge_strerror(st));
+    return buf;
+}
+
+void cli_conn_report_lost(const struct cli_conn *k, midge_status st)
+{
+    char why[160];
+
+    cli_error(k->opts->prog, "connection lost: %s", cli_conn_status_text(k, st, why, sizeof why));
+}
+
+/* The session names the size of a packet it refuses only in its event:
+ * keep it for the error line. */
+static void cli_conn_on_event(void *user, const midge_event *ev)
+{
+    struct cli_conn *k = user;
+
+    if (ev->type == MIDGE_EV_CLOSED && ev->status == MIDGE_ERR_TOO_BIG)
+        k->refused_size = ev->closed.packet_size;
+}
+
 void cli_conn_describe(const struct cli_conn *k, midge_status st, char *buf, size_t cap)
 {
     const struct cli_options *o = k->opts;
@@ -52,7 +80,9 @@ void cli_conn_describe(const struct cli_conn *k, midge_status st, char *buf, siz
      * "host name mismatch: ...". It never holds key material. */
     const char *tls = k->tls ? midge_tls_last_error(k->tls) : "";
 
-    if (midge_status_is_refusal(st))
+    if (st == MIDGE_ERR_TOO_BIG)
+        cli_conn_status_text(k, st, buf, cap);
+    else if (midge_status_is_refusal(st))
         snprintf(buf, cap, "%s", midge_strerror(st));
     else if (tls[0] != '\0')
         snprintf(buf, cap, "%s", tls); /* it names the host and port itself */
@@ -110,6 +140,14 @@ bool cli_conn_open(struct cli_conn *k, const struct cli_options *o,
     return true;
 }
 
+
+/* SIGINT/SIGTERM abandon a connect or subscribe that waits on a silent broker. */
+static bool cli_conn_interrupted(void *user)
+{
+    (void)user;
+    return cli_stop_requested();
+}
+
 bool cli_conn_setup(struct cli_conn *k, const struct cli_options *o,
                     const struct cli_conn_sizes *sizes, const midge_connect_opts *connect)
 {
@@ -118,8 +156,10 @@ bool cli_conn_setup(struct cli_conn *k, const struct cli_options *o,
     memset(k, 0, sizeof *k);
     k->opts = o;
     k->tcp.fd = -1;
+    /* A packet is decoded only once it is whole in rx: rx's size is the limit. */
+    k->rx_size = o->max_packet_size != 0 ? o->max_packet_size : sizes->rx;
     k->tx = malloc(sizes->tx);
-    k->rx = malloc(sizes->rx);
+    k->rx = malloc(k->rx_size);
     k->store = sizes->store ? malloc(sizes->store) : NULL;
     if (k->tx == NULL || k->rx == NULL || (sizes->store && k->store == NULL)) {
         cli_error(o->prog, "out of memory");
@@ -128,7 +168,7 @@ bool cli_conn_setup(struct cli_conn *k, const struct cli_options *o,
 
     midge_session_buffers bufs = {
         .tx = k->tx, .tx_size = sizes->tx,
-        .rx = k->rx, .rx_size = sizes->rx,
+        .rx = k->rx, .rx_size = k->rx_size,
         .store = k->store, .store_size = sizes->store,
         .rx_qos2_ids = k->qos2_ids, .rx_qos2_cap = sizeof k->qos2_ids / sizeof k->qos2_ids[0],
     };
@@ -144,6 +184,7 @@ bool cli_conn_setup(struct cli_conn *k, const struct cli_options *o,
             .keepalive_s = o->keepalive_s,
             .clean_session = o->clean_session,
         },
+        .interrupted = cli_conn_interrupted,
         .trace = !o->debug ? NULL : sizes->trace ? sizes->trace : cli_trace_packet,
         .trace_user = (void *)o,
     };
@@ -154,6 +195,8 @@ bool cli_conn_setup(struct cli_conn *k, const struct cli_options *o,
         goto fail;
     }
     st = midge_client_init(&k->client, &cfg, &bufs);
+    if (st == MIDGE_OK)
+        midge_client_set_event_callback(&k->client, cli_conn_on_event, k);
     if (st == MIDGE_OK && o->will_topic != NULL) {
         const char *payload = o->will_payload ? o->will_payload : "";
         size_t len = strlen(payload);

@@ -25,6 +25,7 @@ enum cli_key {
     KEY_WILL_PAYLOAD,
     KEY_WILL_QOS,
     KEY_WILL_RETAIN,
+    KEY_MAX_PACKET_SIZE,
     KEY_HELP,
     KEY_VERSION,
     KEY_PROFILE,
@@ -50,6 +51,13 @@ enum cli_key {
     KEY_SUBSCRIBE_COMMANDS,
     KEY_BACKOFF_MIN,
     KEY_BACKOFF_MAX,
+    KEY_DEVICES,
+    KEY_RATE,
+    KEY_DURATION,
+    KEY_BIND,
+    KEY_WORKERS,
+    KEY_JSON,
+    KEY_PLOT,
 };
 
 struct cli_option {
@@ -74,6 +82,7 @@ static const struct cli_option cli_table[] = {
     { "will-payload", KEY_WILL_PAYLOAD, required_argument, CLI_GROUP_BROKER, "text", "last will message" },
     { "will-qos", KEY_WILL_QOS, required_argument, CLI_GROUP_BROKER, "0|1|2", "last will QoS (default 0)" },
     { "will-retain", KEY_WILL_RETAIN, no_argument, CLI_GROUP_BROKER, NULL, "retain the last will" },
+    { "max-packet-size", KEY_MAX_PACKET_SIZE, required_argument, CLI_GROUP_BROKER, "bytes", "largest packet accepted; a larger one closes the connection (default 65536, sub 16777216)" },
     { "topic", 't', required_argument, CLI_GROUP_TOPIC | CLI_GROUP_DEVICE, "topic", "topic (a filter for sub; sub takes several)" },
     { "qos", 'q', required_argument, CLI_GROUP_TOPIC, "0|1|2", "quality of service (default 0)" },
     { "message", 'm', required_argument, CLI_GROUP_SEND, "text", "send text as the message" },
@@ -107,6 +116,14 @@ static const struct cli_option cli_table[] = {
     { "subscribe-commands", KEY_SUBSCRIBE_COMMANDS, no_argument, CLI_GROUP_DEVICE, NULL, "onenet: also subscribe $creq/# (plain brokers)" },
     { "backoff-min", KEY_BACKOFF_MIN, required_argument, CLI_GROUP_DEVICE, "ms", "first reconnect delay (default 500)" },
     { "backoff-max", KEY_BACKOFF_MAX, required_argument, CLI_GROUP_DEVICE, "ms", "longest reconnect delay (default 30000)" },
+    { "devices", KEY_DEVICES, required_argument, CLI_GROUP_BENCH, "n", "devices to simulate (required)" },
+    { "rate", KEY_RATE, required_argument, CLI_GROUP_BENCH, "n", "commands per second to random devices (default 100, 0 = none)" },
+    { "duration", KEY_DURATION, required_argument, CLI_GROUP_BENCH, "seconds", "length of the command phase (default 10)" },
+    { "qos", 'q', required_argument, CLI_GROUP_BENCH, "0|1|2", "QoS of the commands (default 1)" },
+    { "bind", KEY_BIND, required_argument, CLI_GROUP_BENCH, "addr[-addr]", "source IPv4 addresses, e.g. 127.0.0.2-127.0.0.20" },
+    { "workers", KEY_WORKERS, required_argument, CLI_GROUP_BENCH, "n", "processes sharing the devices (default 1)" },
+    { "json", KEY_JSON, required_argument, CLI_GROUP_BENCH, "file", "write every figure to this JSON file" },
+    { "plot", KEY_PLOT, required_argument, CLI_GROUP_BENCH, "file.png", "draw the latency charts with gnuplot" },
     { "help", KEY_HELP, no_argument, 0, NULL, "print this help and exit" },
     { "version", KEY_VERSION, no_argument, 0, NULL, "print the version and exit" },
 };
@@ -206,11 +223,17 @@ static bool cli_set_number(struct cli_options *o, int key, const char *arg)
             break;
         o->timeout_s = v;
         return true;
+    case KEY_MAX_PACKET_SIZE:
+        if (!cli_number(arg, CLI_MAX_PACKET_MIN, CLI_MAX_PACKET_MAX, &v))
+            break;
+        o->max_packet_size = v;
+        return true;
     }
     cli_error(o->prog, "invalid value '%s' for %s", arg,
               key == 'p' ? "-p (1..65535)" : key == 'k' ? "-k (0..65535)"
               : key == 'q' ? "-q (0, 1 or 2)" : key == KEY_WILL_QOS ? "--will-qos (0, 1 or 2)"
-              : key == 'C' ? "-C (1 or more)" : "-W (1..2000000 seconds)");
+              : key == 'C' ? "-C (1 or more)" : key == 'W' ? "-W (1..2000000 seconds)"
+              : "--max-packet-size (64..268435460 bytes)");
     return false;
 }
 
@@ -330,12 +353,39 @@ static bool cli_apply_device(struct cli_options *o, int key, const char *arg)
     return false;
 }
 
+/* Bench options. Ranges that depend on each other (workers <= devices)
+ * are bench's to check. */
+static bool cli_apply_bench(struct cli_options *o, int key, const char *arg)
+{
+    unsigned long *field = key == KEY_DEVICES ? &o->devices : key == KEY_RATE ? &o->rate
+                           : key == KEY_DURATION ? &o->duration_s : &o->workers;
+    const char *name = key == KEY_DEVICES ? "--devices" : key == KEY_RATE ? "--rate"
+                       : key == KEY_DURATION ? "--duration" : "--workers";
+
+    switch (key) {
+    case KEY_BIND: o->bind_range = arg; return true;
+    case KEY_JSON: o->json_path = arg; return true;
+    case KEY_PLOT: o->plot_path = arg; return true;
+    }
+    if (cli_number(arg, key == KEY_RATE ? 0 : 1, 100000000ul, field))
+        return true;
+    cli_error(o->prog, "invalid value '%s' for %s (%s)", arg, name,
+              key == KEY_RATE ? "0 or more" : "1 or more");
+    return false;
+}
+
 /* Apply one parsed option; false after printing the error. */
 static bool cli_apply(const struct cli_command *cmd, struct cli_options *o, int key,
                       const char *arg)
 {
     switch (key) {
-    case 'h': o->host = arg; return true;
+    case 'h':
+        o->host = arg;
+        /* bench spreads its devices over every -h; the others use the last. */
+        if (o->host_count < CLI_MAX_HOSTS)
+            o->hosts[o->host_count] = arg;
+        o->host_count++;
+        return true;
     case 'i': o->client_id = arg; return true;
     case 'u': o->username = arg; return true;
     case 'P': o->password = arg; return true;
@@ -376,6 +426,14 @@ static bool cli_apply(const struct cli_command *cmd, struct cli_options *o, int 
     case KEY_BACKOFF_MIN:
     case KEY_BACKOFF_MAX:
         return cli_apply_device(o, key, arg);
+    case KEY_DEVICES:
+    case KEY_RATE:
+    case KEY_DURATION:
+    case KEY_BIND:
+    case KEY_WORKERS:
+    case KEY_JSON:
+    case KEY_PLOT:
+        return cli_apply_bench(o, key, arg);
     default: return cli_set_number(o, key, arg);
     }
 }
@@ -388,6 +446,12 @@ static void cli_defaults(const struct cli_command *cmd, struct cli_options *o, c
     o->port = 1883;
     o->keepalive_s = 60;
     o->clean_session = true;
+    /* bench: a fleet under a steady trickle of QoS 1 commands by default */
+    o->rate = 100;
+    o->duration_s = 10;
+    o->workers = 1;
+    if (cmd->groups & CLI_GROUP_BENCH)
+        o->qos = 1;
     snprintf(o->default_id, sizeof o->default_id, "midge-%s-%ld", cmd->name, (long)getpid());
 }
 
@@ -415,6 +479,12 @@ static bool cli_validate(const struct cli_command *cmd, struct cli_options *o)
     }
     if ((cmd->groups & CLI_GROUP_SEND) && o->source == CLI_SOURCE_NONE) {
         cli_error(o->prog, "a message is required (-m, -n, -f or -l)");
+        return false;
+    }
+    /* bench sizes its many connections' buffers itself: a limit it would
+     * not apply must not look accepted. */
+    if ((cmd->groups & CLI_GROUP_BENCH) && o->max_packet_size != 0) {
+        cli_error(o->prog, "--max-packet-size does not apply to bench");
         return false;
     }
     /* Two deadlines for one token would leave the user guessing which won. */

@@ -18,7 +18,7 @@
 
 /* Option groups a subcommand may accept. */
 enum cli_group {
-    CLI_GROUP_BROKER = 1u << 0,  /* -h -p -i -u -P -k -c -d --will-* */
+    CLI_GROUP_BROKER = 1u << 0,  /* -h -p -i -u -P -k -c -d --will-* --max-packet-size */
     CLI_GROUP_TOPIC = 1u << 1,   /* -t -q */
     CLI_GROUP_SEND = 1u << 2,    /* -m -n -l -f -r */
     CLI_GROUP_RECEIVE = 1u << 3, /* -C -W -v */
@@ -29,7 +29,8 @@ enum cli_group {
     CLI_GROUP_TOKEN = 1u << 8,   /* --device-key --method --expires --ttl */
     CLI_GROUP_WAIT = 1u << 9,    /* -W alone (send) */
     CLI_GROUP_WATCH = 1u << 10,  /* --watch */
-    CLI_GROUP_OPERAND = 1u << 11 /* exactly one operand after the options (send's COMMAND) */
+    CLI_GROUP_OPERAND = 1u << 11, /* exactly one operand after the options (send's COMMAND) */
+    CLI_GROUP_BENCH = 1u << 12   /* --devices --rate --duration --qos --bind --workers --json --plot */
 };
 
 /* Exit statuses shared by all subcommands (mosquitto_sub's 27 for -W). */
@@ -49,6 +50,15 @@ enum cli_source {
 };
 
 #define CLI_MAX_TOPICS MIDGE_CLIENT_MAX_SUBS
+
+/* --max-packet-size bounds: every acknowledgement fits 64 bytes, and no
+ * MQTT packet is longer than a 268435455-byte remaining length plus its
+ * 5-byte fixed header. */
+#define CLI_MAX_PACKET_MIN 64ul
+#define CLI_MAX_PACKET_MAX 268435460ul
+
+/* -h values kept in order (bench spreads its devices over all of them). */
+#define CLI_MAX_HOSTS 16
 
 /* Token defaults: the strongest method OneNET offers, and a year of
  * validity (a device re-signs when it restarts; --ttl or --expires for
@@ -74,6 +84,7 @@ struct cli_options {
     const char *will_payload;
     uint8_t will_qos;
     bool will_retain;
+    unsigned long max_packet_size; /* largest incoming packet; 0 = the subcommand's default */
     /* topics */
     const char *topics[CLI_MAX_TOPICS];
     size_t topic_count;
@@ -119,6 +130,16 @@ struct cli_options {
     bool watch;
     /* CLI_GROUP_OPERAND: the one operand (send's COMMAND) */
     const char *operand;
+    /* bench */
+    const char *hosts[CLI_MAX_HOSTS]; /* every -h, in order */
+    size_t host_count;                /* -h given; above CLI_MAX_HOSTS the rest were dropped */
+    unsigned long devices;            /* 0 = not given */
+    unsigned long rate;               /* commands per second */
+    unsigned long duration_s;
+    unsigned long workers;
+    const char *bind_range;           /* --bind, checked by bench */
+    const char *json_path;
+    const char *plot_path;
     /* storage for the default client id */
     char default_id[48];
 };

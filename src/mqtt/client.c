@@ -140,9 +140,15 @@ static midge_status client_send(midge_client *c, bool *blocked)
 
 /* Receive straight into the session's rx space (no copy). Stops when the
  * transport has nothing more, or rx is full because acknowledgements wait
- * for tx room (the step's send makes room). */
-static midge_status client_receive(midge_client *c, bool *got_input)
+ * for tx room (the step's send makes room). With stop_short, a read that
+ * returned less than the room offered ends it too: the transport had no
+ * more at that moment, and asking again would cost a system call only to
+ * hear "nothing". Only callers that go back to wait() pass it: whatever
+ * arrives meanwhile, or still sits in a TLS layer's buffer, makes that wait
+ * return at once. */
+static midge_status client_receive(midge_client *c, bool *got_input, bool stop_short)
 {
+    c->read_ms = midge_clock_ms();
     for (int i = 0; i < CLIENT_READS_PER_STEP; i++) {
         uint8_t *buf;
         size_t space = midge_session_rx_space(&c->session, &buf);
@@ -164,6 +170,8 @@ static midge_status client_receive(midge_client *c, bool *got_input)
         st = client_send(c, &blocked);
         if (st != MIDGE_OK)
             return st;
+        if (stop_short && (size_t)n < space)
+            return MIDGE_OK;
     }
     return MIDGE_OK;
 }
@@ -187,7 +195,7 @@ static midge_status client_step(midge_client *c, uint32_t wait_ms, bool wait_inp
         if (r < 0)
             return client_lost(c, (midge_status)r);
     }
-    st = client_receive(c, got_input);
+    st = client_receive(c, got_input, wait_input);
     if (st != MIDGE_OK)
         return client_lost(c, st);
 
@@ -202,6 +210,13 @@ static midge_status client_step(midge_client *c, uint32_t wait_ms, bool wait_inp
 }
 
 /* --- connecting ---------------------------------------------------------- */
+
+/* The application's stop request (a signal), checked after every wait of
+ * the calls that may block for seconds on a silent broker. */
+static bool client_interrupted(const midge_client *c)
+{
+    return c->cfg.interrupted != NULL && c->cfg.interrupted(c->cfg.interrupt_user);
+}
 
 static uint32_t client_connack_timeout(const midge_client *c)
 {
@@ -240,8 +255,13 @@ static midge_status client_open(midge_client *c)
             goto fail;
         }
         st = client_step(c, left, true, NULL);
-        if (st == MIDGE_OK)
+        if (st == MIDGE_OK) {
+            if (client_interrupted(c) && !c->wait_done) {
+                st = MIDGE_ERR_INTERRUPTED;
+                goto fail;
+            }
             continue;
+        }
         /* The step already closed the connection. A refusal may end it in
          * the same step as its CONNACK: the broker's code says more. */
         if (c->wait_done && c->wait_status != MIDGE_OK)
@@ -378,6 +398,8 @@ static midge_status client_await_reply(midge_client *c)
         midge_status st = client_step(c, left, true, NULL);
         if (st != MIDGE_OK)
             return st;
+        if (client_interrupted(c) && !c->wait_done)
+            return MIDGE_ERR_INTERRUPTED;
     }
     return (midge_status)c->wait_status;
 }
@@ -397,6 +419,30 @@ static midge_status client_drain(midge_client *c, uint32_t timeout_ms)
             return st;
     }
     return MIDGE_OK;
+}
+
+/*
+ * Hand what a publish just queued to the transport. While an application
+ * only publishes, a receive per message is a system call that almost always
+ * finds nothing, so a publish reads (and runs the timers) at most once per
+ * clock millisecond, the resolution of every timer; in between it only
+ * sends. Acknowledgements and messages still come in at least that often,
+ * and at once whenever a full store or a full socket makes a publish wait.
+ */
+static midge_status client_push(midge_client *c)
+{
+    if (c->transport_open && midge_clock_ms() == c->read_ms) {
+        bool blocked;
+        midge_status st = client_send(c, &blocked);
+        if (st != MIDGE_OK) {
+            /* As client_pump: with auto_reconnect a loss is not returned. */
+            st = client_lost(c, st);
+            return c->cfg.auto_reconnect ? MIDGE_OK : st;
+        }
+        if (!blocked)
+            return MIDGE_OK;
+    }
+    return client_drain(c, CLIENT_FOREVER);
 }
 
 /* Push out what tx holds (ending with DISCONNECT) without reading: the
@@ -724,7 +770,7 @@ midge_status midge_client_publish(midge_client *c, const char *topic, const void
     }
     if (st != MIDGE_OK)
         return st;
-    return client_drain(c, CLIENT_FOREVER);
+    return client_push(c);
 }
 
 midge_status midge_client_flush(midge_client *c, uint32_t timeout_ms)

@@ -61,41 +61,50 @@ size_t midge_codec_put_length(uint8_t *out, uint32_t value)
     return (size_t)(midge_codec__put_vbi(out, value) - out);
 }
 
+/* The remaining length that follows the first byte: returns the size of
+ * the fixed header (2..5) with *remaining set, 0 while more bytes are
+ * needed, or -1 when it is malformed. At most four length bytes follow the
+ * first byte; a continuation bit on the fourth is malformed whether or not
+ * a fifth byte has arrived, as no valid packet can follow. A non-minimal
+ * encoding (80 00) is accepted: 2.2.3 only obliges the sender to be
+ * minimal. */
+static int read_header(const uint8_t *buf, size_t len, uint32_t *remaining)
+{
+    uint32_t value = 0;
+
+    for (size_t n = 1; n < len; n++) {
+        uint8_t digit = buf[n];
+        value |= (uint32_t)(digit & 0x7Fu) << (7 * (n - 1));
+        if ((digit & 0x80u) == 0) {
+            *remaining = value;
+            return (int)n + 1;
+        }
+        if (n == 4)
+            return -1;
+    }
+    return 0;
+}
+
 midge_decode_result midge_codec_decode_header(const uint8_t *buf, size_t len, uint8_t *type_flags,
                                               uint32_t *remaining, size_t *header_len)
 {
     midge_decode_result r = {MIDGE_DECODE_NEED_MORE, MIDGE_MALFORMED_NONE, 0, 0};
     uint32_t value = 0;
-    size_t n = 0; /* length bytes */
+    int n = buf == NULL ? 0 : read_header(buf, len, &value);
 
-    if (buf == NULL || len < 2)
-        return r;
-    /* At most four length bytes follow the first byte. A continuation bit on
-     * the fourth is malformed whether or not a fifth byte has arrived: no
-     * valid packet can follow. A non-minimal encoding (80 00) is accepted,
-     * 2.2.3 only obliges the sender to be minimal. */
-    for (;;) {
-        uint8_t digit = buf[1 + n];
-        value |= (uint32_t)(digit & 0x7Fu) << (7 * n);
-        n++;
-        if ((digit & 0x80u) == 0)
-            break;
-        if (n == 4) {
-            r.outcome = MIDGE_DECODE_MALFORMED;
-            r.reason = MIDGE_MALFORMED_REMAINING_LENGTH;
-            return r;
-        }
-        if (1 + n >= len)
-            return r;
+    if (n < 0) {
+        r.outcome = MIDGE_DECODE_MALFORMED;
+        r.reason = MIDGE_MALFORMED_REMAINING_LENGTH;
+    } else if (n > 0) {
+        if (type_flags != NULL)
+            *type_flags = buf[0];
+        if (remaining != NULL)
+            *remaining = value;
+        if (header_len != NULL)
+            *header_len = (size_t)n;
+        r.outcome = MIDGE_DECODE_COMPLETE;
+        r.used = (size_t)n;
     }
-    if (type_flags != NULL)
-        *type_flags = buf[0];
-    if (remaining != NULL)
-        *remaining = value;
-    if (header_len != NULL)
-        *header_len = 1 + n;
-    r.outcome = MIDGE_DECODE_COMPLETE;
-    r.used = 1 + n;
     return r;
 }
 
@@ -247,7 +256,6 @@ midge_decode_result midge_codec_decode(const uint8_t *buf, size_t len, midge_pac
     midge_decode_result r = {MIDGE_DECODE_NEED_MORE, MIDGE_MALFORMED_NONE, 0, 0};
     midge_packet scratch;
     uint32_t remaining = 0;
-    size_t header_len = 0;
 
     if (buf == NULL || len == 0)
         return r;
@@ -255,19 +263,24 @@ midge_decode_result midge_codec_decode(const uint8_t *buf, size_t len, midge_pac
     if (why != MIDGE_MALFORMED_NONE)
         goto fail;
     uint8_t type = buf[0] >> 4;
-    r = midge_codec_decode_header(buf, len, NULL, &remaining, &header_len);
-    if (r.outcome != MIDGE_DECODE_COMPLETE)
+    int header_len = read_header(buf, len, &remaining);
+    why = MIDGE_MALFORMED_REMAINING_LENGTH;
+    if (header_len < 0)
+        goto fail;
+    if (header_len == 0)
         return r;
     why = MIDGE_MALFORMED_LENGTH;
     if (!length_fits(type, remaining))
         goto fail;
-    r = midge_codec__need_body(len, header_len, remaining);
-    if (r.outcome != MIDGE_DECODE_COMPLETE)
+    size_t total = (size_t)header_len + remaining;
+    if (len < total) {
+        r.needed = total;
         return r;
+    }
     if (out == NULL)
         out = &scratch; /* validate only */
 
-    /* Past this point the whole packet is in [buf, buf + r.used). */
+    /* Past this point the whole packet is in [buf, buf + total). */
     const uint8_t *body = buf + header_len;
     out->type = type;
     out->flags = buf[0] & 0x0Fu;
@@ -283,13 +296,14 @@ midge_decode_result midge_codec_decode(const uint8_t *buf, size_t len, midge_pac
         why = MIDGE_MALFORMED_NONE;
     else /* PUBACK, PUBREC, PUBREL, PUBCOMP, UNSUBACK */
         why = midge_codec__decode_id_only(body, remaining, &out->packet_id);
-    if (why == MIDGE_MALFORMED_NONE)
+    if (why == MIDGE_MALFORMED_NONE) {
+        r.outcome = MIDGE_DECODE_COMPLETE;
+        r.used = total;
         return r;
+    }
 fail:
     r.outcome = MIDGE_DECODE_MALFORMED;
     r.reason = why;
-    r.used = 0;
-    r.needed = 0;
     return r;
 }
 
@@ -460,6 +474,7 @@ uint32_t midge_codec__publish_remaining(const midge_publish *m)
     return (uint32_t)rem;
 }
 
+#if MIDGE_FAST_PATHS
 /* The hot path of every outgoing PUBLISH: sized once, topic checked and
  * copied in one pass, payload copied once. Whatever goes wrong returns 0
  * with buf[0, cap) holding scratch; the caller works out why on its own,
@@ -497,6 +512,32 @@ size_t midge_codec__publish_into(uint8_t *buf, size_t cap, const midge_publish *
         return 0;
     return total;
 }
+#else
+/* The small build (config.h): the same checks and bytes, in the order that
+ * needs the least code: validate and size through the function every other
+ * caller uses, then copy. Nothing is written when the result is 0. */
+size_t midge_codec__publish_into(uint8_t *buf, size_t cap, const midge_publish *m, bool dup,
+                                 uint16_t id)
+{
+    uint32_t rem = midge_codec__publish_remaining(m);
+    size_t total = midge_codec__packet_size(rem);
+
+    if (rem == 0 || cap < total)
+        return 0;
+    uint8_t first = (uint8_t)(MIDGE_PUBLISH << 4 | m->qos << 1 | (dup ? PUBLISH_DUP : 0u) |
+                              (m->retain ? PUBLISH_RETAIN : 0u));
+    uint8_t *p = midge_codec__put_header(buf, first, rem);
+    p = midge_codec__put_u16(p, m->topic_len);
+    /* A valid topic name is at least one byte: topic is not NULL. */
+    memcpy(p, m->topic, m->topic_len);
+    p += m->topic_len;
+    if (m->qos != 0)
+        p = midge_codec__put_u16(p, id);
+    if (m->payload_len != 0)
+        memcpy(p, m->payload, m->payload_len);
+    return total;
+}
+#endif
 
 /* The public encoder adds the checks on what the caller chose itself. */
 static bool publish_flags_valid(const midge_publish *m)
@@ -623,8 +664,9 @@ size_t midge_codec_encode_unsubscribe(uint8_t *buf, size_t cap, uint16_t packet_
     return midge_codec__encode_filters(buf, cap, packet_id, filters, NULL, count, st);
 }
 
-/* PINGREQ and DISCONNECT: a fixed header with flags 0 and nothing else. */
-static size_t encode_empty(uint8_t *buf, size_t cap, uint8_t type, midge_status *st)
+/* PINGREQ and DISCONNECT: a fixed header with flags 0 and nothing else.
+ * Out of line: two calls are smaller than two inlined copies. */
+MIDGE_CODEC__COLD static size_t encode_empty(uint8_t *buf, size_t cap, uint8_t type, midge_status *st)
 {
     if (buf == NULL || cap < 2)
         return finish(st, MIDGE_ERR_NO_SPACE, 0);

@@ -40,24 +40,17 @@ void session__emit(midge_session *s, midge_event *ev)
     }
 }
 
-void session__emit_simple(midge_session *s, midge_event_type type, midge_status status,
-                        uint16_t packet_id)
-{
-    midge_event ev;
-
-    memset(&ev, 0, sizeof ev);
-    ev.type = type;
-    ev.status = status;
-    ev.packet_id = packet_id;
-    session__emit(s, &ev);
-}
-
 /* Every failure ends the connection the same way: the state says the
  * transport must be closed, and the caller hears why exactly once. */
 midge_status session__fail(midge_session *s, midge_status status)
 {
+    midge_event ev;
+
     s->state = MIDGE_SESSION_FAILED;
-    session__emit_simple(s, MIDGE_EV_CLOSED, status, 0);
+    memset(&ev, 0, sizeof ev);
+    ev.type = MIDGE_EV_CLOSED;
+    ev.status = status;
+    session__emit(s, &ev);
     return status;
 }
 
@@ -217,13 +210,16 @@ static midge_status publish0(midge_session *s, const midge_publish *msg)
     if (s->state != MIDGE_SESSION_CONNECTED) {
         return MIDGE_ERR_NOT_CONNECTED;
     }
+#if MIDGE_FAST_PATHS
     /* tx is non-NULL whenever connected: CONNECT went out through it. */
     size_t n = midge_codec__publish_into(s->tx + s->tx_len, s->tx_size - s->tx_len, msg, false, 0);
-    if (n == 0) {
-        return publish0_slow(s, msg);
+    if (n != 0) {
+        tx_commit(s, n);
+        return MIDGE_OK;
     }
-    tx_commit(s, n);
-    return MIDGE_OK;
+#endif
+    /* The small build (config.h) always takes the path that checks first. */
+    return publish0_slow(s, msg);
 }
 
 midge_status midge_session_publish(midge_session *s, const midge_publish *msg,
@@ -369,41 +365,41 @@ void midge_session_sent(midge_session *s, size_t n, uint32_t now_ms)
 /* --- Timers ------------------------------------------------------------- */
 
 /* What the next timer does when it fires. */
-enum timer_kind { TIMER_NONE, TIMER_CONNACK, TIMER_KEEPALIVE, TIMER_PING };
+enum timer_kind { TIMER_CONNACK, TIMER_KEEPALIVE, TIMER_PING };
 
-/* The timer that fires first and when (*at); tick() and next_timeout()
- * both read it, so they cannot disagree. When the keepalive failure and the
- * ping are both due, the failure wins: its time left is then 0, which no
- * ping can undercut. */
-static enum timer_kind next_timer(const midge_session *s, uint32_t now, uint32_t *at)
+/* Milliseconds until the first timer fires (0 = due, UINT32_MAX = none
+ * runs) and, in *kind, what it does then; tick() and next_timeout() both
+ * read it, so they cannot disagree. When the keepalive failure and the
+ * ping are both due, the failure wins: a ping must be strictly sooner. */
+static uint32_t next_timer(const midge_session *s, uint32_t now, enum timer_kind *kind)
 {
+    *kind = TIMER_CONNACK;
     if (s->state == MIDGE_SESSION_CONNECTING) {
-        *at = s->connect_ms + s->connack_timeout_ms;
-        return TIMER_CONNACK;
+        return time_left(now, s->connect_ms + s->connack_timeout_ms);
     }
     if (s->state != MIDGE_SESSION_CONNECTED || s->keepalive_s == 0) {
-        return TIMER_NONE;
+        return UINT32_MAX;
     }
     /* The server gives up after 1.5 x keepalive of silence (3.1.2.10); the
      * client holds the broker to the same bound. */
     uint32_t period = (uint32_t)s->keepalive_s * 1000u;
-    *at = s->last_rx_ms + period + period / 2;
+    uint32_t left = time_left(now, s->last_rx_ms + period + period / 2);
+    *kind = TIMER_KEEPALIVE;
     if (!(s->flags & SESSION_FLAG_PING_QUEUED)) {
-        uint32_t ping = s->last_tx_ms + period;
-        if (time_left(now, ping) < time_left(now, *at)) {
-            *at = ping;
-            return TIMER_PING;
+        uint32_t ping = time_left(now, s->last_tx_ms + period);
+        if (ping < left) {
+            left = ping;
+            *kind = TIMER_PING;
         }
     }
-    return TIMER_KEEPALIVE;
+    return left;
 }
 
 midge_status midge_session_tick(midge_session *s, uint32_t now_ms)
 {
-    uint32_t at = 0;
-    enum timer_kind kind = next_timer(s, now_ms, &at);
+    enum timer_kind kind;
 
-    if (kind == TIMER_NONE || !time_due(now_ms, at)) {
+    if (next_timer(s, now_ms, &kind) != 0) {
         return MIDGE_OK;
     }
     if (kind == TIMER_PING) {
@@ -419,9 +415,9 @@ midge_status midge_session_tick(midge_session *s, uint32_t now_ms)
 
 uint32_t midge_session_next_timeout(const midge_session *s, uint32_t now_ms)
 {
-    uint32_t at = 0;
+    enum timer_kind kind;
 
-    return next_timer(s, now_ms, &at) == TIMER_NONE ? UINT32_MAX : time_left(now_ms, at);
+    return next_timer(s, now_ms, &kind);
 }
 
 /* --- Lifecycle ------------------------------------------------------------ */

@@ -34,7 +34,7 @@ enum {
 
 /* --- session_store.c --------------------------------------------------- */
 
-/* Append a QoS 1/2 PUBLISH as a NEW record under a fresh packet id. */
+/* Append a QoS 1/2 PUBLISH as a queued record under a fresh packet id. */
 midge_status session__store_publish(midge_session *s, const midge_publish *msg,
                                     uint16_t *packet_id);
 
@@ -48,8 +48,8 @@ void session__store_flush(midge_session *s);
  * PUBREC: true = its PUBREL is queued; on false the caller answers. */
 bool session__store_ack(midge_session *s, uint8_t type, uint16_t id);
 
-/* The connection is gone: sent PUBLISHes become RESEND with DUP set, sent
- * PUBRELs become queued again (MQTT 3.1.1 section 4.4). */
+/* The connection is gone: sent PUBLISHes are queued again with DUP set,
+ * sent PUBRELs queued again as they are (MQTT 3.1.1 section 4.4). */
 void session__store_mark_resend(midge_session *s);
 
 /* CONNACK with session present 0: drop what the old session held, keep the
@@ -64,8 +64,9 @@ uint16_t session__id_next(const midge_session *s);
 void session__id_commit(midge_session *s, uint16_t id);
 
 /* Incoming QoS 2 ids between PUBREC and PUBREL (section 4.3.3, method B). */
-bool session__qos2_contains(const midge_session *s, uint16_t id);
-bool session__qos2_add(midge_session *s, uint16_t id);
+/* A QoS 2 PUBLISH with `id` arrived: 1 = the first time, now remembered
+ * until PUBREL; 0 = a repeat, not to deliver again; -1 = the table is full. */
+int session__qos2_arrived(midge_session *s, uint16_t id);
 void session__qos2_remove(midge_session *s, uint16_t id);
 
 /* Every acknowledgement the session queues (PUBACK, PUBREC, PUBREL,
@@ -78,8 +79,6 @@ void session__qos2_remove(midge_session *s, uint16_t id);
 void session__trace_out(const midge_session *s, const uint8_t *packet, size_t len);
 
 void session__emit(midge_session *s, midge_event *ev);
-void session__emit_simple(midge_session *s, midge_event_type type, midge_status status,
-                          uint16_t packet_id);
 
 /* End the connection: state FAILED, MIDGE_EV_CLOSED with `status`; returns it. */
 midge_status session__fail(midge_session *s, midge_status status);

@@ -72,10 +72,11 @@ static midge_status on_publish(midge_session *s, const midge_packet *pkt, midge_
     /* QoS 2, method B of section 4.3.3: the id is remembered from the first
      * PUBREC until PUBREL, and a PUBLISH repeating it is not delivered again. */
     if (qos == 2) {
-        fresh = !session__qos2_contains(s, pkt->packet_id);
-        if (fresh && !session__qos2_add(s, pkt->packet_id)) {
+        int arrived = session__qos2_arrived(s, pkt->packet_id);
+        if (arrived < 0) {
             return session__fail(s, MIDGE_ERR_INFLIGHT_FULL);
         }
+        fresh = arrived != 0;
     }
     /* QoS 1 is answered with PUBACK (4), QoS 2 with PUBREC (5). */
     if (qos != 0) {
@@ -170,6 +171,21 @@ static size_t answer_len(uint8_t first)
     return (type == MIDGE_PUBREC || type == MIDGE_PUBREL) ? SESSION_ACK_LEN : 0;
 }
 
+/* session__fail for a packet over rx_size, with its size in the event: the
+ * user can then say how big it was against which limit. */
+static midge_status rx_too_big(midge_session *s, size_t packet_size)
+{
+    midge_event ev;
+
+    s->state = MIDGE_SESSION_FAILED;
+    memset(&ev, 0, sizeof ev);
+    ev.type = MIDGE_EV_CLOSED;
+    ev.status = MIDGE_ERR_TOO_BIG;
+    ev.closed.packet_size = packet_size;
+    session__emit(s, &ev);
+    return MIDGE_ERR_TOO_BIG;
+}
+
 /* One packet at buf[0, len). *used stays 0 when it is incomplete, or when
  * tx lacks room for its answer (back-pressure: the bytes wait in rx). The
  * codec refuses a bad first byte or length field before the body arrives. */
@@ -184,7 +200,7 @@ static midge_status rx_one(midge_session *s, const uint8_t *buf, size_t len, siz
     /* Too big is known from the fixed header alone, before any payload is
      * buffered; a complete packet is in rx, so it always fits. */
     if (r.outcome == MIDGE_DECODE_NEED_MORE) {
-        return r.needed > s->rx_size ? session__fail(s, MIDGE_ERR_TOO_BIG) : MIDGE_OK;
+        return r.needed > s->rx_size ? rx_too_big(s, r.needed) : MIDGE_OK;
     }
     if (session__tx_free(s) < answer_len(buf[0])) {
         return MIDGE_OK;

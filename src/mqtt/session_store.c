@@ -78,21 +78,34 @@ static uint32_t rec_size(const midge_session *s, uint32_t off)
     return (uint32_t)(p - start) + remaining;
 }
 
-/* Offset of the record holding `id`, or false. One id is in the log at most
- * once: ids are only handed out when free (session__id_next). */
-static bool rec_find(const midge_session *s, uint16_t id, uint32_t *found)
+/* Walks the log to the record holding `id`: its offset in *found (store_len
+ * when there is none), and how many records come before it. One id is in
+ * the log at most once, as ids are only handed out when free
+ * (session__id_next); 0 never is, so looking for 0 counts the records. */
+static size_t rec_find(const midge_session *s, uint16_t id, uint32_t *found)
 {
-    for (uint32_t off = s->store_head; off < s->store_len; off += rec_size(s, off)) {
-        if (rec_id(s, off) == id) {
-            *found = off;
-            return true;
-        }
+    uint32_t off = s->store_head;
+    size_t before = 0;
+
+    while (off < s->store_len && rec_id(s, off) != id) {
+        off += rec_size(s, off);
+        before++;
     }
-    return false;
+    *found = off;
+    return before;
+}
+
+/* Take `n` bytes out of the log at offset `at`, sliding what follows down
+ * so the log stays contiguous and in order. The one place that moves
+ * records: every removal, shrink and compaction goes through it. */
+static void log_cut(midge_session *s, uint32_t at, uint32_t n)
+{
+    memmove(rec_at(s, at), rec_at(s, at + n), s->store_len - at - n);
+    s->store_len -= n;
 }
 
 /* Acknowledged records are usually the oldest: dropping the head is free;
- * anything else closes the gap to keep the log contiguous and in order. */
+ * anything else closes the gap. */
 static void rec_remove(midge_session *s, uint32_t off)
 {
     uint32_t size = rec_size(s, off);
@@ -100,8 +113,7 @@ static void rec_remove(midge_session *s, uint32_t off)
     if (off == s->store_head) {
         s->store_head += size;
     } else {
-        memmove(rec_at(s, off), rec_at(s, off + size), s->store_len - off - size);
-        s->store_len -= size;
+        log_cut(s, off, size);
     }
     if (s->store_head == s->store_len) {
         s->store_head = 0;
@@ -119,8 +131,7 @@ static bool store_make_room(midge_session *s, size_t need)
     if (s->store_size - (s->store_len - s->store_head) < need) {
         return false;
     }
-    memmove(s->store, rec_at(s, s->store_head), s->store_len - s->store_head);
-    s->store_len -= s->store_head;
+    log_cut(s, 0, s->store_head);
     s->store_head = 0;
     return true;
 }
@@ -199,20 +210,18 @@ void session__store_flush(midge_session *s)
  * down so the log stays contiguous and in order. */
 static void rec_become_pubrel(midge_session *s, uint32_t off, uint16_t id)
 {
-    uint32_t size = rec_size(s, off);
-    uint32_t old_len = size - SESSION_REC_HEADER;
-    uint8_t *pkt = rec_packet(s, off);
+    uint32_t keep = SESSION_REC_HEADER + SESSION_ACK_LEN;
 
-    midge_codec__put_ack(pkt, MIDGE_PUBREL, id);
-    memmove(pkt + SESSION_ACK_LEN, pkt + old_len, s->store_len - (off + size));
-    s->store_len -= old_len - SESSION_ACK_LEN;
+    log_cut(s, off + keep, rec_size(s, off) - keep);
+    midge_codec__put_ack(rec_packet(s, off), MIDGE_PUBREL, id);
 }
 
 bool session__store_ack(midge_session *s, uint8_t type, uint16_t id)
 {
     uint32_t off = 0;
 
-    if (!rec_find(s, id, &off)) {
+    (void)rec_find(s, id, &off);
+    if (off >= s->store_len) {
         return false;
     }
     if (rec_type(s, off) == MIDGE_PUBLISH) {
@@ -257,35 +266,35 @@ void session__store_mark_resend(midge_session *s)
 
 size_t session__store_discard_sent(midge_session *s)
 {
-    uint32_t write = 0;
-    uint32_t off = s->store_head;
+    uint32_t off = 0;
     size_t dropped = 0;
 
     /* The broker forgot everything it had seen; a PUBLISH it never saw is
-     * still worth sending on the new session, so NEW records stay, in order. */
+     * still worth sending on the new session, so new records stay, in
+     * order. Records are cut one at a time: a store holds a handful. An
+     * empty log (maybe with no buffer at all) has nothing to move. */
+    if (s->store_len == 0) {
+        return 0;
+    }
+    log_cut(s, 0, s->store_head);
+    s->store_head = 0;
     while (off < s->store_len) {
         uint32_t size = rec_size(s, off);
         if (rec_is_new(s, off)) {
-            memmove(rec_at(s, write), rec_at(s, off), size);
-            write += size;
+            off += size;
         } else {
+            log_cut(s, off, size);
             dropped++;
         }
-        off += size;
     }
-    s->store_head = 0;
-    s->store_len = write;
     return dropped;
 }
 
 size_t session__store_count(const midge_session *s)
 {
-    size_t count = 0;
+    uint32_t end = 0;
 
-    for (uint32_t off = s->store_head; off < s->store_len; off += rec_size(s, off)) {
-        count++;
-    }
-    return count;
+    return rec_find(s, 0, &end);
 }
 
 /* --- Packet ids (section 2.3.1) -------------------------------------------- */
@@ -299,7 +308,8 @@ static bool id_in_use(const midge_session *s, uint16_t id)
             return true;
         }
     }
-    return rec_find(s, id, &off);
+    (void)rec_find(s, id, &off);
+    return off < s->store_len;
 }
 
 uint16_t session__id_next(const midge_session *s)
@@ -326,32 +336,35 @@ void session__id_commit(midge_session *s, uint16_t id)
 
 /* --- Incoming QoS 2 ids (section 4.3.3, method B) -------------------------- */
 
-bool session__qos2_contains(const midge_session *s, uint16_t id)
+/* Index of `id` in the table, or rx_qos2_count when it is not there. */
+static uint16_t qos2_find(const midge_session *s, uint16_t id)
 {
-    for (uint16_t i = 0; i < s->rx_qos2_count; i++) {
-        if (s->rx_qos2_ids[i] == id) {
-            return true;
-        }
+    uint16_t i = 0;
+
+    while (i < s->rx_qos2_count && s->rx_qos2_ids[i] != id) {
+        i++;
     }
-    return false;
+    return i;
 }
 
-bool session__qos2_add(midge_session *s, uint16_t id)
+int session__qos2_arrived(midge_session *s, uint16_t id)
 {
+    if (qos2_find(s, id) < s->rx_qos2_count) {
+        return 0;
+    }
     if (s->rx_qos2_ids == NULL || s->rx_qos2_count >= s->rx_qos2_cap) {
-        return false;
+        return -1;
     }
     s->rx_qos2_ids[s->rx_qos2_count++] = id;
-    return true;
+    return 1;
 }
 
 /* The table is a set: order does not matter, so the last entry fills the hole. */
 void session__qos2_remove(midge_session *s, uint16_t id)
 {
-    for (uint16_t i = 0; i < s->rx_qos2_count; i++) {
-        if (s->rx_qos2_ids[i] == id) {
-            s->rx_qos2_ids[i] = s->rx_qos2_ids[--s->rx_qos2_count];
-            return;
-        }
+    uint16_t i = qos2_find(s, id);
+
+    if (i < s->rx_qos2_count) {
+        s->rx_qos2_ids[i] = s->rx_qos2_ids[--s->rx_qos2_count];
     }
 }

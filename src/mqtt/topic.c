@@ -17,15 +17,8 @@
 
 /* The word-at-a-time fast paths for topic names trade code size for speed.
  * A size-optimised build (-Os, what microcontroller SDKs use) keeps only
- * the byte loops, which accept exactly the same names; -DMIDGE_TOPIC_WORDS=1
- * or =0 forces the choice. */
-#ifndef MIDGE_TOPIC_WORDS
-#if defined(__OPTIMIZE_SIZE__)
-#define MIDGE_TOPIC_WORDS 0
-#else
-#define MIDGE_TOPIC_WORDS 1
-#endif
-#endif
+ * the byte loops, which accept exactly the same names (MIDGE_TOPIC_WORDS
+ * and MIDGE_FAST_PATHS in config.h). */
 
 /* The word-at-a-time checks use the native register width: 8 bytes on a
  * 64-bit host, 4 on the 32-bit microcontrollers, where 64-bit arithmetic
@@ -107,13 +100,13 @@ static size_t ascii_prefix(const uint8_t *s, size_t len)
 }
 
 /* One character starting at s[0]: returns its length in bytes, or 0 when it
- * is U+0000 (forbidden by 1.5.3) or ill-formed. The second-byte ranges of a
- * multibyte sequence follow RFC 3629 section 4 and exclude overlong forms,
- * the surrogates U+D800..U+DFFF that 1.5.3 forbids, and anything above
- * U+10FFFF. */
+ * is U+0000 (forbidden by 1.5.3) or ill-formed (RFC 3629 section 4). The
+ * code point is assembled and then judged, which is less code than a range
+ * table per lead byte: overlong forms, the surrogates U+D800..U+DFFF that
+ * 1.5.3 forbids and anything above U+10FFFF all fail. */
 static size_t utf8_sequence(const uint8_t *s, size_t avail)
 {
-    uint8_t c = s[0];
+    uint32_t c = s[0];
 
     if (c < 0x80)
         return c != 0;
@@ -121,16 +114,20 @@ static size_t utf8_sequence(const uint8_t *s, size_t avail)
     if (c < 0xC2 || c > 0xF4)
         return 0;
     size_t n = c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
-    /* E0 and F0 below these are overlong, ED above is a surrogate, F4 above
-     * is beyond U+10FFFF. */
-    uint8_t lo = c == 0xE0 ? 0xA0 : c == 0xF0 ? 0x90 : 0x80;
-    uint8_t hi = c == 0xED ? 0x9F : c == 0xF4 ? 0x8F : 0xBF;
-    if (avail < n || s[1] < lo || s[1] > hi)
-        return 0; /* truncated, or a bad second byte */
-    for (size_t k = 2; k < n; k++) {
+    if (avail < n)
+        return 0; /* truncated */
+    c &= 0x7Fu >> n;
+    for (size_t k = 1; k < n; k++) {
         if ((s[k] & 0xC0) != 0x80)
             return 0;
+        c = c << 6 | (s[k] & 0x3Fu);
     }
+    /* The smallest code point of each length (2 bytes: C2 already ensures
+     * it): 3 bytes from U+0800, 4 from U+10000. */
+    if ((n == 3 && c < 0x800) || (n == 4 && c < 0x10000))
+        return 0;
+    if ((c >> 11) == 0x1Bu || c > 0x10FFFFu)
+        return 0;
     return n;
 }
 
@@ -169,36 +166,18 @@ static bool has_wildcard(const uint8_t *s, size_t len)
     return false;
 }
 
-/* The rare case of a topic with multibyte characters, kept out of line so
- * that the ASCII path below stays a leaf function with no register spills. */
-static midge_malformed check_name_multibyte(const uint8_t *t, size_t len)
-{
-    if (!midge_utf8_valid(t, len))
-        return MIDGE_MALFORMED_UTF8;
-    return has_wildcard(t, len) ? MIDGE_MALFORMED_TOPIC : MIDGE_MALFORMED_NONE;
-}
-
-/* Every check, byte by byte: the reference for what the fast path below
- * accepts, and the one that says why a name fails. The first offending byte
- * decides the reason; a byte of 0x80 or more hands the whole name to the
- * UTF-8 decoder. */
+/* Every check: the reference for what the fast path below accepts, and
+ * the one that says why a name fails. Two plain passes, which is the least
+ * code: invalid UTF-8 (1.5.3, which covers U+0000 and the length limit
+ * too) is reported before a wildcard (4.7.1-1: none in a name). */
 MIDGE_CODEC__COLD static midge_malformed check_name_bytes(const uint8_t *t, size_t len)
 {
     /* 4.7.3: a topic name is at least one character long. */
     if (len == 0 || t == NULL)
         return MIDGE_MALFORMED_TOPIC;
-    if (len > MIDGE_CODEC__MAX_STRING)
+    if (!midge_utf8_valid(t, len))
         return MIDGE_MALFORMED_UTF8;
-    for (size_t i = 0; i < len; i++) {
-        uint8_t c = t[i];
-        if (c >= 0x80)
-            return check_name_multibyte(t, len);
-        if (c == 0)
-            return MIDGE_MALFORMED_UTF8;
-        if (c == '+' || c == '#')
-            return MIDGE_MALFORMED_TOPIC; /* 4.7.1-1: no wildcards in a name */
-    }
-    return MIDGE_MALFORMED_NONE;
+    return has_wildcard(t, len) ? MIDGE_MALFORMED_TOPIC : MIDGE_MALFORMED_NONE;
 }
 
 midge_malformed midge_topic__check_name(const uint8_t *t, size_t len)
@@ -228,6 +207,10 @@ midge_malformed midge_topic__check_name(const uint8_t *t, size_t len)
     }
     return check_name_bytes(t, len);
 }
+
+#if MIDGE_FAST_PATHS
+/* The fused check-and-copy serves the fast publish path only (config.h);
+ * the small build checks with midge_topic__check_name, then copies. */
 
 /* Short, multibyte or invalid names: the byte loop, then the copy. Out of
  * line so that the word loop of the caller needs no stack frame. */
@@ -265,6 +248,7 @@ midge_malformed midge_topic__copy_name(uint8_t *restrict dst, const uint8_t *res
     }
     return copy_name_bytes(dst, t, len);
 }
+#endif /* MIDGE_FAST_PATHS */
 
 bool midge_topic_name_valid(const char *topic, size_t len)
 {

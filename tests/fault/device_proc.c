@@ -170,7 +170,10 @@ int device_proc_start(device_proc *d, const char *const *argv)
     memset(d, 0, sizeof *d);
     d->fd = -1;
     d->led = -1;
-    args[n++] = (char *)MIDGE_BINARY;
+    /* MIDGE_FAULT_MIDGE names another build of the tool (to check that
+     * these tests catch a device that misbehaves on purpose). */
+    const char *bin = getenv("MIDGE_FAULT_MIDGE");
+    args[n++] = (char *)(bin != NULL && bin[0] != '\0' ? bin : MIDGE_BINARY);
     while (argv[n - 1] != NULL && n < ARGV_MAX) {
         args[n] = (char *)argv[n - 1];
         n++;

@@ -61,7 +61,7 @@ typedef struct device_proc {
     size_t line_len;
 } device_proc;
 
-/* Start `midge device` (MIDGE_BINARY) with argv (argv[0] = "device", NULL
+/* Start `midge device` (MIDGE_BINARY, or $MIDGE_FAULT_MIDGE) with argv (argv[0] = "device", NULL
  * terminated, at most 31 entries). Returns 0, or -1 after a line on stderr. */
 int device_proc_start(device_proc *d, const char *const *argv);
 

@@ -12,7 +12,9 @@
  *   bytes up|down|both|none [GAP_MS]
  *   cut up|down|both|none N    reset each connection after N bytes
  *   reset                      reset every live connection
- *   chaos MIN_MS MAX_MS [SEED] reset at random intervals (chaos 0 0: off)
+ *   chaos MIN_MS MAX_MS [SEED [HOLD_MS]]
+ *                              reset at random intervals, holding client ->
+ *                              server up to HOLD_MS first (chaos 0 0: off)
  *   refuse on|off              reset new connections at once
  *   stats                      the counters
  *   quit                       (or end of input)
@@ -70,6 +72,7 @@ static int run_command(fault_proxy *p, char *line)
     char *a = strtok(NULL, " \t\r\n");
     char *b = strtok(NULL, " \t\r\n");
     char *c = strtok(NULL, " \t\r\n");
+    char *d = strtok(NULL, " \t\r\n");
     unsigned dirs;
 
     if (cmd == NULL)
@@ -88,8 +91,8 @@ static int run_command(fault_proxy *p, char *line)
         printf("reset %d\n", fault_proxy_reset_all(p));
         return 0;
     } else if (strcmp(cmd, "chaos") == 0 && a != NULL && b != NULL) {
-        fault_proxy_chaos(p, (unsigned)parse_ulong(a, 0), (unsigned)parse_ulong(b, 0),
-                          (uint32_t)parse_ulong(c, 1));
+        fault_proxy_chaos_hold(p, (unsigned)parse_ulong(a, 0), (unsigned)parse_ulong(b, 0),
+                               (unsigned)parse_ulong(d, 0), (uint32_t)parse_ulong(c, 1));
     } else if (strcmp(cmd, "refuse") == 0 && a != NULL) {
         fault_proxy_refuse(p, strcmp(a, "on") == 0);
     } else if (strcmp(cmd, "stats") == 0) {

@@ -45,7 +45,8 @@ static inline bool run_start(device_run *r, const char *const *common, const cha
     for (size_t i = 0; extra != NULL && extra[i] != NULL && n < RUN_ARGS_MAX - 1; i++)
         r->argv[n++] = (char *)extra[i];
     r->argv[n] = NULL;
-    r->cursor = 0;
+    /* Waits look only at what this run caused. */
+    r->cursor = fake_onenet_count(r->server);
     r->started = proc_start(&r->p, r->argv, NULL) == 0;
     return r->started;
 }

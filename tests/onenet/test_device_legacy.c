@@ -13,6 +13,7 @@
 #include <stdlib.h>
 
 #include "device_run.h"
+#include "peer.h"
 
 /* The seed tutorial's identity. Test values, not anyone's credentials. */
 #define DEVICE_ID "9377500"
@@ -45,7 +46,10 @@ static device_run run;
 
 static int server_up(void **state)
 {
-    fake_onenet_config cfg = {FAKE_ONENET_LEGACY, PRODUCT_ID, DEVICE_ID, APIKEY, CONNACK_DELAY_MS};
+    fake_onenet_config cfg = {
+        .kind = FAKE_ONENET_LEGACY, .product_id = PRODUCT_ID, .device_id = DEVICE_ID,
+        .secret = APIKEY, .connack_delay_ms = CONNACK_DELAY_MS,
+    };
     (void)state;
     memset(&run, 0, sizeof run);
     run.server = fake_onenet_start(&cfg);
@@ -54,9 +58,9 @@ static int server_up(void **state)
 
 static int server_down(void **state)
 {
-    (void)state;
     if (run.started)
         run_stop(&run);
+    peer_teardown(state);
     fake_onenet_stop(run.server);
     run.server = NULL;
     return 0;
@@ -395,6 +399,160 @@ static void test_device_stops_cleanly_on_sigterm(void **state)
     EXPECT(fake_onenet_tally(run.server, FAKE_ONENET_CLOSED, NULL) == 0);
 }
 
+static void test_device_command_ids_of_any_length(void **state)
+{
+    /* onenet.md section 3: the id is the rest of the topic, never cut at
+     * a fixed offset. */
+    static const char long_id[] = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789ab";
+    (void)state;
+
+    start_online(NULL, NULL);
+    command("7", "on", "on", dp_on);
+    command(long_id, "off", "off", dp_off);
+    command("a-b_c.d", "toggle", "on", dp_on);
+    expect_clean_record();
+}
+
+static void test_device_kicked_by_another_login_comes_back(void **state)
+{
+    static const char *const extra[] = {"--backoff-min", "100", "--backoff-max", "200", NULL};
+    fake_onenet_event ev;
+    (void)state;
+
+    start_online(extra, NULL);
+    /* Someone else logs in with the device's id: the platform kicks the
+     * device off, as a second login does. */
+    peer *other = peer_new(fake_onenet_port(run.server), DEVICE_ID, true);
+    assert_non_null(other);
+    other->cfg.connect.username = PRODUCT_ID;
+    other->cfg.connect.password = APIKEY;
+    other->cfg.connect.keepalive_s = 120;
+    /* Whether the other login gets its CONNACK before the device is back
+     * is a race; either way it is kicked in turn. */
+    (void)peer_connect(other, NULL);
+    EXPECT(run_wait(&run, FAKE_ONENET_KICKED, NULL, WAIT_MS, &ev));
+    EXPECT(ev.conn == 1);
+    /* The device logs in again (connection 3; 2 is the other login), and
+     * it is the one that stays. */
+    do {
+        EXPECT(run_wait(&run, FAKE_ONENET_ACCEPTED, NULL, WAIT_MS, &ev));
+    } while (ev.conn == 2);
+    EXPECT(ev.conn == 3);
+    size_t at = 0;
+    EXPECT(run_wait_from(&run, &at, FAKE_ONENET_KICKED, NULL, WAIT_MS, &ev));
+    EXPECT(run_wait_from(&run, &at, FAKE_ONENET_KICKED, NULL, WAIT_MS, &ev));
+    EXPECT(ev.conn == 2);
+    EXPECT(run_wait(&run, FAKE_ONENET_PUBLISH, "$dp", WAIT_MS, &ev));
+    EXPECT(ev.conn == 3);
+    command(UUID_ON, "on", "on", dp_on);
+    EXPECT(run_alive(&run));
+    EXPECT(fake_onenet_tally(run.server, FAKE_ONENET_VIOLATION, NULL) == 0);
+}
+
+static void test_device_without_connack_retries_without_crashing(void **state)
+{
+    static const char *const stranger[] = {"--profile", "onenet", "--device-id", "9377501",
+                                           "--product-id", PRODUCT_ID, "-P", APIKEY,
+                                           "--backoff-min", "100", "--backoff-max", "200", NULL};
+    fake_onenet_event ev;
+    (void)state;
+
+    /* An unknown device id: the platform closes without any CONNACK. */
+    assert_true(run_start(&run, stranger, NULL));
+    EXPECT(run_wait(&run, FAKE_ONENET_DROPPED, NULL, WAIT_MS, &ev));
+    EXPECT(strstr(ev.why, "client id") != NULL);
+    EXPECT(run_wait(&run, FAKE_ONENET_DROPPED, NULL, WAIT_MS, &ev));
+    EXPECT(run_alive(&run));
+    EXPECT(run_stop(&run) == 0);
+    EXPECT(fake_onenet_tally(run.server, FAKE_ONENET_ACCEPTED, NULL) == 0);
+    EXPECT(fake_onenet_max_open(run.server) == 1);
+    expect_no_secret();
+}
+
+static void test_device_stops_promptly_while_waiting_for_connack(void **state)
+{
+    fake_onenet_config cfg = {
+        .kind = FAKE_ONENET_LEGACY, .product_id = PRODUCT_ID, .device_id = DEVICE_ID,
+        .secret = APIKEY, .connack_delay_ms = 20000,
+    };
+    (void)state;
+
+    /* A platform that takes its time over the CONNACK must not make the
+     * device deaf to SIGTERM. */
+    fake_onenet_stop(run.server);
+    run.server = fake_onenet_start(&cfg);
+    assert_non_null(run.server);
+    start(NULL);
+    run_quiet(&run, 500);
+    EXPECT(run_alive(&run));
+    long long asked = proc_now_ms();
+    kill(run.p.pid, SIGTERM);
+    proc_wait(&run.p, 12000);
+    run.started = false;
+    long long took = proc_now_ms() - asked;
+    if (took > 2000 || proc_exit_code(&run.p) != 0)
+        fprintf(stderr, "SIGTERM during the CONNACK wait: exit %d after %lld ms\n",
+                proc_exit_code(&run.p), took);
+    EXPECT(proc_exit_code(&run.p) == 0);
+    EXPECT(took <= 2000);
+}
+
+static void test_device_command_redelivered_after_a_reconnect_acts_once(void **state)
+{
+    static const char *const extra[] = {"--backoff-min", "100", "--backoff-max", "200", NULL};
+    fake_onenet_event ev;
+    (void)state;
+
+    /* onenet.md section 1: a kept command is delivered at the next login
+     * and may be seen twice. */
+    start_online(extra, NULL);
+    command(UUID_TOGGLE1, "toggle", "on", dp_on);
+    EXPECT(fake_onenet_drop(run.server));
+    EXPECT(run_wait(&run, FAKE_ONENET_ACCEPTED, NULL, WAIT_MS, &ev));
+    EXPECT(run_wait(&run, FAKE_ONENET_PUBLISH, "$dp", WAIT_MS, &ev));
+    EXPECT(payload_is(&ev, dp_on, sizeof dp_on));
+    command(UUID_TOGGLE1, "toggle", "on", NULL);
+    run_quiet(&run, QUIET_MS);
+    EXPECT(!run_wait(&run, FAKE_ONENET_PUBLISH, "$dp", 0, &ev));
+    command(UUID_STATUS, "status", "on", dp_on);
+}
+
+static void test_device_keeps_its_session_when_asked(void **state)
+{
+    static const char *const extra[] = {"-c", "-t", "TurnipRobot", "--backoff-min", "100",
+                                        "--backoff-max", "200", NULL};
+    fake_onenet_event ev;
+    (void)state;
+
+    /* Clean session 0: the platform keeps the subscription list. */
+    start_online(extra, &ev);
+    EXPECT(!ev.clean_session);
+    EXPECT(fake_onenet_drop(run.server));
+    EXPECT(run_wait(&run, FAKE_ONENET_ACCEPTED, NULL, WAIT_MS, &ev));
+    EXPECT(!ev.clean_session && ev.session_present);
+    EXPECT(run_wait(&run, FAKE_ONENET_PUBLISH, "$dp", WAIT_MS, &ev));
+    EXPECT(fake_onenet_push(run.server, "TurnipRobot", "on", 2));
+    EXPECT(run_wait(&run, FAKE_ONENET_PUBLISH, "$dp", WAIT_MS, &ev));
+    EXPECT(payload_is(&ev, dp_on, sizeof dp_on));
+    expect_clean_record();
+}
+
+static void test_device_refuses_a_keepalive_the_platform_refuses(void **state)
+{
+    static const char *const extra[] = {"-k", "60", NULL};
+    (void)state;
+
+    /* onenet.md section 1: keepalive 120..65535 (or 0). Said at start-up,
+     * in one line, without trying the platform. */
+    start(extra);
+    proc_wait(&run.p, WAIT_MS);
+    run.started = false;
+    EXPECT(proc_exit_code(&run.p) == 1);
+    EXPECT(count_lines(run.p.err) == 1);
+    EXPECT(strstr(run.p.err, "keepalive") != NULL);
+    EXPECT(fake_onenet_max_open(run.server) == 0);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, server_up, server_down)
 
 int main(void)
@@ -415,6 +573,13 @@ int main(void)
         T(test_device_wrong_api_key_is_logged_and_retried),
         T(test_device_reconnects_after_a_drop_and_resubscribes),
         T(test_device_stops_cleanly_on_sigterm),
+        T(test_device_command_ids_of_any_length),
+        T(test_device_kicked_by_another_login_comes_back),
+        T(test_device_without_connack_retries_without_crashing),
+        T(test_device_stops_promptly_while_waiting_for_connack),
+        T(test_device_command_redelivered_after_a_reconnect_acts_once),
+        T(test_device_keeps_its_session_when_asked),
+        T(test_device_refuses_a_keepalive_the_platform_refuses),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

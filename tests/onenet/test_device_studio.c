@@ -44,8 +44,10 @@ static device_run run;
 
 static int server_up(void **state)
 {
-    fake_onenet_config cfg = {FAKE_ONENET_STUDIO, PRODUCT_ID, DEVICE_NAME, DEVICE_KEY,
-                              CONNACK_DELAY_MS};
+    fake_onenet_config cfg = {
+        .kind = FAKE_ONENET_STUDIO, .product_id = PRODUCT_ID, .device_id = DEVICE_NAME,
+        .secret = DEVICE_KEY, .connack_delay_ms = CONNACK_DELAY_MS,
+    };
     (void)state;
     memset(&run, 0, sizeof run);
     run.server = fake_onenet_start(&cfg);
@@ -57,7 +59,6 @@ static int server_down(void **state)
     (void)state;
     if (run.started)
         run_stop(&run);
-    run_dump(&run, "TMPDEBUG");
     fake_onenet_stop(run.server);
     run.server = NULL;
     return 0;
@@ -209,11 +210,13 @@ static void test_studio_property_get_returns_the_led(void **state)
     start_online(NULL, NULL, NULL);
     push_text(GET, "{\"id\":\"125\",\"version\":\"1.0\",\"params\":[\"led\"]}");
     EXPECT(run_wait(&run, FAKE_ONENET_PUBLISH, GET_REPLY, WAIT_MS, &ev));
-    EXPECT(text_is(&ev, "{\"id\":\"125\",\"code\":200,\"msg\":\"success\",\"data\":{\"led\":false}}"));
+    EXPECT(text_is(&ev, "{\"id\":\"125\",\"code\":200,\"msg\":\"success\","
+                        "\"data\":{\"led\":false}}"));
     set_led("124", true, true);
     push_text(GET, "{\"id\":\"128\",\"version\":\"1.0\",\"params\":[\"led\"]}");
     EXPECT(run_wait(&run, FAKE_ONENET_PUBLISH, GET_REPLY, WAIT_MS, &ev));
-    EXPECT(text_is(&ev, "{\"id\":\"128\",\"code\":200,\"msg\":\"success\",\"data\":{\"led\":true}}"));
+    EXPECT(text_is(&ev, "{\"id\":\"128\",\"code\":200,\"msg\":\"success\","
+                        "\"data\":{\"led\":true}}"));
     expect_clean_record();
 }
 
@@ -367,6 +370,8 @@ static void test_studio_expired_token_is_logged_and_retried(void **state)
     EXPECT(run_alive(&run));
     EXPECT(run_stop(&run) == 0);
     EXPECT(run_err_lines_with(&run, "not authorized") >= 1);
+    EXPECT(strstr(run.p.err, "sign=") == NULL);
+    EXPECT(strstr(run.p.err, DEVICE_KEY) == NULL);
     EXPECT(fake_onenet_tally(run.server, FAKE_ONENET_ACCEPTED, NULL) == 0);
 }
 
@@ -379,6 +384,98 @@ static void test_studio_device_stops_cleanly_on_sigterm(void **state)
     EXPECT(run_stop(&run) == 0);
     EXPECT(run_wait(&run, FAKE_ONENET_DISCONNECT, NULL, WAIT_MS, &ev));
     expect_clean_record();
+}
+
+static void test_studio_device_pings_within_its_keepalive(void **state)
+{
+    static const char *const short_keepalive[] = {"-k", "10", NULL};
+    fake_onenet_event ev;
+    (void)state;
+
+    /* onenet.md section 3: a device that never pings is dropped after
+     * 1.5 x keepalive; the fake drops it the same way. */
+    start_online(NULL, short_keepalive, &ev);
+    EXPECT(ev.keepalive_s == 10);
+    EXPECT(run_wait(&run, FAKE_ONENET_PING, NULL, 15000, &ev));
+    EXPECT(ev.conn == 1);
+    EXPECT(fake_onenet_live(run.server) == 1);
+    expect_clean_record();
+}
+
+static void test_studio_every_method_signs_a_token_that_verifies(void **state)
+{
+    static const char *const methods[] = {"md5", "sha1", "sha256"};
+    (void)state;
+
+    for (size_t i = 0; i < 3; i++) {
+        const char *const extra[] = {"--method", methods[i], NULL};
+        fake_onenet_event ev;
+        start_online(NULL, extra, &ev);
+        EXPECT(strcmp(ev.token_method, methods[i]) == 0);
+        EXPECT(run_stop(&run) == 0);
+    }
+    EXPECT(fake_onenet_tally(run.server, FAKE_ONENET_REFUSED, NULL) == 0);
+}
+
+static void test_studio_long_name_and_a_key_with_a_zero_byte(void **state)
+{
+    /* onenet.md section 2: the SDK's 64-byte buffer overflows with long
+     * names and sha256; strlen() on the decoded key signs with no key at
+     * all when its first byte is 0. */
+#define LONG_NAME "a-rather-long-device-name_0123456789-abcdefghij"
+#define ZERO_KEY "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+    static const char *const args[] = {"--profile", "onenet-studio", "--product-id", PRODUCT_ID,
+                                       "--device-id", LONG_NAME, "--device-key", ZERO_KEY,
+                                       "--method", "sha256", NULL};
+    fake_onenet_config cfg = {
+        .kind = FAKE_ONENET_STUDIO, .product_id = PRODUCT_ID, .device_id = LONG_NAME,
+        .secret = ZERO_KEY, .connack_delay_ms = CONNACK_DELAY_MS,
+    };
+    fake_onenet_event ev;
+    (void)state;
+
+    fake_onenet_stop(run.server);
+    run.server = fake_onenet_start(&cfg);
+    assert_non_null(run.server);
+    assert_true(run_start(&run, args, NULL));
+    EXPECT(run_wait(&run, FAKE_ONENET_ACCEPTED, NULL, WAIT_MS, &ev));
+    EXPECT(strcmp(ev.topic, LONG_NAME) == 0);
+    EXPECT(run_wait(&run, FAKE_ONENET_SUBSCRIBE, "$sys/" PRODUCT_ID "/" LONG_NAME "/cmd/request/+",
+                    WAIT_MS, &ev));
+    EXPECT(ev.code == 0);
+    push_text("$sys/" PRODUCT_ID "/" LONG_NAME "/cmd/request/1", "on");
+    EXPECT(run_wait(&run, FAKE_ONENET_PUBLISH, "$sys/" PRODUCT_ID "/" LONG_NAME "/cmd/response/1",
+                    WAIT_MS, &ev));
+    EXPECT(text_is(&ev, "on"));
+    expect_clean_record();
+#undef LONG_NAME
+#undef ZERO_KEY
+}
+
+static void test_studio_uses_a_clean_session_even_with_c(void **state)
+{
+    static const char *const extra[] = {"-c", NULL};
+    fake_onenet_event ev;
+    (void)state;
+
+    /* onenet.md section 2: clean session must be 1. */
+    start_online(NULL, extra, &ev);
+    EXPECT(ev.clean_session);
+    expect_clean_record();
+}
+
+static void test_studio_refuses_a_keepalive_the_platform_refuses(void **state)
+{
+    static const char *const extra[] = {"-k", "5", NULL};
+    (void)state;
+
+    assert_true(run_start(&run, studio, extra));
+    proc_wait(&run.p, WAIT_MS);
+    run.started = false;
+    EXPECT(proc_exit_code(&run.p) == 1);
+    EXPECT(count_lines(run.p.err) == 1);
+    EXPECT(strstr(run.p.err, "keepalive") != NULL);
+    EXPECT(fake_onenet_max_open(run.server) == 0);
 }
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, server_up, server_down)
@@ -397,6 +494,11 @@ int main(void)
         T(test_studio_ready_made_token_is_sent_as_given),
         T(test_studio_expired_token_is_logged_and_retried),
         T(test_studio_device_stops_cleanly_on_sigterm),
+        T(test_studio_device_pings_within_its_keepalive),
+        T(test_studio_every_method_signs_a_token_that_verifies),
+        T(test_studio_long_name_and_a_key_with_a_zero_byte),
+        T(test_studio_uses_a_clean_session_even_with_c),
+        T(test_studio_refuses_a_keepalive_the_platform_refuses),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

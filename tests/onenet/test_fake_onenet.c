@@ -44,7 +44,10 @@ static fake_onenet *server;
 
 static int legacy_up(void **state)
 {
-    fake_onenet_config cfg = {FAKE_ONENET_LEGACY, LEGACY_PRODUCT, LEGACY_DEVICE, LEGACY_APIKEY, 0};
+    fake_onenet_config cfg = {
+        .kind = FAKE_ONENET_LEGACY, .product_id = LEGACY_PRODUCT, .device_id = LEGACY_DEVICE,
+        .secret = LEGACY_APIKEY, .connack_delay_ms = 0,
+    };
     (void)state;
     server = fake_onenet_start(&cfg);
     return server != NULL ? 0 : -1;
@@ -52,7 +55,10 @@ static int legacy_up(void **state)
 
 static int studio_up(void **state)
 {
-    fake_onenet_config cfg = {FAKE_ONENET_STUDIO, STUDIO_PRODUCT, STUDIO_DEVICE, STUDIO_KEY, 0};
+    fake_onenet_config cfg = {
+        .kind = FAKE_ONENET_STUDIO, .product_id = STUDIO_PRODUCT, .device_id = STUDIO_DEVICE,
+        .secret = STUDIO_KEY, .connack_delay_ms = 0,
+    };
     (void)state;
     server = fake_onenet_start(&cfg);
     return server != NULL ? 0 : -1;
@@ -326,8 +332,10 @@ static void test_legacy_second_login_kicks_the_first(void **state)
 
 static void test_legacy_connack_delay_holds_the_connack(void **state)
 {
-    fake_onenet_config cfg = {FAKE_ONENET_LEGACY, LEGACY_PRODUCT, LEGACY_DEVICE, LEGACY_APIKEY,
-                              300};
+    fake_onenet_config cfg = {
+        .kind = FAKE_ONENET_LEGACY, .product_id = LEGACY_PRODUCT, .device_id = LEGACY_DEVICE,
+        .secret = LEGACY_APIKEY, .connack_delay_ms = 300,
+    };
     fake_onenet_event ev;
     size_t at = 0;
     (void)state;
@@ -795,6 +803,41 @@ static void test_studio_second_connect_kicks_the_first(void **state)
     assert_int_equal(peer_idle(second, QUIET_MS), MIDGE_OK);
 }
 
+static void test_studio_drops_a_silent_device_after_one_and_a_half_keepalives(void **state)
+{
+    /* One keepalive second is 100 ms here: keepalive 10 lasts 1 s. */
+    fake_onenet_config cfg = {
+        .kind = FAKE_ONENET_STUDIO, .product_id = STUDIO_PRODUCT, .device_id = STUDIO_DEVICE,
+        .secret = STUDIO_KEY, .keepalive_unit_ms = 100,
+    };
+    fake_onenet_event ev;
+    size_t at = 0;
+    (void)state;
+
+    fake_onenet_stop(server);
+    server = fake_onenet_start(&cfg);
+    assert_non_null(server);
+    const char *tok = make_token(STUDIO_KEY, STUDIO_DEVICE, "sha1", in_an_hour());
+
+    /* A device that pings twice a keepalive stays. */
+    peer *p = studio_peer(tok, 10, true);
+    assert_int_equal(peer_connect(p, NULL), MIDGE_OK);
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(midge_client_ping(&p->client), MIDGE_OK);
+        assert_int_equal(peer_idle(p, 500), MIDGE_OK);
+    }
+    CHECK(fake_onenet_tally(server, FAKE_ONENET_VIOLATION, NULL) == 0);
+    peer_free(p);
+
+    /* A silent one goes after 1.5 s, not before 1 s. */
+    p = studio_peer(tok, 10, true);
+    assert_int_equal(peer_connect(p, NULL), MIDGE_OK);
+    int64_t start = loopback_now_ms();
+    CHECK(fake_onenet_next(server, &at, FAKE_ONENET_VIOLATION, NULL, WAIT_MS, &ev));
+    assert_non_null(strstr(ev.why, "keepalive"));
+    assert_true(loopback_now_ms() - start >= 1000);
+}
+
 #define LEGACY(fn) cmocka_unit_test_setup_teardown(fn, legacy_up, server_down)
 #define STUDIO(fn) cmocka_unit_test_setup_teardown(fn, studio_up, server_down)
 
@@ -838,6 +881,7 @@ int main(void)
         STUDIO(test_studio_closes_on_forbidden_publishes),
         STUDIO(test_studio_closes_on_a_puback_for_an_unknown_id),
         STUDIO(test_studio_second_connect_kicks_the_first),
+        STUDIO(test_studio_drops_a_silent_device_after_one_and_a_half_keepalives),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,6 +2,10 @@
  * Fake OneNET servers (see fake_onenet.h; the rules come from
  * ../shared/reference/onenet.md sections 1 and 2).
  *
+ * This file is the server: sockets, the thread, the record of events. What
+ * the platform allows is in fake_onenet_rules.c; the event listing for
+ * failing tests in fake_onenet_dump.c.
+ *
  * One thread serves every connection with poll(). It holds the lock for
  * everything except the poll itself, so the test thread can push, drop and
  * read events at any moment between two batches; a socket is only ever
@@ -12,7 +16,6 @@
 #include "fake_onenet.h"
 
 #include <errno.h>
-#include <inttypes.h>
 #include <poll.h>
 #include <stddef.h>
 #include <pthread.h>
@@ -26,23 +29,15 @@
 
 #include "loopback.h"
 #include "midge/codec_server.h"
-#include "midge/token.h"
+#include "fake_onenet_rules.h"
 
-#define CONN_MAX 8        /* connections served at once; more are refused at accept */
-#define FRAME_MAX 16384   /* largest packet read whole; a device never needs more here */
-#define ID_MAX 128        /* client id, product id, device name */
+#define CONN_MAX 8       /* connections served at once; more are refused at accept */
+#define FRAME_MAX 16384  /* largest packet read whole; a device never needs more here */
+#define ID_MAX 128       /* client id, product id, device name */
 #define SECRET_MAX 256
-#define LEGACY_SUBS_MAX 100 /* onenet.md section 1: at most 100 per client */
-#define STUDIO_SUBS_MAX 15  /* onenet.md section 2 */
-#define STUDIO_FILTERS_PER_PACKET 8
-#define STUDIO_LEVELS_MAX 8
-#define STUDIO_WILDCARD_LEVEL 5 /* wildcards allowed from this level on (1-based) */
-#define LEGACY_KEEPALIVE_MIN 120
-#define STUDIO_KEEPALIVE_MIN 10
-#define STUDIO_KEEPALIVE_MAX 1800
-#define WRITE_MS 2000     /* one write to a device */
-#define POLL_MS 20        /* longest sleep: how soon a stop request is seen */
-#define TOKEN_MAX 512     /* longest password read as a token */
+#define SUBS_MAX 100     /* filters kept per connection (the legacy limit, the larger) */
+#define WRITE_MS 2000    /* one write to a device */
+#define POLL_MS 20       /* longest sleep: how soon a stop request is seen */
 
 typedef enum conn_state {
     CONN_FREE = 0,
@@ -61,8 +56,9 @@ typedef struct conn {
     uint64_t token_et;
     char token_method[8];
     int64_t connack_at;
+    int64_t last_rx_ms; /* when the device last sent a byte */
     char client_id[ID_MAX];
-    char subs[LEGACY_SUBS_MAX][FAKE_ONENET_TOPIC_MAX];
+    char subs[SUBS_MAX][FAKE_ONENET_TOPIC_MAX];
     size_t sub_count;
     uint8_t rx[FRAME_MAX];
     size_t have;
@@ -70,7 +66,9 @@ typedef struct conn {
 
 struct fake_onenet {
     fake_onenet_kind kind;
+    fake_onenet_identity id; /* points at the three strings below */
     int connack_delay_ms;
+    int keepalive_unit_ms;
     char product_id[ID_MAX];
     char device_id[ID_MAX];
     char secret[SECRET_MAX];
@@ -87,10 +85,10 @@ struct fake_onenet {
     int max_open;
     fake_onenet_event *events;
     size_t event_count;
-    bool events_overflowed;
+    fake_onenet_event spare; /* where events beyond the record go: written, never read */
     /* Legacy clean session 0: the subscription list the platform keeps. */
     bool has_session;
-    char stored[LEGACY_SUBS_MAX][FAKE_ONENET_TOPIC_MAX];
+    char stored[SUBS_MAX][FAKE_ONENET_TOPIC_MAX];
     size_t stored_count;
 };
 
@@ -101,32 +99,6 @@ static bool copy_str(char *dst, size_t cap, const char *src)
     if (src == NULL || strlen(src) >= cap)
         return false;
     memcpy(dst, src, strlen(src) + 1);
-    return true;
-}
-
-static bool str_is(midge_str s, const char *text)
-{
-    return s.ptr != NULL && s.len == strlen(text) && memcmp(s.ptr, text, s.len) == 0;
-}
-
-static bool starts_with(const char *s, size_t len, const char *prefix)
-{
-    size_t n = strlen(prefix);
-    return len >= n && memcmp(s, prefix, n) == 0;
-}
-
-static bool alnum(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-}
-
-/* Every byte a letter, a digit or one of `extra`. */
-static bool chars_ok(const char *s, size_t len, const char *extra)
-{
-    for (size_t i = 0; i < len; i++) {
-        if (!alnum(s[i]) && (s[i] == '\0' || strchr(extra, s[i]) == NULL))
-            return false;
-    }
     return true;
 }
 
@@ -143,12 +115,10 @@ static conn *live_conn(fake_onenet *s)
 
 static fake_onenet_event *event_new(fake_onenet *s, fake_onenet_what what, const conn *c)
 {
-    static fake_onenet_event spare; /* overflow sink: written, never read */
     fake_onenet_event *ev;
 
     if (s->event_count == FAKE_ONENET_EVENT_MAX) {
-        s->events_overflowed = true;
-        ev = &spare;
+        ev = &s->spare;
     } else {
         ev = &s->events[s->event_count++];
     }
@@ -260,217 +230,7 @@ static void session_store(fake_onenet *s, const conn *c)
     s->has_session = true;
 }
 
-/* --- Studio token --------------------------------------------------------------- */
-
-typedef struct token_fields {
-    char version[32];
-    char res[2 * ID_MAX + 32];
-    char et[24];
-    char method[8];
-    char sign[128];
-} token_fields;
-
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* %XX decoding into a NUL-terminated field; false if malformed or too long. */
-static bool url_decode(const char *in, size_t len, char *out, size_t cap)
-{
-    size_t n = 0;
-
-    for (size_t i = 0; i < len; i++) {
-        char c = in[i];
-        if (c == '%') {
-            if (i + 2 >= len)
-                return false;
-            int hi = hex_value(in[i + 1]);
-            int lo = hex_value(in[i + 2]);
-            if (hi < 0 || lo < 0)
-                return false;
-            c = (char)(hi * 16 + lo);
-            i += 2;
-        }
-        if (c == '\0' || n + 1 >= cap)
-            return false;
-        out[n++] = c;
-    }
-    out[n] = '\0';
-    return true;
-}
-
-/* version=..&res=..&et=..&method=..&sign=..: each field exactly once, no
- * other field, values URL-decoded. */
-static bool token_parse(const char *tok, size_t len, token_fields *f)
-{
-    struct {
-        const char *name;
-        char *dst;
-        size_t cap;
-        bool seen;
-    } keys[] = {
-        {"version", f->version, sizeof f->version, false},
-        {"res", f->res, sizeof f->res, false},
-        {"et", f->et, sizeof f->et, false},
-        {"method", f->method, sizeof f->method, false},
-        {"sign", f->sign, sizeof f->sign, false},
-    };
-    const size_t key_count = sizeof keys / sizeof keys[0];
-    size_t pos = 0;
-
-    while (pos <= len) {
-        const char *seg = tok + pos;
-        const char *amp = memchr(seg, '&', len - pos);
-        size_t seg_len = amp != NULL ? (size_t)(amp - seg) : len - pos;
-        const char *eq = memchr(seg, '=', seg_len);
-        if (eq == NULL)
-            return false;
-        size_t name_len = (size_t)(eq - seg);
-        size_t k = 0;
-        while (k < key_count &&
-               (strlen(keys[k].name) != name_len || memcmp(keys[k].name, seg, name_len) != 0))
-            k++;
-        if (k == key_count || keys[k].seen)
-            return false;
-        keys[k].seen = true;
-        if (!url_decode(eq + 1, seg_len - name_len - 1, keys[k].dst, keys[k].cap))
-            return false;
-        pos += seg_len + 1;
-    }
-    for (size_t k = 0; k < key_count; k++) {
-        if (!keys[k].seen)
-            return false;
-    }
-    return true;
-}
-
-static bool parse_et(const char *text, uint64_t *et)
-{
-    size_t len = strlen(text);
-    uint64_t v = 0;
-
-    if (len == 0 || len > 19)
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        if (text[i] < '0' || text[i] > '9')
-            return false;
-        v = v * 10 + (uint64_t)(text[i] - '0');
-    }
-    *et = v;
-    return true;
-}
-
-/* The sign this server expects for the token's own et and method, made by
- * the library's token module with the device key (tested separately
- * against the platform's published vector). */
-static bool token_expected_sign(const fake_onenet *s, const token_fields *got, uint64_t et,
-                                char *sign, size_t cap)
-{
-    size_t need = 0;
-    token_fields want;
-    bool ok = false;
-
-    midge_token_make(NULL, 0, s->product_id, s->device_id, s->secret, got->method, et, &need);
-    char *tok = malloc(need + 1);
-    if (tok == NULL)
-        return false;
-    if (midge_token_make(tok, need + 1, s->product_id, s->device_id, s->secret, got->method, et,
-                         NULL) == MIDGE_OK &&
-        token_parse(tok, need, &want) && strlen(want.sign) < cap) {
-        memcpy(sign, want.sign, strlen(want.sign) + 1);
-        ok = true;
-    }
-    /* The expected token is as secret as the key: wipe it. */
-    memset(tok, 0, need + 1);
-    free(tok);
-    return ok;
-}
-
-/* 0 when the token is good; else the CONNACK code and *why. */
-static uint8_t token_check(const fake_onenet *s, const midge_connect_packet *con, conn *c,
-                           const char **why)
-{
-    token_fields f;
-    char res[sizeof f.res];
-    char want_sign[sizeof f.sign];
-    uint64_t et = 0;
-    midge_token_method method;
-
-    memset(&f, 0, sizeof f);
-    if (con->password_len == 0 || con->password_len > TOKEN_MAX ||
-        !token_parse((const char *)con->password, con->password_len, &f)) {
-        *why = "token: not version=...&res=...&et=...&method=...&sign=...";
-        return 4;
-    }
-    bool et_ok = parse_et(f.et, &et);
-    c->token_et = et_ok ? et : 0;
-    if (midge_token_method_parse(f.method, &method) == MIDGE_OK)
-        copy_str(c->token_method, sizeof c->token_method, f.method);
-    snprintf(res, sizeof res, "products/%s/devices/%s", s->product_id, s->device_id);
-    if (strcmp(f.version, MIDGE_TOKEN_VERSION) != 0) {
-        *why = "token: version is not " MIDGE_TOKEN_VERSION;
-        return 4;
-    }
-    if (strcmp(f.res, res) != 0) {
-        *why = "token: res is not products/{pid}/devices/{device name}";
-        return 4;
-    }
-    if (c->token_method[0] == '\0') {
-        *why = "token: method is not md5, sha1 or sha256";
-        return 4;
-    }
-    if (!et_ok) {
-        *why = "token: et is not a decimal number";
-        return 4;
-    }
-    if (!token_expected_sign(s, &f, et, want_sign, sizeof want_sign)) {
-        *why = "token: the fake server could not compute the expected sign";
-        return 3;
-    }
-    if (strcmp(want_sign, f.sign) != 0) {
-        *why = "token: sign does not verify with the device key";
-        return 4;
-    }
-    if (et <= (uint64_t)time(NULL)) {
-        *why = "token: expired (et is not in the future)";
-        return 5;
-    }
-    return 0;
-}
-
 /* --- CONNECT ------------------------------------------------------------------------ */
-
-/* The checks whose failure gets no CONNACK; NULL when they pass. */
-static const char *connect_shape(const fake_onenet *s, const midge_connect_packet *con)
-{
-    bool studio = s->kind == FAKE_ONENET_STUDIO;
-
-    if (con->protocol_level != 4)
-        return "protocol level is not 4";
-    if (con->username.ptr == NULL || con->password == NULL)
-        return "user name and password flags must both be set";
-    if (con->has_will || con->will_qos != 0 || con->will_retain)
-        return "will flag, will QoS and will retain must be 0";
-    if (!studio && con->keepalive_s != 0 && con->keepalive_s < LEGACY_KEEPALIVE_MIN)
-        return "keepalive must be 0 or 120..65535";
-    if (studio && (con->keepalive_s < STUDIO_KEEPALIVE_MIN ||
-                   con->keepalive_s > STUDIO_KEEPALIVE_MAX))
-        return "keepalive must be 10..1800";
-    if (studio && !con->clean_session)
-        return "clean session must be 1";
-    if (!str_is(con->client_id, s->device_id))
-        return studio ? "client id is not the device name" : "client id is not the device id";
-    if (!str_is(con->username, s->product_id))
-        return "user name is not the product id";
-    return NULL;
-}
 
 /* The platform keeps one login per client id: the older one goes. */
 static void kick_others(fake_onenet *s, const conn *keep)
@@ -504,7 +264,8 @@ static void send_refusal(fake_onenet *s, conn *c, uint8_t code, const char *why)
 
 static void handle_connect(fake_onenet *s, conn *c, const midge_connect_packet *con)
 {
-    const char *why = connect_shape(s, con);
+    const char *why = fake_onenet_rule_connect(&s->id, con);
+    fake_onenet_login login;
 
     if (why != NULL) {
         conn_close_why(s, c, FAKE_ONENET_DROPPED, "CONNECT: %s", why);
@@ -515,14 +276,9 @@ static void handle_connect(fake_onenet *s, conn *c, const midge_connect_packet *
     memcpy(c->client_id, con->client_id.ptr, con->client_id.len);
     c->client_id[con->client_id.len] = '\0';
 
-    uint8_t code = 0;
-    if (s->kind == FAKE_ONENET_STUDIO) {
-        code = token_check(s, con, c, &why);
-    } else if (con->password_len != strlen(s->secret) ||
-               memcmp(con->password, s->secret, con->password_len) != 0) {
-        code = 4;
-        why = "password is not the API key";
-    }
+    uint8_t code = fake_onenet_rule_password(&s->id, con, &login, &why);
+    c->token_et = login.token_et;
+    memcpy(c->token_method, login.token_method, sizeof c->token_method);
     if (code != 0) {
         send_refusal(s, c, code, why);
         return;
@@ -560,77 +316,37 @@ static void send_connack(fake_onenet *s, conn *c)
 
 /* --- SUBSCRIBE / UNSUBSCRIBE ------------------------------------------------------ */
 
-/* SUBACK code for one filter: 0 granted (QoS 0 is the most either service
- * grants), 0x80 refused. */
-static uint8_t legacy_filter_code(const conn *c, midge_str f)
-{
-    /* onenet.md section 1: '$' topics cannot be subscribed; ordinary topics
-     * are letters, digits and '/', without wildcards. */
-    if (f.len == 0 || f.ptr[0] == '$' || !chars_ok(f.ptr, f.len, "/"))
-        return MIDGE_SUBACK_FAILURE;
-    if (c->sub_count >= LEGACY_SUBS_MAX)
-        return MIDGE_SUBACK_FAILURE;
-    return 0;
-}
-
-static uint8_t studio_filter_code(const fake_onenet *s, const conn *c, midge_str f)
-{
-    char base[2 * ID_MAX + 8];
-    int n = snprintf(base, sizeof base, "$sys/%s/%s/", s->product_id, s->device_id);
-
-    if (!starts_with(f.ptr, f.len, base))
-        return MIDGE_SUBACK_FAILURE;
-    const char *rest = f.ptr + n;
-    size_t rest_len = f.len - (size_t)n;
-    if (rest_len == 0 || !chars_ok(rest, rest_len, "/_-+#"))
-        return MIDGE_SUBACK_FAILURE;
-    /* Wildcards only from the 5th level on: $sys/{pid}/{dev}/cmd/request/+. */
-    int level = 4;
-    for (size_t i = 0; i < rest_len; i++) {
-        if (rest[i] == '/')
-            level++;
-        else if ((rest[i] == '+' || rest[i] == '#') && level < STUDIO_WILDCARD_LEVEL)
-            return MIDGE_SUBACK_FAILURE;
-    }
-    if (level > STUDIO_LEVELS_MAX)
-        return MIDGE_SUBACK_FAILURE;
-    if (c->sub_count >= STUDIO_SUBS_MAX)
-        return MIDGE_SUBACK_FAILURE;
-    return 0;
-}
-
 static void handle_subscribe(fake_onenet *s, conn *c, const midge_client_packet *pkt)
 {
     const uint8_t *cursor = pkt->filters.list;
     const uint8_t *end = pkt->filters.list + pkt->filters.list_len;
-    uint8_t codes[LEGACY_SUBS_MAX];
+    size_t per_packet = fake_onenet_rule_filters_per_packet(&s->id);
+    uint8_t codes[SUBS_MAX];
     size_t count = 0;
     midge_str f;
     uint8_t qos;
 
     while (midge_codec_next_filter(&cursor, end, &f, &qos)) {
-        if (count == sizeof codes ||
-            (s->kind == FAKE_ONENET_STUDIO && count == STUDIO_FILTERS_PER_PACKET)) {
-            conn_close_why(s, c, FAKE_ONENET_VIOLATION, "more than %d filters in one SUBSCRIBE",
-                           s->kind == FAKE_ONENET_STUDIO ? STUDIO_FILTERS_PER_PACKET
-                                                         : LEGACY_SUBS_MAX);
+        if (count == per_packet || count == sizeof codes) {
+            conn_close_why(s, c, FAKE_ONENET_VIOLATION, "more than %zu filters in one SUBSCRIBE",
+                           count);
             return;
         }
-        uint8_t code = s->kind == FAKE_ONENET_STUDIO ? studio_filter_code(s, c, f)
-                                                     : legacy_filter_code(c, f);
+        uint8_t code = fake_onenet_rule_filter(&s->id, f, c->sub_count);
         fake_onenet_event *ev = event_new(s, FAKE_ONENET_SUBSCRIBE, c);
         event_topic(ev, f.ptr, f.len);
         ev->qos = qos;
         ev->code = code;
         ev->packet_id = pkt->packet_id;
         /* A filter already held is replaced, not counted twice. */
-        if (code != MIDGE_SUBACK_FAILURE && !ev->cut && !conn_has_sub(c, ev->topic))
+        if (code != MIDGE_SUBACK_FAILURE && !ev->cut && !conn_has_sub(c, ev->topic) &&
+            c->sub_count < SUBS_MAX)
             memcpy(c->subs[c->sub_count++], ev->topic, sizeof ev->topic);
         codes[count++] = code;
     }
     session_store(s, c);
 
-    uint8_t ack[4 + LEGACY_SUBS_MAX];
+    uint8_t ack[4 + SUBS_MAX];
     midge_status st;
     size_t n = midge_codec_encode_suback(ack, sizeof ack, pkt->packet_id, codes, count, &st);
     conn_send(s, c, ack, n);
@@ -664,85 +380,6 @@ static void handle_unsubscribe(fake_onenet *s, conn *c, const midge_client_packe
 
 /* --- PUBLISH from the device ------------------------------------------------------------ */
 
-static uint32_t be16(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 8 | p[1];
-}
-
-/* $dp layouts, onenet.md section 1's table; NULL when consistent. */
-static const char *dp_check(const uint8_t *p, size_t len)
-{
-    if (len < 1)
-        return "$dp without a type byte";
-    unsigned type = p[0] & 0x3f;
-    size_t at = 1;
-    if ((type == 6 || type == 7) && (p[0] & 0x80))
-        at += 6; /* YY MM DD hh mm ss */
-    switch (type) {
-    case 1:
-    case 3:
-    case 4:
-    case 5:
-    case 6:
-        if (len < at + 2 || be16(p + at) != len - at - 2)
-            return "$dp: the u16 length does not match the payload";
-        return NULL;
-    case 2: {
-        if (len < at + 2)
-            return "$dp type 2: no JSON length";
-        size_t json = be16(p + at);
-        at += 2 + json;
-        if (len < at + 4)
-            return "$dp type 2: no binary length";
-        uint32_t bin = (uint32_t)p[at] << 24 | (uint32_t)p[at + 1] << 16 |
-                       (uint32_t)p[at + 2] << 8 | p[at + 3];
-        if (len - at - 4 != bin)
-            return "$dp type 2: the u32 length does not match the payload";
-        return NULL;
-    }
-    case 7:
-        return len > at ? NULL : "$dp type 7 without streams";
-    default:
-        return "$dp: unknown type";
-    }
-}
-
-/* NULL when the device may publish on this topic (legacy). */
-static const char *legacy_topic_rule(const midge_publish *m)
-{
-    if (m->topic_len == 3 && memcmp(m->topic, "$dp", 3) == 0)
-        return dp_check(m->payload, m->payload_len);
-    if (starts_with(m->topic, m->topic_len, "$crsp/"))
-        return m->topic_len > 6 ? NULL : "$crsp/ without a command id";
-    if (m->topic_len > 0 && m->topic[0] != '$' && chars_ok(m->topic, m->topic_len, "/"))
-        return NULL;
-    return "publish to a topic the device may not use";
-}
-
-static const char *studio_topic_rule(const fake_onenet *s, const midge_publish *m)
-{
-    static const char *const allowed[] = {
-        "thing/property/post", "thing/property/set_reply", "thing/property/get_reply",
-        "dp/post/json",        "thing/event/post",
-    };
-    char base[2 * ID_MAX + 8];
-    int n = snprintf(base, sizeof base, "$sys/%s/%s/", s->product_id, s->device_id);
-
-    if (!starts_with(m->topic, m->topic_len, base))
-        return "publish outside $sys/{pid}/{device name}/";
-    const char *rest = m->topic + n;
-    size_t rest_len = m->topic_len - (size_t)n;
-    for (size_t i = 0; i < sizeof allowed / sizeof allowed[0]; i++) {
-        if (rest_len == strlen(allowed[i]) && memcmp(rest, allowed[i], rest_len) == 0)
-            return NULL;
-    }
-    /* cmd/response/{cmdid}: one non-empty level of topic characters. */
-    if (starts_with(rest, rest_len, "cmd/response/") && rest_len > 13 &&
-        chars_ok(rest + 13, rest_len - 13, "_-"))
-        return NULL;
-    return "publish to a topic the device may not use";
-}
-
 static void handle_publish(fake_onenet *s, conn *c, const midge_publish *m)
 {
     fake_onenet_event *ev = event_new(s, FAKE_ONENET_PUBLISH, c);
@@ -754,17 +391,7 @@ static void handle_publish(fake_onenet *s, conn *c, const midge_publish *m)
     ev->dup = m->dup;
     ev->packet_id = m->packet_id;
 
-    /* Both services: QoS 0 or 1 from devices, no retain. */
-    if (m->qos == 2) {
-        conn_close_why(s, c, FAKE_ONENET_VIOLATION, "PUBLISH with QoS 2 on '%s'", ev->topic);
-        return;
-    }
-    if (m->retain) {
-        conn_close_why(s, c, FAKE_ONENET_VIOLATION, "PUBLISH with retain on '%s'", ev->topic);
-        return;
-    }
-    const char *why =
-        s->kind == FAKE_ONENET_STUDIO ? studio_topic_rule(s, m) : legacy_topic_rule(m);
+    const char *why = fake_onenet_rule_publish(&s->id, m);
     if (why != NULL) {
         conn_close_why(s, c, FAKE_ONENET_VIOLATION, "%s: '%s'", why, ev->topic);
         return;
@@ -895,6 +522,7 @@ static void conn_read(fake_onenet *s, conn *c)
     ssize_t n = recv(c->fd, c->rx + c->have, sizeof c->rx - c->have, MSG_DONTWAIT);
 
     if (n > 0) {
+        c->last_rx_ms = loopback_now_ms();
         c->have += (size_t)n;
         conn_process(s, c);
         return;
@@ -903,6 +531,8 @@ static void conn_read(fake_onenet *s, conn *c)
         return;
     if (c->state == CONN_NEW)
         conn_close_why(s, c, FAKE_ONENET_DROPPED, "closed before a CONNECT");
+    else if (c->state == CONN_HOLD)
+        conn_close_why(s, c, FAKE_ONENET_CLOSED, "closed while its CONNACK was held");
     else
         conn_close_why(s, c, FAKE_ONENET_CLOSED, "%s",
                        n == 0 ? "closed without DISCONNECT" : strerror(errno));
@@ -923,11 +553,23 @@ static void accept_one(fake_onenet *s)
         c->fd = fd;
         c->state = CONN_NEW;
         c->serial = ++s->serials;
+        c->last_rx_ms = loopback_now_ms();
         if (++s->open_now > s->max_open)
             s->max_open = s->open_now;
         return;
     }
     close(fd); /* more connections than any single device should open */
+}
+
+/* onenet.md section 2: dropped after 1.5 x keepalive without upstream
+ * traffic (any packet counts, not only PINGREQ). */
+static void check_keepalive(fake_onenet *s, conn *c, int64_t now)
+{
+    int64_t limit = (int64_t)c->keepalive_s * s->keepalive_unit_ms * 3 / 2;
+
+    if (c->keepalive_s > 0 && now - c->last_rx_ms > limit)
+        conn_close_why(s, c, FAKE_ONENET_VIOLATION,
+                       "nothing sent for 1.5 x keepalive (%u s)", c->keepalive_s);
 }
 
 /* --- The thread -------------------------------------------------------------------------- */
@@ -987,6 +629,8 @@ static void *serve(void *arg)
         for (int i = 0; i < CONN_MAX; i++) {
             if (s->conns[i].state == CONN_HOLD && s->conns[i].connack_at <= now)
                 send_connack(s, &s->conns[i]);
+            else if (s->conns[i].state == CONN_LIVE)
+                check_keepalive(s, &s->conns[i], now);
         }
     }
     pthread_mutex_unlock(&s->lock);
@@ -1005,6 +649,7 @@ fake_onenet *fake_onenet_start(const fake_onenet_config *cfg)
     s->listener = -1;
     s->events = calloc(FAKE_ONENET_EVENT_MAX, sizeof *s->events);
     if (s->events == NULL || cfg == NULL || cfg->connack_delay_ms < 0 ||
+        cfg->keepalive_unit_ms < 0 ||
         !copy_str(s->product_id, sizeof s->product_id, cfg->product_id) ||
         !copy_str(s->device_id, sizeof s->device_id, cfg->device_id) ||
         !copy_str(s->secret, sizeof s->secret, cfg->secret)) {
@@ -1013,7 +658,9 @@ fake_onenet *fake_onenet_start(const fake_onenet_config *cfg)
         return NULL;
     }
     s->kind = cfg->kind;
+    s->id = (fake_onenet_identity){cfg->kind, s->product_id, s->device_id, s->secret};
     s->connack_delay_ms = cfg->connack_delay_ms;
+    s->keepalive_unit_ms = cfg->keepalive_unit_ms > 0 ? cfg->keepalive_unit_ms : 1000;
     for (int i = 0; i < CONN_MAX; i++)
         s->conns[i].fd = -1;
     pthread_mutex_init(&s->lock, NULL);
@@ -1160,11 +807,9 @@ bool fake_onenet_push(fake_onenet *s, const char *topic, const void *payload, si
 
     pthread_mutex_lock(&s->lock);
     conn *c = live_conn(s);
-    /* onenet.md section 1: every connected device gets its own $creq
-     * commands unasked; anything else needs a subscription. */
-    bool deliver = c != NULL && ((s->kind == FAKE_ONENET_LEGACY &&
-                                  starts_with(topic, strlen(topic), "$creq/")) ||
-                                 conn_matches(c, topic));
+    /* Legacy $creq/... comes unasked; anything else needs a subscription. */
+    bool deliver =
+        c != NULL && (fake_onenet_rule_unasked(&s->id, topic) || conn_matches(c, topic));
     size_t size = deliver ? midge_codec_size_publish(&m) : 0;
     uint8_t *bytes = size > 0 ? malloc(size) : NULL;
     if (bytes != NULL) {
@@ -1197,92 +842,4 @@ bool fake_onenet_drop(fake_onenet *s)
         conn_close_why(s, c, FAKE_ONENET_SERVER_DROP, "closed by the test");
     pthread_mutex_unlock(&s->lock);
     return c != NULL;
-}
-
-const char *fake_onenet_what_str(fake_onenet_what what)
-{
-    switch (what) {
-    case FAKE_ONENET_ACCEPTED:
-        return "ACCEPTED";
-    case FAKE_ONENET_REFUSED:
-        return "REFUSED";
-    case FAKE_ONENET_DROPPED:
-        return "DROPPED";
-    case FAKE_ONENET_KICKED:
-        return "KICKED";
-    case FAKE_ONENET_VIOLATION:
-        return "VIOLATION";
-    case FAKE_ONENET_SUBSCRIBE:
-        return "SUBSCRIBE";
-    case FAKE_ONENET_UNSUBSCRIBE:
-        return "UNSUBSCRIBE";
-    case FAKE_ONENET_PUBLISH:
-        return "PUBLISH";
-    case FAKE_ONENET_PUSHED:
-        return "PUSHED";
-    case FAKE_ONENET_PING:
-        return "PING";
-    case FAKE_ONENET_DISCONNECT:
-        return "DISCONNECT";
-    case FAKE_ONENET_CLOSED:
-        return "CLOSED";
-    case FAKE_ONENET_SERVER_DROP:
-        return "SERVER_DROP";
-    }
-    return "?";
-}
-
-static void dump_payload(const fake_onenet_event *ev)
-{
-    bool text = true;
-
-    for (size_t i = 0; i < ev->len; i++)
-        text = text && ev->payload[i] >= 0x20 && ev->payload[i] < 0x7f;
-    if (text) {
-        fprintf(stderr, " '%.*s'", (int)ev->len, (const char *)ev->payload);
-        return;
-    }
-    fputs(" hex", stderr);
-    for (size_t i = 0; i < ev->len && i < 48; i++)
-        fprintf(stderr, " %02X", ev->payload[i]);
-    if (ev->len > 48)
-        fputs(" ...", stderr);
-}
-
-void fake_onenet_dump(fake_onenet *s, const char *title)
-{
-    pthread_mutex_lock(&s->lock);
-    fprintf(stderr, "---- fake %s server, port %u: %s (%zu events%s) ----\n",
-            s->kind == FAKE_ONENET_STUDIO ? "Studio" : "legacy", (unsigned)s->port, title,
-            s->event_count, s->events_overflowed ? ", more dropped" : "");
-    for (size_t i = 0; i < s->event_count; i++) {
-        const fake_onenet_event *ev = &s->events[i];
-        fprintf(stderr, "%3zu c%d %-11s", i, ev->conn, fake_onenet_what_str(ev->what));
-        switch (ev->what) {
-        case FAKE_ONENET_ACCEPTED:
-        case FAKE_ONENET_REFUSED:
-            fprintf(stderr, " code %u k%u c%d sp%d et %" PRIu64 " %s", ev->code, ev->keepalive_s,
-                    ev->clean_session, ev->session_present, ev->token_et, ev->token_method);
-            break;
-        case FAKE_ONENET_SUBSCRIBE:
-            fprintf(stderr, " '%s' q%u -> 0x%02X", ev->topic, ev->qos, ev->code);
-            break;
-        case FAKE_ONENET_UNSUBSCRIBE:
-            fprintf(stderr, " '%s'", ev->topic);
-            break;
-        case FAKE_ONENET_PUBLISH:
-        case FAKE_ONENET_PUSHED:
-            fprintf(stderr, " '%s' q%u r%d d%d m%u (%zu bytes)", ev->topic, ev->qos, ev->retain,
-                    ev->dup, ev->packet_id, ev->len);
-            dump_payload(ev);
-            break;
-        default:
-            break;
-        }
-        if (ev->why[0] != '\0')
-            fprintf(stderr, ": %s", ev->why);
-        fputc('\n', stderr);
-    }
-    fputs("----\n", stderr);
-    pthread_mutex_unlock(&s->lock);
 }

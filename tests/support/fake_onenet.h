@@ -45,6 +45,9 @@
  *   dp/post/json, thing/event/post. Any other topic closes the connection
  *   without warning (VIOLATION). A legacy $dp whose length fields do not
  *   match its payload is a VIOLATION too.
+ * Keepalive (both): a live connection that sends nothing for 1.5 x its
+ *   keepalive is closed (VIOLATION), as Studio documents and as the
+ *   legacy service does to umqtt.simple devices that never ping.
  * PUBLISH to the device (fake_onenet_push): always QoS 0. Legacy $creq/...
  *   goes out without any subscription; every other topic only when the
  *   live connection holds a matching subscription.
@@ -69,6 +72,7 @@ typedef struct fake_onenet_config {
     const char *device_id;  /* the client id: legacy device ID, Studio device name */
     const char *secret;     /* legacy: API key (the password); Studio: base64 device key */
     int connack_delay_ms;   /* hold each CONNACK this long, watching for early bytes */
+    int keepalive_unit_ms;  /* length of one keepalive second; 0 = 1000 (a test may shrink it) */
 } fake_onenet_config;
 
 /* Sizes of what one event keeps; longer topics and payloads are cut (and

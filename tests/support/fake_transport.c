@@ -49,6 +49,9 @@ static void on_event(void *user, const midge_event *ev)
     case MIDGE_EV_SESSION_LOST:
         e->count = ev->session_lost.discarded;
         break;
+    case MIDGE_EV_CLOSED:
+        e->count = ev->closed.packet_size;
+        break;
     default:
         break;
     }

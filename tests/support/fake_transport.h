@@ -36,7 +36,7 @@ typedef struct fake_event {
     char topic[FAKE_LINK_TEXT_MAX];     /* NUL-terminated copy */
     char payload[FAKE_LINK_TEXT_MAX];   /* NUL-terminated copy */
     uint8_t codes[FAKE_LINK_TEXT_MAX];  /* SUBACK return codes */
-    size_t count;                       /* SUBACK code count, or discarded for SESSION_LOST */
+    size_t count; /* SUBACK code count, SESSION_LOST discarded, CLOSED packet_size */
 } fake_event;
 
 typedef struct fake_link {

@@ -75,6 +75,7 @@ typedef struct fp_settings {
     unsigned cut_dirs;
     unsigned long cut_n;
     unsigned chaos_min_ms, chaos_max_ms;
+    unsigned chaos_hold_ms;
     uint32_t chaos_seed;
     unsigned chaos_gen; /* changes whenever chaos is (re)configured */
     bool refuse;
@@ -109,6 +110,8 @@ struct fault_proxy {
     long long recover_from_ms; /* -1: no reset waiting for a recovery */
     unsigned chaos_gen_seen;
     long long next_chaos_ms;
+    bool chaos_holding;       /* client -> server held until chaos_reset_ms */
+    long long chaos_reset_ms;
     uint32_t rng;
 };
 
@@ -350,7 +353,7 @@ static bool fp_may_send(const fault_proxy *p, const fp_conn *c, const fp_flow *f
 {
     if (c->connecting || c->cutting || f->off == f->len)
         return false;
-    if (fp_dir_on(p->cur.stall, dir))
+    if (fp_dir_on(p->cur.stall, dir) || (dir == FAULT_UP && p->chaos_holding))
         return false;
     if (fp_dir_on(p->cur.bytes, dir) && now < f->next_send_ms)
         return false;
@@ -541,8 +544,11 @@ static int fp_timeout(const fault_proxy *p, long long now)
                 t = fl[k]->next_send_ms - now;
         }
     }
-    if (p->cur.chaos_max_ms > 0 && p->next_chaos_ms - now < t)
-        t = p->next_chaos_ms - now;
+    if (p->cur.chaos_max_ms > 0) {
+        long long at = p->chaos_holding ? p->chaos_reset_ms : p->next_chaos_ms;
+        if (at - now < t)
+            t = at - now;
+    }
     return t < 0 ? 0 : (int)t;
 }
 
@@ -571,18 +577,35 @@ static void fp_publish(fault_proxy *p, unsigned req, bool reset, int reset_n)
     pthread_mutex_unlock(&p->lock);
 }
 
+/* Chaos: at each random moment, optionally hold client -> server for a
+ * random 0..hold ms first (what the client sent then, acknowledgements
+ * included, dies with the connection), then reset everything. */
 static void fp_chaos(fault_proxy *p, long long now)
 {
-    if (p->cur.chaos_max_ms == 0)
+    if (p->cur.chaos_max_ms == 0) {
+        p->chaos_holding = false;
         return;
+    }
     if (p->chaos_gen_seen != p->cur.chaos_gen) {
         p->chaos_gen_seen = p->cur.chaos_gen;
+        p->chaos_holding = false;
         p->rng = p->cur.chaos_seed ? p->cur.chaos_seed : 0x6d696467u;
         p->next_chaos_ms = now + fp_chaos_delay(p);
         return;
     }
-    if (now < p->next_chaos_ms)
-        return;
+    if (p->chaos_holding) {
+        if (now < p->chaos_reset_ms)
+            return;
+        p->chaos_holding = false;
+    } else {
+        if (now < p->next_chaos_ms)
+            return;
+        if (p->cur.chaos_hold_ms > 0) {
+            p->chaos_holding = true;
+            p->chaos_reset_ms = now + (long long)(fp_random(p) % (p->cur.chaos_hold_ms + 1u));
+            return;
+        }
+    }
     fp_reset_all(p, now);
     p->next_chaos_ms = now + fp_chaos_delay(p);
 }
@@ -792,7 +815,7 @@ void fault_proxy_pass(fault_proxy *p)
     fp_lock(p);
     p->set.stall = p->set.bytes = p->set.cut_dirs = 0;
     p->set.cut_n = 0;
-    p->set.chaos_max_ms = p->set.chaos_min_ms = 0;
+    p->set.chaos_max_ms = p->set.chaos_min_ms = p->set.chaos_hold_ms = 0;
     p->set.refuse = false;
     fp_unlock_wake(p);
 }
@@ -822,9 +845,16 @@ void fault_proxy_cut_after(fault_proxy *p, unsigned dirs, unsigned long n)
 
 void fault_proxy_chaos(fault_proxy *p, unsigned min_ms, unsigned max_ms, uint32_t seed)
 {
+    fault_proxy_chaos_hold(p, min_ms, max_ms, 0, seed);
+}
+
+void fault_proxy_chaos_hold(fault_proxy *p, unsigned min_ms, unsigned max_ms, unsigned hold_ms,
+                            uint32_t seed)
+{
     fp_lock(p);
     p->set.chaos_min_ms = min_ms;
     p->set.chaos_max_ms = max_ms;
+    p->set.chaos_hold_ms = hold_ms;
     p->set.chaos_seed = seed;
     p->set.chaos_gen++;
     fp_unlock_wake(p);

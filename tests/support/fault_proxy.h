@@ -21,7 +21,8 @@
  *   byte mode   each byte is a separate send() with a pause after it, and
  *               TCP_NODELAY is on, so the receiver reads one byte at a time.
  *   chaos       every live connection is reset at random moments, a uniform
- *               min..max milliseconds apart.
+ *               min..max milliseconds apart; optionally after holding the
+ *               client -> server direction for a random moment first.
  *   refuse      new connections are accepted and reset at once.
  * A connection the server refuses is reset on the client side.
  *
@@ -105,6 +106,13 @@ int fault_proxy_reset_all(fault_proxy *p);
 /* Reset every live connection at random intervals of min_ms..max_ms
  * (deterministic for a given seed). max_ms = 0 turns it off. */
 void fault_proxy_chaos(fault_proxy *p, unsigned min_ms, unsigned max_ms, uint32_t seed);
+
+/* The same, but before each reset the client -> server direction is held
+ * for a random 0..hold_ms: the client's last packets (its acknowledgements
+ * of what it just received, say) die with the connection, so the server
+ * sends those messages again on the next one. */
+void fault_proxy_chaos_hold(fault_proxy *p, unsigned min_ms, unsigned max_ms, unsigned hold_ms,
+                            uint32_t seed);
 
 /* Reset new connections as soon as they are accepted. */
 void fault_proxy_refuse(fault_proxy *p, bool on);

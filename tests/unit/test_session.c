@@ -274,6 +274,8 @@ static void test_packet_larger_than_rx_fails_too_big_from_header(void **state)
     assert_int_equal(fake_link_feed(&l, FAKE_BYTES(0x30, 0x64), NULL), MIDGE_ERR_TOO_BIG);
     assert_int_equal(midge_session_state(&l.session), MIDGE_SESSION_FAILED);
     assert_int_equal(fake_link_last(&l, MIDGE_EV_CLOSED)->status, MIDGE_ERR_TOO_BIG);
+    /* The event names the refused size, so the user can be told it. */
+    assert_int_equal(fake_link_last(&l, MIDGE_EV_CLOSED)->count, 102);
 }
 
 static void test_malformed_packet_fails_protocol(void **state)
