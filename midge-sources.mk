@@ -2,12 +2,10 @@
 # Add $(MIDGE_CORE_SOURCES) to your sources and -I$(MIDGE_DIR)/include to CFLAGS.
 # The core needs only <stdint.h>, <stddef.h>, <stdbool.h> and <string.h>.
 MIDGE_DIR ?= .
+# The core is one file, core.c, which includes its parts (codec.c, topic.c,
+# session*.c in the same folder); do not compile the parts on their own.
 MIDGE_CORE_SOURCES := \
-	$(MIDGE_DIR)/src/mqtt/codec.c \
-	$(MIDGE_DIR)/src/mqtt/topic.c \
-	$(MIDGE_DIR)/src/mqtt/session.c \
-	$(MIDGE_DIR)/src/mqtt/session_rx.c \
-	$(MIDGE_DIR)/src/mqtt/session_store.c
+	$(MIDGE_DIR)/src/mqtt/core.c
 # Optional, freestanding like the core, never called by it. Strings:
 # midge_strerror, midge_status_name, midge_malformed_str (about 2 KB of
 # text). Match: midge_topic_matches, to route received messages.

@@ -2,12 +2,11 @@
 # system (see also midge-sources.mk). Paths are relative to the project root.
 
 # The client core: no OS headers, no heap; builds with -ffreestanding.
+# One translation unit: core.c includes its parts (codec.c, topic.c,
+# session.c, session_rx.c, session_store.c), which are not compiled on
+# their own; helpers shared between the parts are static there.
 set(MIDGE_CORE_SOURCES
-    src/mqtt/codec.c
-    src/mqtt/topic.c
-    src/mqtt/session.c
-    src/mqtt/session_rx.c
-    src/mqtt/session_store.c
+    src/mqtt/core.c
 )
 
 # Optional beside the core, freestanding too; neither the codec nor the

@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Set up, build and run every test twice: a RelWithDebInfo build in build/ and
-# an AddressSanitizer + UndefinedBehaviorSanitizer build in build-asan/.
-# Exits non-zero if any step failed; prints a summary either way.
+# an AddressSanitizer + UndefinedBehaviorSanitizer build in build-asan/. In
+# between, the unit tests run again under valgrind memcheck (any error or
+# leak fails), and last every libFuzzer target runs for 10 seconds in
+# build-fuzz/ (clang). Each ctest run ends with the secrets scan
+# (tests/secrets/). Exits non-zero if any step failed; prints a summary
+# with the time of each step either way.
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -13,6 +17,31 @@ export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:strict_string_checks=1}"
 
 summary=()
 failed=0
+run_start=$SECONDS
+
+# Leaks count as errors, and errors make the test exit 99: ctest then fails
+# it. Still-reachable blocks (cmocka's and libc's own) are not leaks.
+VALGRIND_OPTIONS="--error-exitcode=99 --leak-check=full \
+--show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect,possible"
+
+# ctest's memcheck mode with valgrind named here rather than in CMake
+# (include(CTest) would add its dashboard targets to every build). -FA:
+# the secrets fixture (a cmake script and a scan) is not under test here.
+memcheck() {
+    local dir="$1"
+    rm -f "$dir"/Testing/Temporary/MemoryChecker.*.log
+    if ctest --test-dir "$dir" -L unit -FA '.*' -T memcheck -j2 --timeout 600 \
+        --overwrite "MemoryCheckCommand=$(command -v valgrind)" \
+        --overwrite "MemoryCheckCommandOptions=$VALGRIND_OPTIONS"; then
+        return 0
+    fi
+    # What valgrind said, for the tests that have something to say.
+    local log
+    for log in "$dir"/Testing/Temporary/MemoryChecker.*.log; do
+        [ -s "$log" ] && { echo "---- $log"; cat "$log"; }
+    done
+    return 1
+}
 
 step() {
     local name="$1"
@@ -30,16 +59,20 @@ step() {
 
 step "setup and build (build/)" ./scripts/setup.sh
 step "tests (build/)" ctest --test-dir build --output-on-failure -j2 --timeout 600
+step "valgrind memcheck of the unit tests (build/)" memcheck build
 step "configure (build-asan/)" cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DMIDGE_SANITIZE=ON
 step "build (build-asan/)" cmake --build build-asan -j"$JOBS"
 step "tests (build-asan/)" ctest --test-dir build-asan --output-on-failure -j2 --timeout 600
+step "fuzz, 10 s per target (build-fuzz/)" ./scripts/fuzz.sh 10
 
 echo
 echo "==== summary"
 for line in "${summary[@]}"; do
     echo "$line"
 done
+echo "total: $((SECONDS - run_start)) s"
+
 if [ "$failed" -ne 0 ]; then
     echo "RESULT: FAILED"
     exit 1

@@ -11,13 +11,15 @@
  * Memory per device is one slot of a single table, allocated after the
  * "before" RSS reading and touched only when the device first connects:
  *
- *   midge_session        128 B  protocol state (the engine's own struct)
+ *   midge_session        136 B  protocol state (the engine's own struct)
  *   midge_device         624 B  of which 512 B are the 64-slot dedupe ring
- *   link, timers, state   48 B  socket, two queue pointers, deadline, flags
+ *   link, timers, state   48 B  socket, three queue pointers, deadline, flags
  *   QoS 1 store         ~104 B  sized per run for the largest outputs in
  *                               flight at once (presence + state after
  *                               CONNACK, or reply + state for a command)
- *   client id            ~16 B  borrowed by the device configuration
+ *   client id            ~14 B  borrowed by the device configuration
+ *                        -----
+ *                       ~928 B  (x86-64, ids like bench-2-16666)
  *
  * The session's tx and rx buffers are the worker's, shared by every device
  * (bench_io.h says why that is safe). A device owns heap bytes only while

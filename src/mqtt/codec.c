@@ -10,6 +10,10 @@
  * or in one function shared by the sizing and the writing of a packet, so
  * that each rule is written (and compiled) once.
  */
+#ifndef MIDGE_CORE_UNIT
+#error "a part of the client core: compile src/mqtt/core.c, which includes it"
+#endif
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -309,7 +313,7 @@ fail:
 
 /* --- Encoding what a client sends ---------------------------------------- */
 
-size_t midge_codec__strlen(const char *s, size_t limit)
+MIDGE_CORE__FN size_t midge_codec__strlen(const char *s, size_t limit)
 {
     size_t n = 0;
 
@@ -453,11 +457,54 @@ size_t midge_codec_encode_connect(uint8_t *buf, size_t cap, const midge_connect_
     return encode_body(buf, cap, (uint8_t)(MIDGE_CONNECT << 4), connect_body, opts, st);
 }
 
+#if MIDGE_FAST_PATHS
+/* The hot path of every outgoing PUBLISH: sized once, topic checked and
+ * copied in one pass, payload copied once. An invalid topic is found only
+ * after buf[0, cap) was written: it holds scratch then. */
+MIDGE_CORE__FN size_t midge_codec__publish_into(uint8_t *buf, size_t cap, const midge_publish *m,
+                                                uint32_t dup_id)
+{
+    size_t topic_len = m->topic_len;
+    size_t payload_len = m->payload_len;
+
+    if (m->qos > 2 || (m->payload == NULL && payload_len != 0))
+        return 0;
+    if (payload_len > MIDGE_MAX_REMAINING_LENGTH)
+        return 0;
+    size_t rem = 2u + topic_len + (m->qos != 0 ? 2u : 0u) + payload_len;
+    if (rem > MIDGE_MAX_REMAINING_LENGTH)
+        return 0;
+    size_t total = midge_codec__packet_size(rem);
+    if (cap < total) {
+        /* Sizing, or no room: the topic decides whether it is valid. */
+        return midge_topic__check_name((const uint8_t *)m->topic, topic_len) ==
+                       MIDGE_MALFORMED_NONE
+                   ? total
+                   : 0;
+    }
+
+    uint8_t first = (uint8_t)(MIDGE_PUBLISH << 4 | m->qos << 1 | (dup_id & MIDGE_CODEC__DUP ? PUBLISH_DUP : 0u) |
+                              (m->retain ? PUBLISH_RETAIN : 0u));
+    uint8_t *p = midge_codec__put_header(buf, first, (uint32_t)rem);
+    p = midge_codec__put_u16(p, (uint16_t)topic_len);
+    /* The fields after the topic go in first and the topic last, so that
+     * fewer values live across the calls (the regions are disjoint, order
+     * does not matter to the bytes). */
+    uint8_t *after = p + topic_len;
+    if (m->qos != 0)
+        after = midge_codec__put_u16(after, (uint16_t)dup_id);
+    if (payload_len != 0)
+        memcpy(after, m->payload, payload_len);
+    if (midge_topic__copy_name(p, (const uint8_t *)m->topic, topic_len) != MIDGE_MALFORMED_NONE)
+        return 0;
+    return total;
+}
+#else
 /* Everything about a PUBLISH but its DUP bit and packet id, which the
  * session sets itself: so the session validates a message once, here, and
  * never through a second layout. 0 = invalid (no valid PUBLISH has a zero
  * remaining length: the topic field is at least 3 bytes). */
-uint32_t midge_codec__publish_remaining(const midge_publish *m)
+static uint32_t publish_remaining(const midge_publish *m)
 {
     if (m->qos > 2)
         return 0;
@@ -474,57 +521,19 @@ uint32_t midge_codec__publish_remaining(const midge_publish *m)
     return (uint32_t)rem;
 }
 
-#if MIDGE_FAST_PATHS
-/* The hot path of every outgoing PUBLISH: sized once, topic checked and
- * copied in one pass, payload copied once. Whatever goes wrong returns 0
- * with buf[0, cap) holding scratch; the caller works out why on its own,
- * rare, path. */
-size_t midge_codec__publish_into(uint8_t *buf, size_t cap, const midge_publish *m, bool dup,
-                                 uint16_t id)
-{
-    size_t topic_len = m->topic_len;
-    size_t payload_len = m->payload_len;
-
-    if (m->qos > 2 || (m->payload == NULL && payload_len != 0))
-        return 0;
-    if (payload_len > MIDGE_MAX_REMAINING_LENGTH)
-        return 0;
-    size_t rem = 2u + topic_len + (m->qos != 0 ? 2u : 0u) + payload_len;
-    if (rem > MIDGE_MAX_REMAINING_LENGTH)
-        return 0;
-    size_t total = midge_codec__packet_size(rem);
-    if (cap < total)
-        return 0;
-
-    uint8_t first = (uint8_t)(MIDGE_PUBLISH << 4 | m->qos << 1 | (dup ? PUBLISH_DUP : 0u) |
-                              (m->retain ? PUBLISH_RETAIN : 0u));
-    uint8_t *p = midge_codec__put_header(buf, first, (uint32_t)rem);
-    p = midge_codec__put_u16(p, (uint16_t)topic_len);
-    /* The fields after the topic go in first and the topic last, so that
-     * fewer values live across the calls (the regions are disjoint, order
-     * does not matter to the bytes). */
-    uint8_t *after = p + topic_len;
-    if (m->qos != 0)
-        after = midge_codec__put_u16(after, id);
-    if (payload_len != 0)
-        memcpy(after, m->payload, payload_len);
-    if (midge_topic__copy_name(p, (const uint8_t *)m->topic, topic_len) != MIDGE_MALFORMED_NONE)
-        return 0;
-    return total;
-}
-#else
 /* The small build (config.h): the same checks and bytes, in the order that
- * needs the least code: validate and size through the function every other
- * caller uses, then copy. Nothing is written when the result is 0. */
-size_t midge_codec__publish_into(uint8_t *buf, size_t cap, const midge_publish *m, bool dup,
-                                 uint16_t id)
+ * needs the least code: validate and size, then copy. */
+MIDGE_CORE__FN size_t midge_codec__publish_into(uint8_t *buf, size_t cap, const midge_publish *m,
+                                                uint32_t dup_id)
 {
-    uint32_t rem = midge_codec__publish_remaining(m);
+    uint32_t rem = publish_remaining(m);
     size_t total = midge_codec__packet_size(rem);
 
-    if (rem == 0 || cap < total)
+    if (rem == 0)
         return 0;
-    uint8_t first = (uint8_t)(MIDGE_PUBLISH << 4 | m->qos << 1 | (dup ? PUBLISH_DUP : 0u) |
+    if (cap < total)
+        return total;
+    uint8_t first = (uint8_t)(MIDGE_PUBLISH << 4 | m->qos << 1 | (dup_id & MIDGE_CODEC__DUP ? PUBLISH_DUP : 0u) |
                               (m->retain ? PUBLISH_RETAIN : 0u));
     uint8_t *p = midge_codec__put_header(buf, first, rem);
     p = midge_codec__put_u16(p, m->topic_len);
@@ -532,7 +541,7 @@ size_t midge_codec__publish_into(uint8_t *buf, size_t cap, const midge_publish *
     memcpy(p, m->topic, m->topic_len);
     p += m->topic_len;
     if (m->qos != 0)
-        p = midge_codec__put_u16(p, id);
+        p = midge_codec__put_u16(p, (uint16_t)dup_id);
     if (m->payload_len != 0)
         memcpy(p, m->payload, m->payload_len);
     return total;
@@ -550,9 +559,8 @@ static bool publish_flags_valid(const midge_publish *m)
 
 size_t midge_codec_size_publish(const midge_publish *msg)
 {
-    uint32_t rem = publish_flags_valid(msg) ? midge_codec__publish_remaining(msg) : 0;
-
-    return rem == 0 ? 0 : midge_codec__packet_size(rem);
+    /* A capacity of 0 sizes without writing. */
+    return publish_flags_valid(msg) ? midge_codec__publish_into(NULL, 0, msg, 0) : 0;
 }
 
 size_t midge_codec_encode_publish(uint8_t *buf, size_t cap, const midge_publish *msg,
@@ -560,15 +568,14 @@ size_t midge_codec_encode_publish(uint8_t *buf, size_t cap, const midge_publish 
 {
     if (!publish_flags_valid(msg))
         return finish(st, MIDGE_ERR_INVALID, 0);
-    size_t n = midge_codec__publish_into(buf, buf != NULL ? cap : 0, msg, msg->dup,
-                                         msg->packet_id);
-    if (n != 0)
-        return finish(st, MIDGE_OK, n);
-    /* Failures only: telling "invalid" from "no room" costs a second
-     * validation, which the success path never pays. */
-    return finish(st,
-                  midge_codec__publish_remaining(msg) == 0 ? MIDGE_ERR_INVALID : MIDGE_ERR_NO_SPACE,
-                  0);
+    size_t room = buf != NULL ? cap : 0;
+    size_t n = midge_codec__publish_into(buf, room, msg,
+                                         (msg->dup ? MIDGE_CODEC__DUP : 0u) | msg->packet_id);
+    if (n == 0)
+        return finish(st, MIDGE_ERR_INVALID, 0);
+    if (n > room)
+        return finish(st, MIDGE_ERR_NO_SPACE, 0);
+    return finish(st, MIDGE_OK, n);
 }
 
 size_t midge_codec_encode_ack(uint8_t *buf, size_t cap, uint8_t type, uint16_t packet_id,
@@ -615,7 +622,7 @@ static bool filters_body(body_out *o, const void *arg)
     return true;
 }
 
-size_t midge_codec__size_filters(const char *const *filters, const midge_subscription *subs,
+MIDGE_CORE__FN size_t midge_codec__size_filters(const char *const *filters, const midge_subscription *subs,
                                  size_t count)
 {
     /* Every non-zero id takes two bytes: 1 stands for whichever is used. */
@@ -624,7 +631,7 @@ size_t midge_codec__size_filters(const char *const *filters, const midge_subscri
     return size_body(filters_body, &l);
 }
 
-size_t midge_codec__encode_filters(uint8_t *buf, size_t cap, uint16_t packet_id,
+MIDGE_CORE__FN size_t midge_codec__encode_filters(uint8_t *buf, size_t cap, uint16_t packet_id,
                                    const char *const *filters, const midge_subscription *subs,
                                    size_t count, midge_status *st)
 {
@@ -636,42 +643,46 @@ size_t midge_codec__encode_filters(uint8_t *buf, size_t cap, uint16_t packet_id,
                        filters_body, &l, st);
 }
 
+/* The public four: a NULL list reaches filters_body as "neither given",
+ * which it refuses, so they need no checks of their own. */
 size_t midge_codec_size_subscribe(const midge_subscription *subs, size_t count)
 {
-    return subs == NULL ? 0 : midge_codec__size_filters(NULL, subs, count);
+    return midge_codec__size_filters(NULL, subs, count);
 }
 
 size_t midge_codec_encode_subscribe(uint8_t *buf, size_t cap, uint16_t packet_id,
                                     const midge_subscription *subs, size_t count,
                                     midge_status *st)
 {
-    if (subs == NULL)
-        return finish(st, MIDGE_ERR_INVALID, 0);
     return midge_codec__encode_filters(buf, cap, packet_id, NULL, subs, count, st);
 }
 
 size_t midge_codec_size_unsubscribe(const char *const *filters, size_t count)
 {
-    return filters == NULL ? 0 : midge_codec__size_filters(filters, NULL, count);
+    return midge_codec__size_filters(filters, NULL, count);
 }
 
 size_t midge_codec_encode_unsubscribe(uint8_t *buf, size_t cap, uint16_t packet_id,
                                       const char *const *filters, size_t count,
                                       midge_status *st)
 {
-    if (filters == NULL)
-        return finish(st, MIDGE_ERR_INVALID, 0);
     return midge_codec__encode_filters(buf, cap, packet_id, filters, NULL, count, st);
 }
 
-/* PINGREQ and DISCONNECT: a fixed header with flags 0 and nothing else.
- * Out of line: two calls are smaller than two inlined copies. */
-MIDGE_CODEC__COLD static size_t encode_empty(uint8_t *buf, size_t cap, uint8_t type, midge_status *st)
+/* PINGREQ and DISCONNECT: a fixed header with flags 0 and an empty body,
+ * through the body writer's checks rather than a copy of them. */
+static bool empty_body(body_out *o, const void *arg)
 {
-    if (buf == NULL || cap < 2)
-        return finish(st, MIDGE_ERR_NO_SPACE, 0);
-    midge_codec__put_header(buf, (uint8_t)(type << 4), 0);
-    return finish(st, MIDGE_OK, 2);
+    (void)o;
+    (void)arg;
+    return true;
+}
+
+/* Out of line: the two callers then pass four arguments, not six. */
+MIDGE_CODEC__COLD static size_t encode_empty(uint8_t *buf, size_t cap, uint8_t type,
+                                             midge_status *st)
+{
+    return encode_body(buf, cap, (uint8_t)(type << 4), empty_body, NULL, st);
 }
 
 size_t midge_codec_encode_pingreq(uint8_t *buf, size_t cap, midge_status *st)

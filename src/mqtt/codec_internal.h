@@ -16,6 +16,14 @@
 #include "midge/codec.h"
 #include "midge/config.h"
 
+/* Helpers shared by the parts of the client core (core.c) and by nothing
+ * outside it: static there, so each is inlined into a single caller or
+ * dropped when nothing calls it. The declarations below that use it exist
+ * only inside core.c. */
+#ifdef MIDGE_CORE_UNIT
+#define MIDGE_CORE__FN static
+#endif
+
 /* For the rare branch of a hot function: kept out of line so the hot path
  * stays a leaf with no stack frame (GCC and clang inline a static function
  * called once, slow path included, unless told otherwise). */
@@ -104,35 +112,6 @@ static inline size_t midge_codec__packet_size(size_t remaining)
     return header + remaining;
 }
 
-/* PUBLISH encoding for callers that choose DUP and the packet id
- * themselves (the session).
- *
- * midge_codec__publish_into: the packet into buf[0, cap), validated and
- * written in one pass; returns its size, or 0 when the message is invalid
- * (QoS > 2, NULL payload with a length, bad topic name, too long) OR does
- * not fit. m->dup and m->packet_id are ignored for `dup` and `id`.
- *
- * midge_codec__publish_remaining: the remaining length of `m` at its QoS,
- * or 0 when it is invalid: for sizing ahead, and for telling the two
- * failures above apart on a caller's slow path. */
-size_t midge_codec__publish_into(uint8_t *buf, size_t cap, const midge_publish *m, bool dup,
-                                 uint16_t id);
-uint32_t midge_codec__publish_remaining(const midge_publish *m);
-
-/* SUBSCRIBE when `subs` is given, else UNSUBSCRIBE with `filters`: the
- * packet size (0 = invalid) and the encoder, for the session, which picks
- * the packet id itself between the two calls. */
-size_t midge_codec__size_filters(const char *const *filters, const midge_subscription *subs,
-                                 size_t count);
-size_t midge_codec__encode_filters(uint8_t *buf, size_t cap, uint16_t packet_id,
-                                   const char *const *filters, const midge_subscription *subs,
-                                   size_t count, midge_status *st);
-
-/* Length of a NUL-terminated string, or `limit + 1` when it is longer than
- * `limit` (so a missing terminator cannot run away further than needed).
- * Written here because a freestanding C11 target need not provide strlen. */
-size_t midge_codec__strlen(const char *s, size_t limit);
-
 /* Once the fixed header is parsed: NEED_MORE (with `needed` = the total
  * size) until the whole packet is in the `len` bytes, then COMPLETE with
  * `used` = the total size. */
@@ -168,10 +147,43 @@ midge_malformed midge_codec__decode_id_only(const uint8_t *body, uint32_t remain
 midge_malformed midge_topic__check_name(const uint8_t *topic, size_t len);
 midge_malformed midge_topic__check_filter(const uint8_t *filter, size_t len);
 
+/* --- Inside the client core only (core.c) ------------------------------- */
+#ifdef MIDGE_CORE_UNIT
+
+/* PUBLISH encoding for callers that choose DUP and the packet id
+ * themselves (the session): `dup_id` is the packet id, plus
+ * MIDGE_CODEC__DUP for a resend; m->dup and m->packet_id are ignored. (One
+ * argument for both keeps every call within the four argument registers
+ * of Arm.) Returns the packet size, or 0 when the message is invalid (QoS
+ * > 2, NULL payload with a length, bad topic name, too long), and writes
+ * buf[0, size) only when size <= cap: a cap of 0 sizes without writing, and
+ * one call tells "invalid" from "no room". */
+#define MIDGE_CODEC__DUP 0x10000u
+MIDGE_CORE__FN size_t midge_codec__publish_into(uint8_t *buf, size_t cap, const midge_publish *m,
+                                                uint32_t dup_id);
+
+/* SUBSCRIBE when `subs` is given, else UNSUBSCRIBE with `filters`: the
+ * packet size (0 = invalid) and the encoder, for the session, which picks
+ * the packet id itself between the two calls. */
+MIDGE_CORE__FN size_t midge_codec__size_filters(const char *const *filters, const midge_subscription *subs,
+                                 size_t count);
+MIDGE_CORE__FN size_t midge_codec__encode_filters(uint8_t *buf, size_t cap, uint16_t packet_id,
+                                   const char *const *filters, const midge_subscription *subs,
+                                   size_t count, midge_status *st);
+
+/* Length of a NUL-terminated string, or `limit + 1` when it is longer than
+ * `limit` (so a missing terminator cannot run away further than needed).
+ * Written here because a freestanding C11 target need not provide strlen. */
+MIDGE_CORE__FN size_t midge_codec__strlen(const char *s, size_t limit);
+
+#if MIDGE_FAST_PATHS
 /* midge_topic__check_name, copying the name to dst (len bytes) on the way;
  * dst holds garbage when the result is not MIDGE_MALFORMED_NONE. The two
  * must not overlap. Only in builds with MIDGE_FAST_PATHS. */
-midge_malformed midge_topic__copy_name(uint8_t *restrict dst, const uint8_t *restrict topic,
+MIDGE_CORE__FN midge_malformed midge_topic__copy_name(uint8_t *restrict dst, const uint8_t *restrict topic,
                                        size_t len);
+#endif
+
+#endif /* MIDGE_CORE_UNIT */
 
 #endif /* MIDGE_CODEC_INTERNAL_H */

@@ -14,6 +14,10 @@
  * and are copied into tx lazily by midge_session_pending(), only while
  * connected: nothing but CONNECT goes out before CONNACK (section 3.1.4).
  */
+#ifndef MIDGE_CORE_UNIT
+#error "a part of the client core: compile src/mqtt/core.c, which includes it"
+#endif
+
 #include <string.h>
 
 #include "session_internal.h"
@@ -33,7 +37,7 @@ static uint32_t time_left(uint32_t now, uint32_t deadline)
 
 static uint32_t clamp_u32(size_t n) { return n > UINT32_MAX ? UINT32_MAX : (uint32_t)n; }
 
-void session__emit(midge_session *s, midge_event *ev)
+MIDGE_CORE__FN void session__emit(midge_session *s, midge_event *ev)
 {
     if (s->on_event != NULL) {
         s->on_event(s->user, ev);
@@ -42,7 +46,8 @@ void session__emit(midge_session *s, midge_event *ev)
 
 /* Every failure ends the connection the same way: the state says the
  * transport must be closed, and the caller hears why exactly once. */
-midge_status session__fail(midge_session *s, midge_status status)
+MIDGE_CODEC__COLD MIDGE_CORE__FN midge_status session__fail(midge_session *s, midge_status status,
+                                          size_t packet_size)
 {
     midge_event ev;
 
@@ -50,11 +55,12 @@ midge_status session__fail(midge_session *s, midge_status status)
     memset(&ev, 0, sizeof ev);
     ev.type = MIDGE_EV_CLOSED;
     ev.status = status;
+    ev.closed.packet_size = packet_size;
     session__emit(s, &ev);
     return status;
 }
 
-void session__trace_out(const midge_session *s, const uint8_t *packet, size_t len)
+MIDGE_CORE__FN void session__trace_out(const midge_session *s, const uint8_t *packet, size_t len)
 {
     if (s->trace != NULL) {
         s->trace(s->user, true, packet, len);
@@ -63,7 +69,7 @@ void session__trace_out(const midge_session *s, const uint8_t *packet, size_t le
 
 /* --- tx queue -------------------------------------------------------------- */
 
-size_t session__tx_free(const midge_session *s) { return s->tx_size - (s->tx_len - s->tx_off); }
+MIDGE_CORE__FN size_t session__tx_free(const midge_session *s) { return s->tx_size - (s->tx_len - s->tx_off); }
 
 /* Room for `need` contiguous bytes at the end of tx, or NULL. Sliding the
  * pending bytes down invalidates an earlier pending() pointer, which the
@@ -90,7 +96,7 @@ static void tx_commit(midge_session *s, size_t n)
 
 /* Callers check session__tx_free() >= SESSION_ACK_LEN first (rx back-pressure), so this
  * cannot run out of room. The ids come from decoded packets: never 0. */
-void session__queue_ack(midge_session *s, uint8_t type, uint16_t id)
+MIDGE_CORE__FN void session__queue_ack(midge_session *s, uint8_t type, uint16_t id)
 {
     uint8_t *p = tx_reserve(s, SESSION_ACK_LEN);
 
@@ -178,28 +184,6 @@ midge_status midge_session_connect(midge_session *s, const midge_connect_opts *o
 
 /* --- Sending ------------------------------------------------------------- */
 
-/* QoS 0 that did not go straight in: invalid, too big for tx, or in need
- * of sliding the queue down or of a flush. Kept apart so the common path
- * is one call; only this rare path validates a second time. */
-MIDGE_CODEC__COLD static midge_status publish0_slow(midge_session *s, const midge_publish *msg)
-{
-    uint32_t rem = midge_codec__publish_remaining(msg);
-    if (rem == 0) {
-        return MIDGE_ERR_INVALID;
-    }
-    size_t size = midge_codec__packet_size(rem);
-    if (size > s->tx_size) {
-        return MIDGE_ERR_NO_SPACE;
-    }
-    uint8_t *p = tx_reserve(s, size);
-    if (p == NULL) {
-        return MIDGE_AGAIN;
-    }
-    (void)midge_codec__publish_into(p, size, msg, false, 0);
-    tx_commit(s, size);
-    return MIDGE_OK;
-}
-
 /* QoS 0 is validated once and encoded straight into tx, with no store walk
  * and no copy of the message (section 4.3.1, at most once): the payload is
  * copied exactly once, into tx. DUP and the packet id are not the caller's
@@ -210,16 +194,27 @@ static midge_status publish0(midge_session *s, const midge_publish *msg)
     if (s->state != MIDGE_SESSION_CONNECTED) {
         return MIDGE_ERR_NOT_CONNECTED;
     }
-#if MIDGE_FAST_PATHS
-    /* tx is non-NULL whenever connected: CONNECT went out through it. */
-    size_t n = midge_codec__publish_into(s->tx + s->tx_len, s->tx_size - s->tx_len, msg, false, 0);
-    if (n != 0) {
-        tx_commit(s, n);
-        return MIDGE_OK;
+    /* tx is non-NULL whenever connected: CONNECT went out through it. The
+     * codec writes only when the packet fits the room it is given. */
+    size_t room = s->tx_size - s->tx_len;
+    size_t n = midge_codec__publish_into(s->tx + s->tx_len, room, msg, 0);
+    if (n == 0) {
+        return MIDGE_ERR_INVALID;
     }
-#endif
-    /* The small build (config.h) always takes the path that checks first. */
-    return publish0_slow(s, msg);
+    if (n > room) {
+        /* Rare: sliding the queue down may make the room; only this path
+         * encodes (and so validates) a second time. */
+        if (n > s->tx_size) {
+            return MIDGE_ERR_NO_SPACE;
+        }
+        uint8_t *p = tx_reserve(s, n);
+        if (p == NULL) {
+            return MIDGE_AGAIN;
+        }
+        (void)midge_codec__publish_into(p, n, msg, 0);
+    }
+    tx_commit(s, n);
+    return MIDGE_OK;
 }
 
 midge_status midge_session_publish(midge_session *s, const midge_publish *msg,
@@ -247,16 +242,15 @@ static midge_status queue_filters(midge_session *s, const char *const *filters,
                                   uint16_t *packet_id)
 {
     int slot = 0;
+    /* The codec judges the arguments (none, no filter, a bad one): checked
+     * once, there, before the state, as a bad call is bad in any state. */
+    size_t size = midge_codec__size_filters(filters, subs, count);
 
-    if ((filters == NULL && subs == NULL) || count == 0) {
+    if (size == 0) {
         return MIDGE_ERR_INVALID;
     }
     if (s->state != MIDGE_SESSION_CONNECTED) {
         return MIDGE_ERR_NOT_CONNECTED;
-    }
-    size_t size = midge_codec__size_filters(filters, subs, count);
-    if (size == 0) {
-        return MIDGE_ERR_INVALID;
     }
     if (size > s->tx_size) {
         return MIDGE_ERR_NO_SPACE;
@@ -286,14 +280,14 @@ midge_status midge_session_subscribe(midge_session *s, const midge_subscription 
                                      size_t count, uint16_t *packet_id, uint32_t now_ms)
 {
     (void)now_ms;
-    return subs == NULL ? MIDGE_ERR_INVALID : queue_filters(s, NULL, subs, count, packet_id);
+    return queue_filters(s, NULL, subs, count, packet_id);
 }
 
 midge_status midge_session_unsubscribe(midge_session *s, const char *const *filters,
                                        size_t count, uint16_t *packet_id, uint32_t now_ms)
 {
     (void)now_ms;
-    return filters == NULL ? MIDGE_ERR_INVALID : queue_filters(s, filters, NULL, count, packet_id);
+    return queue_filters(s, filters, NULL, count, packet_id);
 }
 
 /* PINGREQ, or DISCONNECT: the last packet of the connection (section
@@ -409,8 +403,8 @@ midge_status midge_session_tick(midge_session *s, uint32_t now_ms)
         s->flags |= SESSION_FLAG_PING_QUEUED;
         return MIDGE_OK;
     }
-    return session__fail(s, kind == TIMER_CONNACK ? MIDGE_ERR_CONNACK_TIMEOUT
-                                                  : MIDGE_ERR_KEEPALIVE);
+    return session__fail(s, kind == TIMER_CONNACK ? MIDGE_ERR_CONNACK_TIMEOUT : MIDGE_ERR_KEEPALIVE,
+                         0);
 }
 
 uint32_t midge_session_next_timeout(const midge_session *s, uint32_t now_ms)

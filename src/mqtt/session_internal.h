@@ -35,39 +35,39 @@ enum {
 /* --- session_store.c --------------------------------------------------- */
 
 /* Append a QoS 1/2 PUBLISH as a queued record under a fresh packet id. */
-midge_status session__store_publish(midge_session *s, const midge_publish *msg,
+MIDGE_CORE__FN midge_status session__store_publish(midge_session *s, const midge_publish *msg,
                                     uint16_t *packet_id);
 
 /* Copy queued records into free tx room, in store order, marking them sent.
  * Never moves bytes already in tx (the pending() pointer stays valid). */
-void session__store_flush(midge_session *s);
+MIDGE_CORE__FN void session__store_flush(midge_session *s);
 
 /* PUBACK, PUBREC or PUBCOMP (`type`) from the broker for an id we may
  * hold; false when it matches no record in a state that expects it.
  * PUBACK / PUBCOMP: true = the exchange completed, the record is gone.
  * PUBREC: true = its PUBREL is queued; on false the caller answers. */
-bool session__store_ack(midge_session *s, uint8_t type, uint16_t id);
+MIDGE_CORE__FN bool session__store_ack(midge_session *s, uint8_t type, uint16_t id);
 
 /* The connection is gone: sent PUBLISHes are queued again with DUP set,
  * sent PUBRELs queued again as they are (MQTT 3.1.1 section 4.4). */
-void session__store_mark_resend(midge_session *s);
+MIDGE_CORE__FN void session__store_mark_resend(midge_session *s);
 
 /* CONNACK with session present 0: drop what the old session held, keep the
  * PUBLISHes never sent. Returns how many records were dropped. */
-size_t session__store_discard_sent(midge_session *s);
+MIDGE_CORE__FN size_t session__store_discard_sent(midge_session *s);
 
-size_t session__store_count(const midge_session *s);
+MIDGE_CORE__FN size_t session__store_count(const midge_session *s);
 
 /* A packet id 1..65535 not held by the store or a pending SUBACK/UNSUBACK,
  * starting at next_id; 0 when every id is busy. Does not reserve it. */
-uint16_t session__id_next(const midge_session *s);
-void session__id_commit(midge_session *s, uint16_t id);
+MIDGE_CORE__FN uint16_t session__id_next(const midge_session *s);
+MIDGE_CORE__FN void session__id_commit(midge_session *s, uint16_t id);
 
 /* Incoming QoS 2 ids between PUBREC and PUBREL (section 4.3.3, method B). */
 /* A QoS 2 PUBLISH with `id` arrived: 1 = the first time, now remembered
  * until PUBREL; 0 = a repeat, not to deliver again; -1 = the table is full. */
-int session__qos2_arrived(midge_session *s, uint16_t id);
-void session__qos2_remove(midge_session *s, uint16_t id);
+MIDGE_CORE__FN int session__qos2_arrived(midge_session *s, uint16_t id);
+MIDGE_CORE__FN void session__qos2_remove(midge_session *s, uint16_t id);
 
 /* Every acknowledgement the session queues (PUBACK, PUBREC, PUBREL,
  * PUBCOMP) is 4 bytes (sections 3.4 to 3.7). */
@@ -76,17 +76,20 @@ void session__qos2_remove(midge_session *s, uint16_t id);
 /* --- session.c ----------------------------------------------------------- */
 
 /* Report an outgoing packet to the trace callback, if any. */
-void session__trace_out(const midge_session *s, const uint8_t *packet, size_t len);
+MIDGE_CORE__FN void session__trace_out(const midge_session *s, const uint8_t *packet, size_t len);
 
-void session__emit(midge_session *s, midge_event *ev);
+MIDGE_CORE__FN void session__emit(midge_session *s, midge_event *ev);
 
-/* End the connection: state FAILED, MIDGE_EV_CLOSED with `status`; returns it. */
-midge_status session__fail(midge_session *s, midge_status status);
+/* End the connection: state FAILED, MIDGE_EV_CLOSED with `status` and
+ * closed.packet_size (MIDGE_ERR_TOO_BIG: the refused packet's size, else
+ * 0); returns `status`. */
+MIDGE_CORE__FN midge_status session__fail(midge_session *s, midge_status status,
+                                          size_t packet_size);
 
 /* Bytes tx can take, counting what sliding its pending bytes down frees. */
-size_t session__tx_free(const midge_session *s);
+MIDGE_CORE__FN size_t session__tx_free(const midge_session *s);
 
 /* Queue a 4-byte acknowledgement; the caller made sure tx has the room. */
-void session__queue_ack(midge_session *s, uint8_t type, uint16_t id);
+MIDGE_CORE__FN void session__queue_ack(midge_session *s, uint8_t type, uint16_t id);
 
 #endif /* MIDGE_SESSION_INTERNAL_H */

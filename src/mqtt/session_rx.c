@@ -3,6 +3,10 @@
  * protocol's answers (MQTT 3.1.1 sections 3.2 to 3.13, 4.3). The sending
  * half, timers and lifecycle are in session.c.
  */
+#ifndef MIDGE_CORE_UNIT
+#error "a part of the client core: compile src/mqtt/core.c, which includes it"
+#endif
+
 #include <string.h>
 
 #include "session_internal.h"
@@ -37,7 +41,7 @@ static midge_status on_connack(midge_session *s, const midge_packet *pkt, midge_
         /* With CleanSession = 1 the server must answer session present 0
          * (section 3.2.2.2); anything else means we cannot trust its state. */
         if (present && (s->flags & SESSION_FLAG_CLEAN)) {
-            return session__fail(s, MIDGE_ERR_PROTOCOL);
+            return MIDGE_ERR_PROTOCOL;
         }
         s->state = MIDGE_SESSION_CONNECTED;
         if (!present) {
@@ -59,7 +63,7 @@ static midge_status on_connack(midge_session *s, const midge_packet *pkt, midge_
     ev->connack.session_present = present;
     ev->connack.return_code = pkt->connack.return_code;
     session__emit(s, ev);
-    return refused == MIDGE_OK ? MIDGE_OK : session__fail(s, refused);
+    return refused;
 }
 
 /* The acknowledgement is queued before the message is delivered: the room
@@ -74,7 +78,7 @@ static midge_status on_publish(midge_session *s, const midge_packet *pkt, midge_
     if (qos == 2) {
         int arrived = session__qos2_arrived(s, pkt->packet_id);
         if (arrived < 0) {
-            return session__fail(s, MIDGE_ERR_INFLIGHT_FULL);
+            return MIDGE_ERR_INFLIGHT_FULL;
         }
         fresh = arrived != 0;
     }
@@ -101,8 +105,7 @@ static midge_status dispatch(midge_session *s, const midge_packet *pkt)
     /* The first packet from the server must be CONNACK, and only the first
      * (sections 3.2 and 3.1.0 applied to the server's side). */
     if (s->state == MIDGE_SESSION_CONNECTING) {
-        return type == MIDGE_CONNACK ? on_connack(s, pkt, &ev)
-                                     : session__fail(s, MIDGE_ERR_PROTOCOL);
+        return type == MIDGE_CONNACK ? on_connack(s, pkt, &ev) : MIDGE_ERR_PROTOCOL;
     }
     switch (type) {
     case MIDGE_PUBLISH:
@@ -154,7 +157,7 @@ static midge_status dispatch(midge_session *s, const midge_packet *pkt)
         ev.type = MIDGE_EV_PINGRESP;
         break;
     default:
-        return session__fail(s, MIDGE_ERR_PROTOCOL); /* includes a second CONNACK */
+        return MIDGE_ERR_PROTOCOL; /* includes a second CONNACK */
     }
     session__emit(s, &ev);
     return MIDGE_OK;
@@ -171,21 +174,6 @@ static size_t answer_len(uint8_t first)
     return (type == MIDGE_PUBREC || type == MIDGE_PUBREL) ? SESSION_ACK_LEN : 0;
 }
 
-/* session__fail for a packet over rx_size, with its size in the event: the
- * user can then say how big it was against which limit. */
-static midge_status rx_too_big(midge_session *s, size_t packet_size)
-{
-    midge_event ev;
-
-    s->state = MIDGE_SESSION_FAILED;
-    memset(&ev, 0, sizeof ev);
-    ev.type = MIDGE_EV_CLOSED;
-    ev.status = MIDGE_ERR_TOO_BIG;
-    ev.closed.packet_size = packet_size;
-    session__emit(s, &ev);
-    return MIDGE_ERR_TOO_BIG;
-}
-
 /* One packet at buf[0, len). *used stays 0 when it is incomplete, or when
  * tx lacks room for its answer (back-pressure: the bytes wait in rx). The
  * codec refuses a bad first byte or length field before the body arrives. */
@@ -195,12 +183,17 @@ static midge_status rx_one(midge_session *s, const uint8_t *buf, size_t len, siz
     midge_decode_result r = midge_codec_decode(buf, len, &pkt);
 
     if (r.outcome == MIDGE_DECODE_MALFORMED) {
-        return session__fail(s, MIDGE_ERR_PROTOCOL);
+        return MIDGE_ERR_PROTOCOL;
     }
     /* Too big is known from the fixed header alone, before any payload is
-     * buffered; a complete packet is in rx, so it always fits. */
+     * buffered; a complete packet is in rx, so it always fits. The size
+     * goes back in *used for the event. */
     if (r.outcome == MIDGE_DECODE_NEED_MORE) {
-        return r.needed > s->rx_size ? rx_too_big(s, r.needed) : MIDGE_OK;
+        if (r.needed > s->rx_size) {
+            *used = r.needed;
+            return MIDGE_ERR_TOO_BIG;
+        }
+        return MIDGE_OK;
     }
     if (session__tx_free(s) < answer_len(buf[0])) {
         return MIDGE_OK;
@@ -233,7 +226,12 @@ static midge_status rx_process(midge_session *s)
     while (off < s->rx_len && rx_open(s)) {
         size_t used = 0;
         st = rx_one(s, s->rx + off, s->rx_len - off, &used);
-        if (st != MIDGE_OK || used == 0) {
+        if (st != MIDGE_OK) {
+            /* Every failure on the way in ends here, once. */
+            st = session__fail(s, st, st == MIDGE_ERR_TOO_BIG ? used : 0);
+            break;
+        }
+        if (used == 0) {
             break;
         }
         off += used;
@@ -277,27 +275,29 @@ midge_status midge_session_received(midge_session *s, size_t n, uint32_t now_ms)
 midge_status midge_session_feed(midge_session *s, const uint8_t *data, size_t len,
                                 size_t *used, uint32_t now_ms)
 {
-    size_t taken = 0;
+    size_t taken = 0, n = 0;
     midge_status st = MIDGE_ERR_INVALID;
 
-    /* A loop over the zero-copy pair, so both ways in share every check.
-     * The first round takes no bytes: those held back earlier go first, as
-     * tx may have room for their answers now. */
+    /* A loop over the zero-copy pair, so both ways in share every check,
+     * through one call site. The first round takes no bytes: those held
+     * back earlier go first, as tx may have room for their answers now. */
     if (data != NULL || len == 0) {
-        st = midge_session_received(s, 0, now_ms);
-    }
-    while (st == MIDGE_OK && taken < len && rx_open(s)) {
-        uint8_t *room = NULL;
-        size_t n = midge_session_rx_space(s, &room);
-        if (n == 0) {
-            break;
+        for (;;) {
+            st = midge_session_received(s, n, now_ms);
+            if (st != MIDGE_OK || taken == len || !rx_open(s)) {
+                break;
+            }
+            uint8_t *room = NULL;
+            n = midge_session_rx_space(s, &room);
+            if (n == 0) {
+                break;
+            }
+            if (n > len - taken) {
+                n = len - taken;
+            }
+            memcpy(room, data + taken, n);
+            taken += n;
         }
-        if (n > len - taken) {
-            n = len - taken;
-        }
-        memcpy(room, data + taken, n);
-        taken += n;
-        st = midge_session_received(s, n, now_ms);
     }
     if (used != NULL) {
         *used = taken;

@@ -23,6 +23,10 @@
  *    header is well formed;
  *  - store_head == store_len implies both are 0 (an empty log starts over).
  */
+#ifndef MIDGE_CORE_UNIT
+#error "a part of the client core: compile src/mqtt/core.c, which includes it"
+#endif
+
 #include <string.h>
 
 #include "session_internal.h"
@@ -138,7 +142,7 @@ static bool store_make_room(midge_session *s, size_t need)
 
 /* --- Publishing ----------------------------------------------------------- */
 
-midge_status session__store_publish(midge_session *s, const midge_publish *msg,
+MIDGE_CORE__FN midge_status session__store_publish(midge_session *s, const midge_publish *msg,
                                     uint16_t *packet_id)
 {
     if (s->store == NULL || s->store_size == 0) {
@@ -146,11 +150,10 @@ midge_status session__store_publish(midge_session *s, const midge_publish *msg,
     }
     /* Every non-zero id sizes the packet the same, so the size is known
      * before the id is chosen. */
-    uint32_t rem = midge_codec__publish_remaining(msg);
-    if (rem == 0) {
+    size_t size = midge_codec__publish_into(NULL, 0, msg, 1);
+    if (size == 0) {
         return MIDGE_ERR_INVALID;
     }
-    size_t size = midge_codec__packet_size(rem);
     /* A record must fit the empty store, and its packet the empty tx, or it
      * could never be sent: that is a configuration error, not "later". */
     size_t need = SESSION_REC_HEADER + size;
@@ -167,7 +170,7 @@ midge_status session__store_publish(midge_session *s, const midge_publish *msg,
     uint8_t *rec = rec_at(s, s->store_len);
     /* First transmission: DUP is 0 (section 3.3.1.1). The message was
      * validated above and the room made, so this cannot fail. */
-    (void)midge_codec__publish_into(rec + SESSION_REC_HEADER, size, msg, false, id);
+    (void)midge_codec__publish_into(rec + SESSION_REC_HEADER, size, msg, id);
     rec[0] = (uint8_t)(id >> 8);
     rec[1] = (uint8_t)id;
     rec[2] = SESSION_REC_QUEUED;
@@ -180,7 +183,7 @@ midge_status session__store_publish(midge_session *s, const midge_publish *msg,
     return MIDGE_OK;
 }
 
-void session__store_flush(midge_session *s)
+MIDGE_CORE__FN void session__store_flush(midge_session *s)
 {
     uint32_t off = s->store_head;
 
@@ -216,7 +219,7 @@ static void rec_become_pubrel(midge_session *s, uint32_t off, uint16_t id)
     midge_codec__put_ack(rec_packet(s, off), MIDGE_PUBREL, id);
 }
 
-bool session__store_ack(midge_session *s, uint8_t type, uint16_t id)
+MIDGE_CORE__FN bool session__store_ack(midge_session *s, uint8_t type, uint16_t id)
 {
     uint32_t off = 0;
 
@@ -251,7 +254,7 @@ bool session__store_ack(midge_session *s, uint8_t type, uint16_t id)
 
 /* --- Reconnection (section 4.4) ------------------------------------------ */
 
-void session__store_mark_resend(midge_session *s)
+MIDGE_CORE__FN void session__store_mark_resend(midge_session *s)
 {
     for (uint32_t off = s->store_head; off < s->store_len; off += rec_size(s, off)) {
         uint8_t *rec = rec_at(s, off);
@@ -264,7 +267,7 @@ void session__store_mark_resend(midge_session *s)
     }
 }
 
-size_t session__store_discard_sent(midge_session *s)
+MIDGE_CORE__FN size_t session__store_discard_sent(midge_session *s)
 {
     uint32_t off = 0;
     size_t dropped = 0;
@@ -290,7 +293,7 @@ size_t session__store_discard_sent(midge_session *s)
     return dropped;
 }
 
-size_t session__store_count(const midge_session *s)
+MIDGE_CORE__FN size_t session__store_count(const midge_session *s)
 {
     uint32_t end = 0;
 
@@ -312,7 +315,7 @@ static bool id_in_use(const midge_session *s, uint16_t id)
     return off < s->store_len;
 }
 
-uint16_t session__id_next(const midge_session *s)
+MIDGE_CORE__FN uint16_t session__id_next(const midge_session *s)
 {
     uint16_t id = s->next_id;
 
@@ -329,7 +332,7 @@ uint16_t session__id_next(const midge_session *s)
     return 0;
 }
 
-void session__id_commit(midge_session *s, uint16_t id)
+MIDGE_CORE__FN void session__id_commit(midge_session *s, uint16_t id)
 {
     s->next_id = (uint16_t)(id == 65535u ? 1u : id + 1u);
 }
@@ -347,7 +350,7 @@ static uint16_t qos2_find(const midge_session *s, uint16_t id)
     return i;
 }
 
-int session__qos2_arrived(midge_session *s, uint16_t id)
+MIDGE_CORE__FN int session__qos2_arrived(midge_session *s, uint16_t id)
 {
     if (qos2_find(s, id) < s->rx_qos2_count) {
         return 0;
@@ -360,7 +363,7 @@ int session__qos2_arrived(midge_session *s, uint16_t id)
 }
 
 /* The table is a set: order does not matter, so the last entry fills the hole. */
-void session__qos2_remove(midge_session *s, uint16_t id)
+MIDGE_CORE__FN void session__qos2_remove(midge_session *s, uint16_t id)
 {
     uint16_t i = qos2_find(s, id);
 

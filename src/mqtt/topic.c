@@ -7,6 +7,10 @@
  * ASCII) takes a word-at-a-time path and multibyte input falls back to a
  * full UTF-8 decoder.
  */
+#ifndef MIDGE_CORE_UNIT
+#error "a part of the client core: compile src/mqtt/core.c, which includes it"
+#endif
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -113,18 +117,20 @@ static size_t utf8_sequence(const uint8_t *s, size_t avail)
     /* Continuation bytes, C0/C1 (always overlong) and F5..FF never lead. */
     if (c < 0xC2 || c > 0xF4)
         return 0;
-    size_t n = c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+    uint32_t n = c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
     if (avail < n)
         return 0; /* truncated */
     c &= 0x7Fu >> n;
-    for (size_t k = 1; k < n; k++) {
-        if ((s[k] & 0xC0) != 0x80)
+    for (uint32_t k = 1; k < n; k++) {
+        uint32_t b = s[k];
+        if ((b & 0xC0u) != 0x80u)
             return 0;
-        c = c << 6 | (s[k] & 0x3Fu);
+        c = c << 6 | (b & 0x3Fu);
     }
-    /* The smallest code point of each length (2 bytes: C2 already ensures
-     * it): 3 bytes from U+0800, 4 from U+10000. */
-    if ((n == 3 && c < 0x800) || (n == 4 && c < 0x10000))
+    /* The smallest code point of each length is 1 << (5n - 4): 3 bytes from
+     * U+0800, 4 from U+10000 (2 bytes: 0x40, below what C2 already
+     * ensures). One shift is less code than a test per length. */
+    if (c < (1u << (5 * n - 4)))
         return 0;
     if ((c >> 11) == 0x1Bu || c > 0x10FFFFu)
         return 0;
@@ -223,7 +229,7 @@ MIDGE_CODEC__COLD static midge_malformed copy_name_bytes(uint8_t *dst, const uin
     return why;
 }
 
-midge_malformed midge_topic__copy_name(uint8_t *restrict dst, const uint8_t *restrict t,
+MIDGE_CORE__FN midge_malformed midge_topic__copy_name(uint8_t *restrict dst, const uint8_t *restrict t,
                                        size_t len)
 {
     /* The fast path of midge_topic__check_name, storing each word as soon

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "loopback.h"
+#include "test_output.h"
 
 extern char **environ;
 
@@ -197,6 +198,8 @@ static bool start_cli(target *t, const conf_case *c, uint16_t port, char *why, s
         return false;
     }
     bool ok = spawn_cli(t, argv, in[0], why, why_cap);
+    if (ok)
+        t->capture_fd = test_output_open((char *const *)argv, "stdout+stderr");
     close(in[0]);
     t->stdin_fd = in[1];
     if (ok && c->command != NULL && strncmp(c->command, "publish-", 8) == 0) {
@@ -218,6 +221,7 @@ bool target_start(target *t, target_mode mode, const conf_case *c, uint16_t port
     t->report_fd = -1;
     t->stdin_fd = -1;
     t->log_fd = -1;
+    t->capture_fd = -1;
     return mode == TARGET_LIB ? start_lib(t, c, port, why, why_cap)
                               : start_cli(t, c, port, why, why_cap);
 }
@@ -341,6 +345,9 @@ bool target_finish(target *t, char *why, size_t why_cap, char *detail, size_t de
         }
     }
     read_detail(t, detail, detail_cap);
+    /* The whole log, not the detail's first bytes. */
+    test_output_copy_and_close(t->capture_fd, t->log_fd);
+    t->capture_fd = -1;
     close_fd(&t->report_fd);
     close_fd(&t->log_fd);
     return judge_status(t, status, termed, killed, why, why_cap);

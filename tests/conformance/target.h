@@ -31,6 +31,7 @@ typedef struct target {
     int report_fd; /* LIB: the child's account of its calls; -1 otherwise */
     int stdin_fd;  /* CLI: write end of its standard input; -1 once closed */
     int log_fd;    /* CLI: its stdout and stderr (an unlinked temporary file) */
+    int capture_fd; /* CLI: their copy for the secrets scan (test_output.h) */
 } target;
 
 /* Make sanitizer reports in started processes exit with

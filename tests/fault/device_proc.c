@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "fault_proxy.h"
+#include "test_output.h"
 
 #define ARGV_MAX 32
 #define STOP_WAIT_MS 5000
@@ -110,20 +111,27 @@ static void parse_line(device_proc *d, const char *line, long long now)
         add_event(d, DEVICE_EV_ATTEMPT, now);
     } else if (starts_with(msg, "connected (session present: ")) {
         add_event(d, DEVICE_EV_CONNECTED, now);
+        d->since_connack_quiet = true;
         if (strstr(msg, ": no)") != NULL)
             add_event(d, DEVICE_EV_SESSION_NEW, now);
     } else if (starts_with(msg, "reconnecting in ")) {
         add_event(d, DEVICE_EV_BACKOFF, now);
+        if (d->since_connack_quiet)
+            d->unexplained_drops++;
+        d->since_connack_quiet = false;
     } else if (starts_with(msg, "connection lost: ")) {
         add_event(d, DEVICE_EV_LOST, now);
+        d->since_connack_quiet = false;
         if (strstr(msg, "1.5 x keepalive") != NULL)
             add_event(d, DEVICE_EV_KEEPALIVE, now);
     } else if (strcmp(level, "error") == 0 && strstr(msg, "no CONNACK in time") != NULL) {
         add_event(d, DEVICE_EV_CONNACK_TIMEOUT, now);
     } else if (strcmp(level, "error") == 0) {
         add_event(d, DEVICE_EV_CONNECT_FAILED, now);
+        d->since_connack_quiet = false;
     } else if (strcmp(level, "warn") == 0) {
         d->warnings++;
+        d->since_connack_quiet = false;
     }
 }
 
@@ -142,6 +150,7 @@ static void *reader_main(void *arg)
             continue;
         if (n <= 0)
             break;
+        test_output_write(d->log_fd, buf, (size_t)n);
         long long now = fault_proxy_now_ms();
         pthread_mutex_lock(&d->lock);
         for (ssize_t i = 0; i < n; i++) {
@@ -169,6 +178,7 @@ int device_proc_start(device_proc *d, const char *const *argv)
 
     memset(d, 0, sizeof *d);
     d->fd = -1;
+    d->log_fd = -1;
     d->led = -1;
     /* MIDGE_FAULT_MIDGE names another build of the tool (to check that
      * these tests catch a device that misbehaves on purpose). */
@@ -207,6 +217,7 @@ int device_proc_start(device_proc *d, const char *const *argv)
     close(pipefd[1]);
     d->fd = pipefd[0];
     fcntl(d->fd, F_SETFD, FD_CLOEXEC);
+    d->log_fd = test_output_open(args, "stdout+stderr");
     pthread_mutex_init(&d->lock, NULL);
     if (pthread_create(&d->reader, NULL, reader_main, d) != 0) {
         fprintf(stderr, "device_proc: cannot start the log reader\n");
@@ -214,6 +225,8 @@ int device_proc_start(device_proc *d, const char *const *argv)
         waitpid(d->pid, NULL, 0);
         d->pid = 0;
         close(d->fd);
+        test_output_close(d->log_fd);
+        d->log_fd = -1;
         pthread_mutex_destroy(&d->lock);
         return -1;
     }
@@ -252,6 +265,8 @@ int device_proc_stop(device_proc *d)
     }
     close(d->fd);
     d->fd = -1;
+    test_output_close(d->log_fd);
+    d->log_fd = -1;
     return rc;
 }
 

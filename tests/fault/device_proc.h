@@ -8,6 +8,8 @@
  * is what the counters are kept by.
  *
  * Every wait is bounded; the child gets SIGKILL if the test process dies.
+ * Like every `midge` child of the tests, its output is also copied for the
+ * secrets scan (tests/support/test_output.h).
  */
 #ifndef MIDGE_FAULT_DEVICE_PROC_H
 #define MIDGE_FAULT_DEVICE_PROC_H
@@ -39,6 +41,7 @@ enum device_event {
 typedef struct device_proc {
     pid_t pid;
     int fd; /* stdout and stderr of the child, merged */
+    int log_fd; /* their copy for the secrets scan (test_output.h), -1 = none */
     pthread_t reader;
     bool reader_started;
     pthread_mutex_t lock;
@@ -50,7 +53,11 @@ typedef struct device_proc {
     unsigned long total_repeats;
     unsigned long led_changes;
     int led; /* last "LED on|off" line: 1, 0, or -1 before any */
-    unsigned long warnings; /* "warn"/"error" lines other than the expected ones */
+    unsigned long warnings; /* "warn" lines other than the ones parsed */
+    /* Backoffs right after a CONNACK with no line saying why the connection
+     * ended (a failure while subscribing or publishing after CONNACK). */
+    unsigned long unexplained_drops;
+    bool since_connack_quiet; /* a CONNACK and no loss or error line since */
     long long events[DEVICE_EV_KINDS][DEVICE_PROC_MAX_EVENTS]; /* fault_proxy_now_ms() */
     unsigned long event_count[DEVICE_EV_KINDS];
     char tail[DEVICE_PROC_TAIL]; /* ring of the last log bytes */

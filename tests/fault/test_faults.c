@@ -446,16 +446,19 @@ static void test_every_command_acts_once_while_the_link_is_reset_at_random(void 
     }
     int log_led = device.led;
     unsigned long repeats = device.total_repeats;
+    unsigned long unexplained = device.unexplained_drops;
+    unsigned long outages = device.event_count[DEVICE_EV_BACKOFF];
     pthread_mutex_unlock(&device.lock);
 
     print_message("fault figures: commands %u in %lld ms, resets %lu (connections accepted %lu), "
                   "lost %lu, duplicated acts %lu, wrong replies %lu, conflicting replies %lu, "
                   "duplicate replies %lu, repeats answered by the device %lu, console resends "
                   "%lu, worst reply latency %lld ms, worst reconnect %lld ms (proxy: reset to "
-                  "CONNACK), %lld ms (device log: loss to CONNACK), seed %u\n",
+                  "CONNACK), %lld ms (device log: loss to CONNACK); device backoffs %lu, of which %lu "
+                  "right after a CONNACK with no reason logged; seed %u\n",
                   n, t_faults, ps.resets, ps.accepted, lost, acted_twice, wrong, c->conflicting,
                   c->duplicates, repeats, resends, worst_latency, ps.worst_recovery_ms,
-                  device_proc_worst_reconnect(&device), (unsigned)seed);
+                  device_proc_worst_reconnect(&device), outages, unexplained, (unsigned)seed);
     if (lost || acted_twice || never_acted || wrong || c->conflicting)
         device_proc_dump(&device, "commands under resets");
 

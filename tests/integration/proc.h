@@ -1,6 +1,8 @@
 /*
  * Run a program with its stdin fed from a string and its stdout and stderr
  * captured through pipes, every wait bounded. Header-only, for the CLI tests.
+ * A copy of everything read also goes to the secrets scan's capture files
+ * (test_output.h), beyond PROC_OUT_MAX too.
  */
 #ifndef MIDGE_TEST_PROC_H
 #define MIDGE_TEST_PROC_H
@@ -17,6 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "test_output.h"
+
 #define PROC_OUT_MAX 65536
 
 typedef struct proc {
@@ -30,6 +34,8 @@ typedef struct proc {
     bool exited;
     bool timed_out; /* killed by proc_wait */
     int status;     /* from waitpid, valid once exited */
+    int log_out;    /* capture files of stdout and stderr, -1 = none */
+    int log_err;
 } proc;
 
 static inline long long proc_now_ms(void)
@@ -45,6 +51,7 @@ static inline int proc_start(proc *p, char *const argv[], const char *stdin_data
     int in[2], out[2], err[2];
     memset(p, 0, sizeof *p);
     p->out_fd = p->err_fd = -1;
+    p->log_out = p->log_err = -1;
     if (pipe(in) != 0 || pipe(out) != 0 || pipe(err) != 0)
         return -1;
     p->pid = fork();
@@ -74,6 +81,10 @@ static inline int proc_start(proc *p, char *const argv[], const char *stdin_data
     close(in[0]);
     close(out[1]);
     close(err[1]);
+    /* Apart, so that the scan can tell `midge token`'s stdout (a token, on
+     * purpose) from its stderr. */
+    p->log_out = test_output_open(argv, "stdout");
+    p->log_err = test_output_open(argv, "stderr");
     if (stdin_data != NULL) {
         /* Test inputs are far below the pipe's capacity: this never blocks. */
         size_t len = strlen(stdin_data);
@@ -86,15 +97,18 @@ static inline int proc_start(proc *p, char *const argv[], const char *stdin_data
     return 0;
 }
 
-static inline void proc_read_into(int *fd, char *buf, size_t *len)
+static inline void proc_read_into(int *fd, char *buf, size_t *len, int log_fd)
 {
     char scratch[4096];
     ssize_t n;
-    if (*len < PROC_OUT_MAX)
+    bool kept = *len < PROC_OUT_MAX;
+    if (kept)
         n = read(*fd, buf + *len, PROC_OUT_MAX - *len);
     else
         n = read(*fd, scratch, sizeof scratch); /* output beyond the cap is dropped */
-    if (n > 0 && *len < PROC_OUT_MAX) {
+    if (n > 0)
+        test_output_write(log_fd, kept ? buf + *len : scratch, (size_t)n);
+    if (n > 0 && kept) {
         *len += (size_t)n;
         buf[*len] = '\0';
     } else if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) {
@@ -142,9 +156,9 @@ static inline void proc_pump(proc *p, int ms)
             if (f[i].revents == 0)
                 continue;
             if (f[i].fd == p->out_fd)
-                proc_read_into(&p->out_fd, p->out, &p->out_len);
+                proc_read_into(&p->out_fd, p->out, &p->out_len, p->log_out);
             else
-                proc_read_into(&p->err_fd, p->err, &p->err_len);
+                proc_read_into(&p->err_fd, p->err, &p->err_len, p->log_err);
         }
     }
 }
@@ -156,6 +170,9 @@ static inline void proc_close_fds(proc *p)
     if (p->err_fd >= 0)
         close(p->err_fd);
     p->out_fd = p->err_fd = -1;
+    test_output_close(p->log_out);
+    test_output_close(p->log_err);
+    p->log_out = p->log_err = -1;
 }
 
 /* Wait for exit and EOF on both pipes; SIGKILL after timeout_ms. */

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "broker.h"
+#include "secrets.h"
 
 /* CONNECT: protocol "MQTT" level 4, clean session, keepalive 60, empty client id. */
 static const uint8_t connect_packet[] = {0x10, 0x0c, 0x00, 0x04, 'M', 'Q', 'T', 'T',
@@ -177,7 +178,7 @@ static void test_paused_broker_answers_only_after_resume(void **state)
 
 static void test_broker_with_password_refuses_anonymous_connect(void **state)
 {
-    test_broker_opts opts = {.extra_conf = NULL, .user = "alice", .password = "wonderland"};
+    test_broker_opts opts = {.extra_conf = NULL, .user = "alice", .password = SECRET_LIBRARY_PASSWORD};
     test_broker b;
     (void)state;
     assert_int_equal(test_broker_start(&b, &opts), 0);

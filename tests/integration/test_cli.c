@@ -15,13 +15,14 @@
 #include "broker.h"
 #include "peer.h"
 #include "proc.h"
+#include "secrets.h"
 
 #define RUN_TIMEOUT_MS 20000
 #define DELIVERY_TIMEOUT_MS 10000
 #define MOSQUITTO_PUB "/usr/bin/mosquitto_pub"
 #define MOSQUITTO_SUB "/usr/bin/mosquitto_sub"
 #define AUTH_USER "alice"
-#define AUTH_PASSWORD "Wh1te-Rabbit-s3cret"
+#define AUTH_PASSWORD SECRET_BROKER_PASSWORD
 
 /* A command line: the midge executable and its arguments. */
 #define MIDGE_ARGV(...) ((char *[]){MIDGE_BINARY, __VA_ARGS__, NULL})
@@ -334,6 +335,42 @@ static void test_sub_receives_message_from_mosquitto_pub(void **state)
     assert_string_equal(sub_proc.out, "cli/interop/a from mosquitto_pub\n");
 }
 
+/* A message over --max-packet-size ends sub with one line naming its size
+ * and the limit; nothing of it is printed. 2000 bytes on cli/big: 2 + 7
+ * bytes of topic and a 3-byte fixed header make a 2012-byte packet. */
+static void test_sub_refuses_a_message_over_max_packet_size_in_one_line(void **state)
+{
+    static char big[2001];
+    int rounds = 0;
+    (void)state;
+    memset(big, 'b', sizeof big - 1);
+    assert_int_equal(proc_start(&sub_proc,
+                                MIDGE_ARGV("sub", "-h", "127.0.0.1", "-p", port, "-t", "cli/big",
+                                           "--max-packet-size", "1024"),
+                                NULL),
+                     0);
+    proc_pump(&sub_proc, 200);
+    /* Until it is subscribed, a QoS 0 message goes nowhere: send again. */
+    while (!sub_proc.exited && rounds++ < 30) {
+        proc_run(&run,
+                 (char *[]){MOSQUITTO_PUB, "-h", "127.0.0.1", "-p", port, "-t", "cli/big", "-m",
+                            big, NULL},
+                 NULL, RUN_TIMEOUT_MS);
+        expect_exit(&run, 0, "mosquitto_pub");
+        proc_pump(&sub_proc, 500);
+    }
+    proc_wait(&sub_proc, 5000);
+    expect_one_line_failure(&sub_proc, "midge sub --max-packet-size 1024");
+    assert_string_equal(sub_proc.err, "midge sub: connection lost: incoming packet of 2012 bytes "
+                                      "is larger than --max-packet-size 1024\n");
+    assert_int_equal(sub_proc.out_len, 0);
+
+    /* Below every acknowledgement's size: refused before connecting. */
+    proc_run(&run, MIDGE_ARGV("sub", "-p", port, "-t", "t", "--max-packet-size", "63"), NULL,
+             RUN_TIMEOUT_MS);
+    expect_one_line_failure(&run, "midge sub --max-packet-size 63");
+}
+
 static void test_mosquitto_sub_receives_message_from_pub(void **state)
 {
     int rounds = 0;
@@ -397,11 +434,11 @@ static void test_debug_output_never_shows_the_password(void **state)
 
     /* Refused login: the wrong password is not echoed either. */
     proc_run(&run, MIDGE_ARGV("pub", "-d", "-h", "127.0.0.1", "-p", auth_port, "-u", AUTH_USER,
-                              "-P", "Wrong-Guess-9x7", "-t", "t", "-m", "m"),
+                              "-P", SECRET_WRONG_PASSWORD, "-t", "t", "-m", "m"),
              NULL, RUN_TIMEOUT_MS);
     assert_true(proc_exit_code(&run) > 0);
-    assert_null(strstr(run.out, "Wrong-Guess-9x7"));
-    assert_null(strstr(run.err, "Wrong-Guess-9x7"));
+    assert_null(strstr(run.out, SECRET_WRONG_PASSWORD));
+    assert_null(strstr(run.err, SECRET_WRONG_PASSWORD));
 
     /* Same for the subscriber. */
     proc_run(&run, MIDGE_ARGV("sub", "-d", "-h", "127.0.0.1", "-p", auth_port, "-u", AUTH_USER,
@@ -434,6 +471,7 @@ int main(void)
         cmocka_unit_test_teardown(test_pub_lines_sends_one_message_per_stdin_line, cli_teardown),
         cmocka_unit_test_teardown(test_pub_retain_flag_keeps_message_for_later_subscriber, cli_teardown),
         cmocka_unit_test_teardown(test_sub_receives_message_from_mosquitto_pub, cli_teardown),
+        cmocka_unit_test_teardown(test_sub_refuses_a_message_over_max_packet_size_in_one_line, cli_teardown),
         cmocka_unit_test_teardown(test_mosquitto_sub_receives_message_from_pub, cli_teardown),
         cmocka_unit_test_teardown(test_pub_refused_by_broker_exits_nonzero_with_one_line, cli_teardown),
         cmocka_unit_test_teardown(test_sub_refused_by_broker_exits_nonzero_with_one_line, cli_teardown),

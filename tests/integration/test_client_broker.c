@@ -18,6 +18,7 @@
 
 #include "broker.h"
 #include "peer.h"
+#include "secrets.h"
 
 #define DELIVERY_TIMEOUT_MS 10000
 /* How long to keep listening to see that no duplicate arrives. */
@@ -381,7 +382,7 @@ static void test_connect_to_port_without_listener_fails_with_connect_error(void 
 
 static void test_broker_with_passwords_refuses_bad_login_and_accepts_good_one(void **state)
 {
-    test_broker_opts opts = {.extra_conf = NULL, .user = "alice", .password = "wonderland"};
+    test_broker_opts opts = {.extra_conf = NULL, .user = "alice", .password = SECRET_LIBRARY_PASSWORD};
     test_broker auth;
     peer *p;
     midge_status st;
@@ -398,7 +399,7 @@ static void test_broker_with_passwords_refuses_bad_login_and_accepts_good_one(vo
     p = peer_new(auth.port, "int-auth-bad", true);
     assert_non_null(p);
     p->cfg.connect.username = "alice";
-    p->cfg.connect.password = "guess";
+    p->cfg.connect.password = SECRET_WRONG_PASSWORD;
     st = peer_connect(p, NULL);
     assert_true(midge_status_is_refusal(st));
     peer_free(p);
@@ -406,7 +407,7 @@ static void test_broker_with_passwords_refuses_bad_login_and_accepts_good_one(vo
     p = peer_new(auth.port, "int-auth-good", true);
     assert_non_null(p);
     p->cfg.connect.username = "alice";
-    p->cfg.connect.password = "wonderland";
+    p->cfg.connect.password = SECRET_LIBRARY_PASSWORD;
     assert_int_equal(peer_connect(p, NULL), MIDGE_OK);
     assert_int_equal(midge_client_disconnect(&p->client), MIDGE_OK);
     peer_free(p);

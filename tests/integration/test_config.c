@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 
 #include "proc.h"
+#include "secrets.h"
 
 #define RUN_TIMEOUT_MS 20000
 #define MIDGE_ARGV(...) ((char *[]){MIDGE_BINARY, __VA_ARGS__, NULL})
@@ -26,6 +27,7 @@ static char ini[sizeof dir + 32];
 /* Every variable a test sets, cleared after each test. */
 static const char *const env_used[] = {
     "MIDGE_HOST", "MIDGE_PORT", "MIDGE_DEVICE_ID", "MIDGE_TLS", "MIDGE_PASSWORD", "MIDGE_CONFIG",
+    "MIDGE_MAX_PACKET_SIZE",
 };
 
 static int make_dir(void **state)
@@ -160,8 +162,8 @@ static void test_help_and_version_ignore_environment_and_config(void **state)
 static void test_print_config_masks_secrets(void **state)
 {
     (void)state;
-    write_ini("[midge]\ndevice-key = EnW4T71eIE55xOIQMN6pFMKuqel5T5HTzsGJRPiDhlM=\n", 0600);
-    setenv("MIDGE_PASSWORD", "Env-Secret-42", 1);
+    write_ini("[midge]\ndevice-key = " SECRET_ONENET_DEVICE_KEY "\n", 0600);
+    setenv("MIDGE_PASSWORD", SECRET_ENV_PASSWORD, 1);
     proc_run(&run,
              MIDGE_ARGV("device", "--config", ini, "--device-id", "lamp1", "-u", "alice",
                         "--print-config"),
@@ -169,9 +171,9 @@ static void test_print_config_masks_secrets(void **state)
     expect_exit(&run, 0, "masked secrets");
     expect_line(&run, "password = ********  # from env MIDGE_PASSWORD");
     expect_line(&run, "device-key = ********  # from config");
-    assert_null(strstr(run.out, "Env-Secret-42"));
-    assert_null(strstr(run.out, "EnW4T71e"));
-    assert_null(strstr(run.err, "Env-Secret-42"));
+    assert_null(strstr(run.out, SECRET_ENV_PASSWORD));
+    assert_null(strstr(run.out, SECRET_ONENET_DEVICE_KEY));
+    assert_null(strstr(run.err, SECRET_ENV_PASSWORD));
 }
 
 static void test_printed_config_reads_back_the_same(void **state)
@@ -248,15 +250,15 @@ static void test_missing_config_file_is_an_error(void **state)
 static void test_readable_config_with_secret_draws_a_warning(void **state)
 {
     (void)state;
-    write_ini("[midge]\ndevice-id = lamp1\nusername = u\npassword = hunter2-secret\n", 0644);
+    write_ini("[midge]\ndevice-id = lamp1\nusername = u\npassword = " SECRET_INI_PASSWORD "\n", 0644);
     proc_run(&run, MIDGE_ARGV("device", "--config", ini, "--print-config"), NULL,
              RUN_TIMEOUT_MS);
     expect_exit(&run, 0, "0644 with a secret");
     assert_int_equal(count_lines(run.err), 1);
     assert_non_null(strstr(run.err, "chmod 600"));
-    assert_null(strstr(run.err, "hunter2"));
+    assert_null(strstr(run.err, SECRET_INI_PASSWORD));
 
-    write_ini("[midge]\ndevice-id = lamp1\nusername = u\npassword = hunter2-secret\n", 0600);
+    write_ini("[midge]\ndevice-id = lamp1\nusername = u\npassword = " SECRET_INI_PASSWORD "\n", 0600);
     proc_run(&run, MIDGE_ARGV("device", "--config", ini, "--print-config"), NULL,
              RUN_TIMEOUT_MS);
     expect_exit(&run, 0, "0600 with a secret");
@@ -320,6 +322,26 @@ static void test_cafile_turns_tls_on_with_port_8883(void **state)
     expect_line(&run, "port = 9999  # from flag");
 }
 
+/* --max-packet-size comes from every layer, like any option of the table. */
+static void test_max_packet_size_from_file_and_environment(void **state)
+{
+    (void)state;
+    write_ini("[midge]\nmax-packet-size = 4096\n", 0600);
+    proc_run(&run, MIDGE_ARGV("sub", "-t", "t", "--config", ini, "--print-config"), NULL,
+             RUN_TIMEOUT_MS);
+    expect_exit(&run, 0, "max-packet-size in a file");
+    expect_line(&run, "max-packet-size = 4096  # from config");
+    setenv("MIDGE_MAX_PACKET_SIZE", "2048", 1);
+    proc_run(&run, MIDGE_ARGV("device", "--device-id", "lamp1", "--config", ini,
+                              "--print-config"),
+             NULL, RUN_TIMEOUT_MS);
+    expect_exit(&run, 0, "max-packet-size from env");
+    expect_line(&run, "max-packet-size = 2048  # from env MIDGE_MAX_PACKET_SIZE");
+    setenv("MIDGE_MAX_PACKET_SIZE", "1k", 1);
+    proc_run(&run, MIDGE_ARGV("pub", "-t", "t", "-m", "m"), NULL, RUN_TIMEOUT_MS);
+    expect_one_line_error(&run, "--max-packet-size", "max-packet-size 1k");
+}
+
 static void test_cert_without_key_is_refused(void **state)
 {
     (void)state;
@@ -347,14 +369,14 @@ static void test_onenet_profile_defaults(void **state)
     (void)state;
     proc_run(&run,
              MIDGE_ARGV("device", "--profile", "onenet", "--device-id", "9377500",
-                        "--product-id", "91025", "-P", "api-key-secret", "--print-config"),
+                        "--product-id", "91025", "-P", SECRET_PRINTED_API_KEY, "--print-config"),
              NULL, RUN_TIMEOUT_MS);
     expect_exit(&run, 0, "onenet defaults");
     expect_line(&run, "host = 183.230.40.39  # default");
     expect_line(&run, "port = 6002  # default");
     expect_line(&run, "keepalive = 120  # default");
     expect_line(&run, "username = 91025  # default");
-    assert_null(strstr(run.out, "api-key-secret"));
+    assert_null(strstr(run.out, SECRET_PRINTED_API_KEY));
 }
 
 #define T(f) cmocka_unit_test_teardown(f, clear_env)
@@ -381,6 +403,7 @@ int main(void)
         T(test_tls_version_other_than_1_2_is_refused),
         T(test_cafile_turns_tls_on_with_port_8883),
         T(test_cert_without_key_is_refused),
+        T(test_max_packet_size_from_file_and_environment),
         T(test_onenet_studio_over_tls_trusts_the_shipped_ca),
         T(test_onenet_profile_defaults),
     };

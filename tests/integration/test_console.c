@@ -18,6 +18,7 @@
 #include "broker.h"
 #include "peer.h"
 #include "proc.h"
+#include "secrets.h"
 
 #define RUN_TIMEOUT_MS 20000
 #define WAIT_MS 10000
@@ -25,7 +26,7 @@
 #define MIDGE_ARGV(...) ((char *[]){MIDGE_BINARY, __VA_ARGS__, NULL})
 
 /* The official token vector of ../shared/reference/onenet.md section 2. */
-#define VECTOR_KEY "EnW4T71eIE55xOIQMN6pFMKuqel5T5HTzsGJRPiDhlM="
+#define VECTOR_KEY SECRET_ONENET_DEVICE_KEY
 #define VECTOR_TOKEN                                                                              \
     "version=2018-10-31&res=products%2F238322%2Fdevices%2Fmqtts-test-device&et=7557387130&"       \
     "method=sha1&sign=Rs0u%2FKnyoK5%2FMuKo5xKa0tW%2BWqY%3D\n"
@@ -164,11 +165,11 @@ static void test_token_with_bad_key_fails_in_one_line_without_echoing_it(void **
     (void)state;
     proc_run(&run,
              MIDGE_ARGV("token", "--product-id", "238322", "--device-id", "d", "--device-key",
-                        "Not*Base64*Secret", "--expires", "7557387130"),
+                        SECRET_BAD_DEVICE_KEY, "--expires", "7557387130"),
              NULL, RUN_TIMEOUT_MS);
     expect_one_line_failure(&run, 1, "midge token with a bad key");
     assert_int_equal(run.out_len, 0);
-    assert_null(strstr(run.err, "Not*Base64*Secret"));
+    assert_null(strstr(run.err, SECRET_BAD_DEVICE_KEY));
 }
 
 static void test_token_refuses_expires_together_with_ttl(void **state)

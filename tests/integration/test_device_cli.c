@@ -59,6 +59,41 @@ static void start_device(const char *id)
                      0);
 }
 
+/* Lines of the device's log holding `needle`. */
+static int log_lines_with(const char *needle)
+{
+    int n = 0;
+    for (const char *p = device.err; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+        n++;
+    return n;
+}
+
+/* Ask `status` until the device answers (it may be reconnecting). */
+static const char *status_when_back(peer *p, const char *id)
+{
+    const char *got = NULL;
+    long long deadline = peer_now_ms() + RECONNECT_TIMEOUT_MS;
+    for (int n = 0; got == NULL && peer_now_ms() < deadline; n++) {
+        char cmdid[32];
+        snprintf(cmdid, sizeof cmdid, "back-%d", n);
+        got = command(p, id, cmdid, "status");
+    }
+    return got;
+}
+
+/* Publish a command of `len` bytes (too big for the device below). */
+static void send_oversized(peer *p, const char *id, size_t len, uint8_t qos)
+{
+    static char payload[PEER_PAYLOAD_MAX];
+    char request[160];
+    assert_true(len <= sizeof payload);
+    memset(payload, 'x', len);
+    snprintf(request, sizeof request, "devices/%s/cmd/request/big", id);
+    assert_int_equal(midge_client_publish(&p->client, request, payload, len, qos, false, NULL),
+                     MIDGE_OK);
+    assert_int_equal(midge_client_flush(&p->client, REPLY_TIMEOUT_MS), MIDGE_OK);
+}
+
 /* A peer watching every topic of device `id`. */
 static peer *watcher(const char *id)
 {
@@ -240,6 +275,76 @@ static void test_device_reconnects_after_broker_restart(void **state)
     assert_non_null(strstr(device.err, "reconnecting in"));
 }
 
+/* 1500 bytes of payload on devices/<5-char id>/cmd/request/big: 2 + 28
+ * bytes of topic, 2 of packet id at QoS 1, and a 3-byte fixed header. */
+#define OVERSIZED_PAYLOAD 1500
+#define OVERSIZED_PACKET_QOS1 "1535"
+#define OVERSIZED_PACKET_QOS0 "1533"
+
+/* A command over --max-packet-size costs one connection and one line of
+ * log, which names the size and the limit; the next command is answered. */
+static void test_oversized_command_costs_one_connection_and_one_line(void **state)
+{
+    (void)state;
+    assert_int_equal(proc_start(&device,
+                                MIDGE_ARGV("device", "-h", "127.0.0.1", "-p", port, "--device-id",
+                                           "lamp7", "--backoff-min", "100", "--backoff-max",
+                                           "400", "-k", "5", "--max-packet-size", "1024"),
+                                NULL),
+                     0);
+    peer *p = watcher("lamp7");
+    wait_online(p, "lamp7");
+    expect_reply(p, "lamp7", "m1", "on", "on");
+    send_oversized(p, "lamp7", OVERSIZED_PAYLOAD, 0);
+    const char *got = status_when_back(p, "lamp7");
+    assert_non_null(got);
+    assert_string_equal(got, "on");
+    proc_pump(&device, 200);
+    assert_false(device.exited);
+    if (log_lines_with("larger than --max-packet-size") != 1)
+        proc_dump(&device, "midge device --max-packet-size 1024");
+    assert_int_equal(log_lines_with("incoming packet of " OVERSIZED_PACKET_QOS0
+                                    " bytes is larger than --max-packet-size 1024"),
+                     1);
+    assert_int_equal(log_lines_with("larger than --max-packet-size"), 1);
+    assert_int_equal(log_lines_with("clean session"), 0);
+}
+
+/* With a persistent session (-c) the broker sends an unacknowledged QoS 1
+ * command again after every reconnect, and an oversized one can never be
+ * acknowledged: the device must neither loop on it nor go deaf. At the
+ * second loss in a row it connects once with a clean session, which drops
+ * the command, and then serves normally. */
+static void test_oversized_command_on_a_persistent_session_is_dropped(void **state)
+{
+    (void)state;
+    assert_int_equal(proc_start(&device,
+                                MIDGE_ARGV("device", "-h", "127.0.0.1", "-p", port, "--device-id",
+                                           "lamp8", "-i", "lamp8", "-c", "--backoff-min", "100",
+                                           "--backoff-max", "400", "-k", "5",
+                                           "--max-packet-size", "1024"),
+                                NULL),
+                     0);
+    peer *p = watcher("lamp8");
+    wait_online(p, "lamp8");
+    expect_reply(p, "lamp8", "m1", "on", "on");
+    send_oversized(p, "lamp8", OVERSIZED_PAYLOAD, 1);
+    const char *got = status_when_back(p, "lamp8");
+    assert_non_null(got);
+    assert_string_equal(got, "on");
+    /* Quiet from here on: no more losses, no reconnect loop. */
+    proc_pump(&device, 1500);
+    assert_false(device.exited);
+    int lost = log_lines_with("incoming packet of " OVERSIZED_PACKET_QOS1
+                              " bytes is larger than --max-packet-size 1024");
+    if (lost != 2 || log_lines_with("connecting to ") != 3)
+        proc_dump(&device, "midge device -c --max-packet-size 1024");
+    assert_int_equal(lost, 2);
+    assert_int_equal(log_lines_with("again: reconnecting with a clean session"), 1);
+    assert_int_equal(log_lines_with("connecting to "), 3);
+    expect_reply(p, "lamp8", "m2", "off", "off");
+}
+
 #define T(f) cmocka_unit_test_teardown(f, device_teardown)
 
 int main(void)
@@ -251,6 +356,8 @@ int main(void)
         T(test_duplicate_command_id_does_not_act_twice),
         T(test_unknown_command_gets_an_error_reply_and_device_runs_on),
         T(test_device_reconnects_after_broker_restart),
+        T(test_oversized_command_costs_one_connection_and_one_line),
+        T(test_oversized_command_on_a_persistent_session_is_dropped),
     };
     return cmocka_run_group_tests(tests, start_broker, stop_broker);
 }

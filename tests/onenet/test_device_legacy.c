@@ -14,11 +14,12 @@
 
 #include "device_run.h"
 #include "peer.h"
+#include "secrets.h"
 
 /* The seed tutorial's identity. Test values, not anyone's credentials. */
 #define DEVICE_ID "9377500"
 #define PRODUCT_ID "91025"
-#define APIKEY "y7zd=7wNaObdfRYhxQn7D5jiDnI="
+#define APIKEY SECRET_ONENET_API_KEY
 
 #define WAIT_MS 5000
 #define QUIET_MS 500
@@ -339,7 +340,7 @@ static void test_device_never_shows_the_api_key_in_the_packet_trace(void **state
 static void test_device_wrong_api_key_is_logged_and_retried(void **state)
 {
     static const char *const wrong[] = {"--profile", "onenet", "--device-id", DEVICE_ID,
-                                        "--product-id", PRODUCT_ID, "-P", "wrong-api-key",
+                                        "--product-id", PRODUCT_ID, "-P", SECRET_WRONG_API_KEY,
                                         "--backoff-min", "100", "--backoff-max", "200", NULL};
     fake_onenet_event ev;
     (void)state;
@@ -358,7 +359,7 @@ static void test_device_wrong_api_key_is_logged_and_retried(void **state)
         run_dump(&run, "one log line per refused CONNECT");
     assert_true(lines >= (int)refusals - 1 && lines <= (int)refusals);
     EXPECT(fake_onenet_tally(run.server, FAKE_ONENET_ACCEPTED, NULL) == 0);
-    EXPECT(strstr(run.p.err, "wrong-api-key") == NULL);
+    EXPECT(strstr(run.p.err, SECRET_WRONG_API_KEY) == NULL);
 }
 
 static void test_device_reconnects_after_a_drop_and_resubscribes(void **state)

@@ -15,11 +15,12 @@
 
 #include "device_run.h"
 #include "midge/token.h"
+#include "secrets.h"
 
 /* The platform's published test device. Test values, not anyone's key. */
 #define PRODUCT_ID "238322"
 #define DEVICE_NAME "mqtts-test-device"
-#define DEVICE_KEY "EnW4T71eIE55xOIQMN6pFMKuqel5T5HTzsGJRPiDhlM="
+#define DEVICE_KEY SECRET_ONENET_DEVICE_KEY
 #define BASE "$sys/" PRODUCT_ID "/" DEVICE_NAME "/"
 #define VECTOR_TOKEN                                                                         \
     "version=2018-10-31&res=products%2F238322%2Fdevices%2Fmqtts-test-device&et=7557387130" \
@@ -423,7 +424,7 @@ static void test_studio_long_name_and_a_key_with_a_zero_byte(void **state)
      * names and sha256; strlen() on the decoded key signs with no key at
      * all when its first byte is 0. */
 #define LONG_NAME "a-rather-long-device-name_0123456789-abcdefghij"
-#define ZERO_KEY "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+#define ZERO_KEY SECRET_ONENET_ZERO_KEY
     static const char *const args[] = {"--profile", "onenet-studio", "--product-id", PRODUCT_ID,
                                        "--device-id", LONG_NAME, "--device-key", ZERO_KEY,
                                        "--method", "sha256", NULL};

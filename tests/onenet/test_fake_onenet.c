@@ -22,15 +22,16 @@
 #include "loopback.h"
 #include "midge/token.h"
 #include "peer.h"
+#include "secrets.h"
 
 /* The seed tutorial's identity (legacy) and the platform's published token
  * example (Studio). Test values, not anyone's credentials. */
 #define LEGACY_DEVICE "9377500"
 #define LEGACY_PRODUCT "91025"
-#define LEGACY_APIKEY "y7zd=7wNaObdfRYhxQn7D5jiDnI="
+#define LEGACY_APIKEY SECRET_ONENET_API_KEY
 #define STUDIO_PRODUCT "238322"
 #define STUDIO_DEVICE "mqtts-test-device"
-#define STUDIO_KEY "EnW4T71eIE55xOIQMN6pFMKuqel5T5HTzsGJRPiDhlM="
+#define STUDIO_KEY SECRET_ONENET_DEVICE_KEY
 #define STUDIO_BASE "$sys/" STUDIO_PRODUCT "/" STUDIO_DEVICE "/"
 /* onenet.md section 2, the official vector: et 7557387130 (year 2209). */
 #define STUDIO_VECTOR_TOKEN                                                                  \

@@ -52,7 +52,8 @@ static void program_name(char *buf, size_t cap)
     }
     path[n] = '\0';
     const char *slash = strrchr(path, '/');
-    snprintf(buf, cap, "%s", slash != NULL ? slash + 1 : path);
+    /* Executable names are short; the precision keeps the bound visible. */
+    snprintf(buf, cap, "%.200s", slash != NULL ? slash + 1 : path);
 }
 
 static void add_secret(struct secret_list *s, const char *value, size_t len)
