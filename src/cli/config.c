@@ -438,6 +438,7 @@ static const struct cli_field cli_fields[] = {
     CLI_FIELD("will-qos", CLI_FIELD_U8, will_qos, "0"),
     CLI_FIELD("will-retain", CLI_FIELD_BOOL, will_retain, NULL),
     CLI_FIELD("max-packet-size", CLI_FIELD_ULONG, max_packet_size, NULL),
+    CLI_FIELD("connack-timeout", CLI_FIELD_ULONG, connack_timeout_ms, NULL),
     CLI_FIELD("qos", CLI_FIELD_U8, qos, "0"),
     CLI_FIELD("retain", CLI_FIELD_BOOL, retain, NULL),
     CLI_FIELD("verbose", CLI_FIELD_BOOL, verbose, NULL),

@@ -163,6 +163,12 @@ static bool cli_finish_device(struct cli_options *o)
                   o->backoff_max_ms);
         return false;
     }
+    /* A frozen broker still accepts TCP: a device should give up on its
+     * silence about as fast as it would retry, not wait the library's 10 s. */
+    if (o->connack_timeout_ms == 0) {
+        unsigned long t = o->backoff_max_ms;
+        o->connack_timeout_ms = t < 2000ul ? 2000ul : t > 10000ul ? 10000ul : t;
+    }
     return true;
 }
 

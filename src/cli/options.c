@@ -26,6 +26,7 @@ enum cli_key {
     KEY_WILL_QOS,
     KEY_WILL_RETAIN,
     KEY_MAX_PACKET_SIZE,
+    KEY_CONNACK_TIMEOUT,
     KEY_HELP,
     KEY_VERSION,
     KEY_PROFILE,
@@ -83,6 +84,7 @@ static const struct cli_option cli_table[] = {
     { "will-qos", KEY_WILL_QOS, required_argument, CLI_GROUP_BROKER, "0|1|2", "last will QoS (default 0)" },
     { "will-retain", KEY_WILL_RETAIN, no_argument, CLI_GROUP_BROKER, NULL, "retain the last will" },
     { "max-packet-size", KEY_MAX_PACKET_SIZE, required_argument, CLI_GROUP_BROKER, "bytes", "largest packet accepted; a larger one closes the connection (default 65536, sub 16777216)" },
+    { "connack-timeout", KEY_CONNACK_TIMEOUT, required_argument, CLI_GROUP_BROKER, "ms", "give up on a broker that accepts TCP but sends no CONNACK or SUBACK (default 10000; device: its --backoff-max, 2000..10000)" },
     { "topic", 't', required_argument, CLI_GROUP_TOPIC | CLI_GROUP_DEVICE, "topic", "topic (a filter for sub; sub takes several)" },
     { "qos", 'q', required_argument, CLI_GROUP_TOPIC, "0|1|2", "quality of service (default 0)" },
     { "message", 'm', required_argument, CLI_GROUP_SEND, "text", "send text as the message" },
@@ -228,11 +230,17 @@ static bool cli_set_number(struct cli_options *o, int key, const char *arg)
             break;
         o->max_packet_size = v;
         return true;
+    case KEY_CONNACK_TIMEOUT:
+        if (!cli_number(arg, 100, 3600000ul, &v))
+            break;
+        o->connack_timeout_ms = v;
+        return true;
     }
     cli_error(o->prog, "invalid value '%s' for %s", arg,
               key == 'p' ? "-p (1..65535)" : key == 'k' ? "-k (0..65535)"
               : key == 'q' ? "-q (0, 1 or 2)" : key == KEY_WILL_QOS ? "--will-qos (0, 1 or 2)"
               : key == 'C' ? "-C (1 or more)" : key == 'W' ? "-W (1..2000000 seconds)"
+              : key == KEY_CONNACK_TIMEOUT ? "--connack-timeout (100..3600000 ms)"
               : "--max-packet-size (64..268435460 bytes)");
     return false;
 }

@@ -85,6 +85,7 @@ struct cli_options {
     uint8_t will_qos;
     bool will_retain;
     unsigned long max_packet_size; /* largest incoming packet; 0 = the subcommand's default */
+    unsigned long connack_timeout_ms; /* CONNACK and SUBACK wait; 0 = the library's default */
     /* topics */
     const char *topics[CLI_MAX_TOPICS];
     size_t topic_count;
