@@ -457,49 +457,6 @@ size_t midge_codec_encode_connect(uint8_t *buf, size_t cap, const midge_connect_
     return encode_body(buf, cap, (uint8_t)(MIDGE_CONNECT << 4), connect_body, opts, st);
 }
 
-#if MIDGE_FAST_PATHS
-/* The hot path of every outgoing PUBLISH: sized once, topic checked and
- * copied in one pass, payload copied once. An invalid topic is found only
- * after buf[0, cap) was written: it holds scratch then. */
-MIDGE_CORE__FN size_t midge_codec__publish_into(uint8_t *buf, size_t cap, const midge_publish *m,
-                                                uint32_t dup_id)
-{
-    size_t topic_len = m->topic_len;
-    size_t payload_len = m->payload_len;
-
-    if (m->qos > 2 || (m->payload == NULL && payload_len != 0))
-        return 0;
-    if (payload_len > MIDGE_MAX_REMAINING_LENGTH)
-        return 0;
-    size_t rem = 2u + topic_len + (m->qos != 0 ? 2u : 0u) + payload_len;
-    if (rem > MIDGE_MAX_REMAINING_LENGTH)
-        return 0;
-    size_t total = midge_codec__packet_size(rem);
-    if (cap < total) {
-        /* Sizing, or no room: the topic decides whether it is valid. */
-        return midge_topic__check_name((const uint8_t *)m->topic, topic_len) ==
-                       MIDGE_MALFORMED_NONE
-                   ? total
-                   : 0;
-    }
-
-    uint8_t first = (uint8_t)(MIDGE_PUBLISH << 4 | m->qos << 1 | (dup_id & MIDGE_CODEC__DUP ? PUBLISH_DUP : 0u) |
-                              (m->retain ? PUBLISH_RETAIN : 0u));
-    uint8_t *p = midge_codec__put_header(buf, first, (uint32_t)rem);
-    p = midge_codec__put_u16(p, (uint16_t)topic_len);
-    /* The fields after the topic go in first and the topic last, so that
-     * fewer values live across the calls (the regions are disjoint, order
-     * does not matter to the bytes). */
-    uint8_t *after = p + topic_len;
-    if (m->qos != 0)
-        after = midge_codec__put_u16(after, (uint16_t)dup_id);
-    if (payload_len != 0)
-        memcpy(after, m->payload, payload_len);
-    if (midge_topic__copy_name(p, (const uint8_t *)m->topic, topic_len) != MIDGE_MALFORMED_NONE)
-        return 0;
-    return total;
-}
-#else
 /* Everything about a PUBLISH but its DUP bit and packet id, which the
  * session sets itself: so the session validates a message once, here, and
  * never through a second layout. 0 = invalid (no valid PUBLISH has a zero
@@ -521,10 +478,18 @@ static uint32_t publish_remaining(const midge_publish *m)
     return (uint32_t)rem;
 }
 
-/* The small build (config.h): the same checks and bytes, in the order that
- * needs the least code: validate and size, then copy. */
-MIDGE_CORE__FN size_t midge_codec__publish_into(uint8_t *buf, size_t cap, const midge_publish *m,
-                                                uint32_t dup_id)
+static uint8_t publish_first_byte(const midge_publish *m, uint32_t dup_id)
+{
+    return (uint8_t)(MIDGE_PUBLISH << 4 | m->qos << 1 |
+                     (dup_id & MIDGE_CODEC__DUP ? PUBLISH_DUP : 0u) |
+                     (m->retain ? PUBLISH_RETAIN : 0u));
+}
+
+/* The reference encoder, and the whole of it in the small build (config.h):
+ * validate and size, then copy, which is the least code. The fast build
+ * falls back to it for anything its hot path does not take. */
+MIDGE_CODEC__COLD_IF_FAST static size_t publish_checked(uint8_t *buf, size_t cap,
+                                                        const midge_publish *m, uint32_t dup_id)
 {
     uint32_t rem = publish_remaining(m);
     size_t total = midge_codec__packet_size(rem);
@@ -533,9 +498,7 @@ MIDGE_CORE__FN size_t midge_codec__publish_into(uint8_t *buf, size_t cap, const 
         return 0;
     if (cap < total)
         return total;
-    uint8_t first = (uint8_t)(MIDGE_PUBLISH << 4 | m->qos << 1 | (dup_id & MIDGE_CODEC__DUP ? PUBLISH_DUP : 0u) |
-                              (m->retain ? PUBLISH_RETAIN : 0u));
-    uint8_t *p = midge_codec__put_header(buf, first, rem);
+    uint8_t *p = midge_codec__put_header(buf, publish_first_byte(m, dup_id), rem);
     p = midge_codec__put_u16(p, m->topic_len);
     /* A valid topic name is at least one byte: topic is not NULL. */
     memcpy(p, m->topic, m->topic_len);
@@ -545,6 +508,48 @@ MIDGE_CORE__FN size_t midge_codec__publish_into(uint8_t *buf, size_t cap, const 
     if (m->payload_len != 0)
         memcpy(p, m->payload, m->payload_len);
     return total;
+}
+
+#if MIDGE_FAST_PATHS
+/* The hot path of every outgoing PUBLISH: sized once, topic checked and
+ * copied in one pass, payload copied once. Whatever it does not take (an
+ * invalid, short or non-ASCII topic, no room, anything out of range) goes
+ * to publish_checked, which decides alone and writes everything again, so
+ * the two cannot disagree on what is valid. The topic goes first: its word
+ * loop calls nothing, so only the size lives across the payload's memcpy
+ * and the function saves almost no registers. */
+MIDGE_CORE__FN
+size_t midge_codec__publish_into(uint8_t *buf, size_t cap, const midge_publish *m, uint32_t dup_id)
+{
+    size_t topic_len = m->topic_len;
+    size_t payload_len = m->payload_len;
+    size_t id_len = m->qos != 0 ? 2u : 0u;
+
+    /* The payload bound first, so the sum below cannot wrap a 32-bit size_t. */
+    if (m->qos > 2 || (m->payload == NULL && payload_len != 0) ||
+        payload_len > MIDGE_MAX_REMAINING_LENGTH)
+        return publish_checked(buf, cap, m, dup_id);
+    size_t rem = 2u + topic_len + id_len + payload_len;
+    size_t total = midge_codec__packet_size(rem);
+    if (total == 0 || cap < total)
+        return publish_checked(buf, cap, m, dup_id);
+
+    uint8_t *p = midge_codec__put_header(buf, publish_first_byte(m, dup_id), (uint32_t)rem);
+    p = midge_codec__put_u16(p, (uint16_t)topic_len);
+    if (!midge_topic__copy_words(p, (const uint8_t *)m->topic, topic_len))
+        return publish_checked(buf, cap, m, dup_id);
+    p += topic_len;
+    if (id_len != 0)
+        p = midge_codec__put_u16(p, (uint16_t)dup_id);
+    if (payload_len != 0)
+        memcpy(p, m->payload, payload_len);
+    return total;
+}
+#else
+MIDGE_CORE__FN
+size_t midge_codec__publish_into(uint8_t *buf, size_t cap, const midge_publish *m, uint32_t dup_id)
+{
+    return publish_checked(buf, cap, m, dup_id);
 }
 #endif
 
@@ -622,7 +627,8 @@ static bool filters_body(body_out *o, const void *arg)
     return true;
 }
 
-MIDGE_CORE__FN size_t midge_codec__size_filters(const char *const *filters, const midge_subscription *subs,
+MIDGE_CORE__FN
+size_t midge_codec__size_filters(const char *const *filters, const midge_subscription *subs,
                                  size_t count)
 {
     /* Every non-zero id takes two bytes: 1 stands for whichever is used. */
@@ -631,7 +637,8 @@ MIDGE_CORE__FN size_t midge_codec__size_filters(const char *const *filters, cons
     return size_body(filters_body, &l);
 }
 
-MIDGE_CORE__FN size_t midge_codec__encode_filters(uint8_t *buf, size_t cap, uint16_t packet_id,
+MIDGE_CORE__FN
+size_t midge_codec__encode_filters(uint8_t *buf, size_t cap, uint16_t packet_id,
                                    const char *const *filters, const midge_subscription *subs,
                                    size_t count, midge_status *st)
 {

@@ -33,6 +33,14 @@
 #define MIDGE_CODEC__COLD
 #endif
 
+/* The same for a rare branch whose only caller is hot in the fast build
+ * (config.h): a size build inlines it instead, which is smaller there. */
+#if MIDGE_FAST_PATHS
+#define MIDGE_CODEC__COLD_IF_FAST MIDGE_CODEC__COLD
+#else
+#define MIDGE_CODEC__COLD_IF_FAST
+#endif
+
 /* Longest string any MQTT length prefix can describe (section 1.5.3). */
 #define MIDGE_CODEC__MAX_STRING 65535u
 
@@ -159,15 +167,17 @@ midge_malformed midge_topic__check_filter(const uint8_t *filter, size_t len);
  * buf[0, size) only when size <= cap: a cap of 0 sizes without writing, and
  * one call tells "invalid" from "no room". */
 #define MIDGE_CODEC__DUP 0x10000u
-MIDGE_CORE__FN size_t midge_codec__publish_into(uint8_t *buf, size_t cap, const midge_publish *m,
-                                                uint32_t dup_id);
+MIDGE_CORE__FN
+size_t midge_codec__publish_into(uint8_t *buf, size_t cap, const midge_publish *m, uint32_t dup_id);
 
 /* SUBSCRIBE when `subs` is given, else UNSUBSCRIBE with `filters`: the
  * packet size (0 = invalid) and the encoder, for the session, which picks
  * the packet id itself between the two calls. */
-MIDGE_CORE__FN size_t midge_codec__size_filters(const char *const *filters, const midge_subscription *subs,
+MIDGE_CORE__FN
+size_t midge_codec__size_filters(const char *const *filters, const midge_subscription *subs,
                                  size_t count);
-MIDGE_CORE__FN size_t midge_codec__encode_filters(uint8_t *buf, size_t cap, uint16_t packet_id,
+MIDGE_CORE__FN
+size_t midge_codec__encode_filters(uint8_t *buf, size_t cap, uint16_t packet_id,
                                    const char *const *filters, const midge_subscription *subs,
                                    size_t count, midge_status *st);
 
@@ -177,11 +187,14 @@ MIDGE_CORE__FN size_t midge_codec__encode_filters(uint8_t *buf, size_t cap, uint
 MIDGE_CORE__FN size_t midge_codec__strlen(const char *s, size_t limit);
 
 #if MIDGE_FAST_PATHS
-/* midge_topic__check_name, copying the name to dst (len bytes) on the way;
- * dst holds garbage when the result is not MIDGE_MALFORMED_NONE. The two
- * must not overlap. Only in builds with MIDGE_FAST_PATHS. */
-MIDGE_CORE__FN midge_malformed midge_topic__copy_name(uint8_t *restrict dst, const uint8_t *restrict topic,
-                                       size_t len);
+/* The word-at-a-time fast path of midge_topic__check_name, copying the
+ * name to dst (len bytes) on the way: true when the name is valid and
+ * copied; false means only "not by this path" (short, long, NULL,
+ * multibyte or invalid), with dst holding scratch: the caller then checks
+ * byte by byte. The two must not overlap. Only in builds with
+ * MIDGE_FAST_PATHS. */
+MIDGE_CORE__FN
+bool midge_topic__copy_words(uint8_t *restrict dst, const uint8_t *restrict topic, size_t len);
 #endif
 
 #endif /* MIDGE_CORE_UNIT */

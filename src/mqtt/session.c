@@ -46,8 +46,8 @@ MIDGE_CORE__FN void session__emit(midge_session *s, midge_event *ev)
 
 /* Every failure ends the connection the same way: the state says the
  * transport must be closed, and the caller hears why exactly once. */
-MIDGE_CODEC__COLD MIDGE_CORE__FN midge_status session__fail(midge_session *s, midge_status status,
-                                          size_t packet_size)
+MIDGE_CODEC__COLD MIDGE_CORE__FN
+midge_status session__fail(midge_session *s, midge_status status, size_t packet_size)
 {
     midge_event ev;
 
@@ -69,7 +69,8 @@ MIDGE_CORE__FN void session__trace_out(const midge_session *s, const uint8_t *pa
 
 /* --- tx queue -------------------------------------------------------------- */
 
-MIDGE_CORE__FN size_t session__tx_free(const midge_session *s) { return s->tx_size - (s->tx_len - s->tx_off); }
+MIDGE_CORE__FN
+size_t session__tx_free(const midge_session *s) { return s->tx_size - (s->tx_len - s->tx_off); }
 
 /* Room for `need` contiguous bytes at the end of tx, or NULL. Sliding the
  * pending bytes down invalidates an earlier pending() pointer, which the
@@ -221,7 +222,8 @@ midge_status midge_session_publish(midge_session *s, const midge_publish *msg,
                                    uint16_t *packet_id, uint32_t now_ms)
 {
     (void)now_ms;
-    if (msg == NULL || msg->qos > 2) {
+    /* QoS 3 and the rest of the message are judged by the codec, once. */
+    if (msg == NULL) {
         return MIDGE_ERR_INVALID;
     }
     if (msg->qos == 0) {

@@ -35,7 +35,8 @@ enum {
 /* --- session_store.c --------------------------------------------------- */
 
 /* Append a QoS 1/2 PUBLISH as a queued record under a fresh packet id. */
-MIDGE_CORE__FN midge_status session__store_publish(midge_session *s, const midge_publish *msg,
+MIDGE_CORE__FN
+midge_status session__store_publish(midge_session *s, const midge_publish *msg,
                                     uint16_t *packet_id);
 
 /* Copy queued records into free tx room, in store order, marking them sent.
@@ -83,8 +84,8 @@ MIDGE_CORE__FN void session__emit(midge_session *s, midge_event *ev);
 /* End the connection: state FAILED, MIDGE_EV_CLOSED with `status` and
  * closed.packet_size (MIDGE_ERR_TOO_BIG: the refused packet's size, else
  * 0); returns `status`. */
-MIDGE_CORE__FN midge_status session__fail(midge_session *s, midge_status status,
-                                          size_t packet_size);
+MIDGE_CORE__FN
+midge_status session__fail(midge_session *s, midge_status status, size_t packet_size);
 
 /* Bytes tx can take, counting what sliding its pending bytes down frees. */
 MIDGE_CORE__FN size_t session__tx_free(const midge_session *s);

@@ -142,17 +142,18 @@ static bool store_make_room(midge_session *s, size_t need)
 
 /* --- Publishing ----------------------------------------------------------- */
 
-MIDGE_CORE__FN midge_status session__store_publish(midge_session *s, const midge_publish *msg,
-                                    uint16_t *packet_id)
+MIDGE_CODEC__COLD_IF_FAST MIDGE_CORE__FN
+midge_status session__store_publish(midge_session *s, const midge_publish *msg, uint16_t *packet_id)
 {
-    if (s->store == NULL || s->store_size == 0) {
-        return MIDGE_ERR_NO_SPACE;
-    }
     /* Every non-zero id sizes the packet the same, so the size is known
-     * before the id is chosen. */
+     * before the id is chosen. An invalid message is reported as such
+     * before any question of room. */
     size_t size = midge_codec__publish_into(NULL, 0, msg, 1);
     if (size == 0) {
         return MIDGE_ERR_INVALID;
+    }
+    if (s->store == NULL || s->store_size == 0) {
+        return MIDGE_ERR_NO_SPACE;
     }
     /* A record must fit the empty store, and its packet the empty tx, or it
      * could never be sent: that is a configuration error, not "later". */
@@ -183,7 +184,9 @@ MIDGE_CORE__FN midge_status session__store_publish(midge_session *s, const midge
     return MIDGE_OK;
 }
 
-MIDGE_CORE__FN void session__store_flush(midge_session *s)
+/* Out of line in the fast build: midge_session_pending() runs after every
+ * send, mostly with nothing queued, and then needs no stack frame. */
+MIDGE_CODEC__COLD_IF_FAST MIDGE_CORE__FN void session__store_flush(midge_session *s)
 {
     uint32_t off = s->store_head;
 

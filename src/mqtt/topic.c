@@ -217,42 +217,29 @@ midge_malformed midge_topic__check_name(const uint8_t *t, size_t len)
 #if MIDGE_FAST_PATHS
 /* The fused check-and-copy serves the fast publish path only (config.h);
  * the small build checks with midge_topic__check_name, then copies. */
-
-/* Short, multibyte or invalid names: the byte loop, then the copy. Out of
- * line so that the word loop of the caller needs no stack frame. */
-MIDGE_CODEC__COLD static midge_malformed copy_name_bytes(uint8_t *dst, const uint8_t *t,
-                                                         size_t len)
-{
-    midge_malformed why = check_name_bytes(t, len);
-    if (why == MIDGE_MALFORMED_NONE)
-        memcpy(dst, t, len);
-    return why;
-}
-
-MIDGE_CORE__FN midge_malformed midge_topic__copy_name(uint8_t *restrict dst, const uint8_t *restrict t,
-                                       size_t len)
+MIDGE_CORE__FN
+bool midge_topic__copy_words(uint8_t *restrict dst, const uint8_t *restrict t, size_t len)
 {
     /* The fast path of midge_topic__check_name, storing each word as soon
      * as it is checked: the topic is read once for both jobs. dst is
      * scratch until the caller commits it, so a word stored before a later
-     * one fails does no harm. */
-    if (MIDGE_TOPIC_WORDS && t != NULL && len >= WORD_BYTES && len <= MIDGE_CODEC__MAX_STRING) {
-        topic_word ok = ~(topic_word)0, any = 0;
-        size_t last = len - WORD_BYTES;
-        for (size_t at = 0; at < last; at += WORD_BYTES) {
-            topic_word w = load_word(t + at);
-            store_word(dst + at, w);
-            ok &= word_name_bits(w);
-            any |= w;
-        }
-        topic_word w = load_word(t + last);
-        store_word(dst + last, w);
+     * one fails does no harm. It calls nothing, so it needs no stack frame
+     * of its own and none of its caller's registers. */
+    if (!MIDGE_TOPIC_WORDS || t == NULL || len < WORD_BYTES || len > MIDGE_CODEC__MAX_STRING)
+        return false;
+    topic_word ok = ~(topic_word)0, any = 0;
+    size_t last = len - WORD_BYTES;
+    for (size_t at = 0; at < last; at += WORD_BYTES) {
+        topic_word w = load_word(t + at);
+        store_word(dst + at, w);
         ok &= word_name_bits(w);
         any |= w;
-        if ((ok & ~any & HIGHS) == HIGHS)
-            return MIDGE_MALFORMED_NONE;
     }
-    return copy_name_bytes(dst, t, len);
+    topic_word w = load_word(t + last);
+    store_word(dst + last, w);
+    ok &= word_name_bits(w);
+    any |= w;
+    return (ok & ~any & HIGHS) == HIGHS;
 }
 #endif /* MIDGE_FAST_PATHS */
 
