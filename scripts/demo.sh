@@ -8,7 +8,7 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-"$ROOT/scripts/setup.sh"
+"$ROOT/scripts/setup.sh" midge_cli
 MIDGE="${MIDGE_BUILD_DIR:-$ROOT/build}/midge"
 MOSQUITTO="${MIDGE_MOSQUITTO:-/usr/sbin/mosquitto}"
 DEVICE_ID=lamp1

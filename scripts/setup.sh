@@ -5,6 +5,8 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD_DIR="${MIDGE_BUILD_DIR:-$ROOT/build}"
+# Targets to build (all by default); the demo asks for the midge tool only.
+TARGETS=("$@")
 
 PACKAGES=(
     build-essential cmake pkg-config
@@ -44,4 +46,8 @@ fi
 
 echo "setup: building into $BUILD_DIR"
 cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo
-cmake --build "$BUILD_DIR" -j"$(nproc)"
+if [ "${#TARGETS[@]}" -gt 0 ]; then
+    cmake --build "$BUILD_DIR" -j"$(nproc)" --target "${TARGETS[@]}"
+else
+    cmake --build "$BUILD_DIR" -j"$(nproc)"
+fi
