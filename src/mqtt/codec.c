@@ -512,38 +512,59 @@ MIDGE_CODEC__COLD_IF_FAST static size_t publish_checked(uint8_t *buf, size_t cap
 
 #if MIDGE_FAST_PATHS
 /* The hot path of every outgoing PUBLISH: sized once, topic checked and
- * copied in one pass, payload copied once. Whatever it does not take (an
- * invalid, short or non-ASCII topic, no room, anything out of range) goes
- * to publish_checked, which decides alone and writes everything again, so
- * the two cannot disagree on what is valid. The topic goes first: its word
- * loop calls nothing, so only the size lives across the payload's memcpy
- * and the function saves almost no registers. */
-MIDGE_CORE__FN
-size_t midge_codec__publish_into(uint8_t *buf, size_t cap, const midge_publish *m, uint32_t dup_id)
+ * copied in one pass, payload copied once. It returns 0 for whatever it
+ * does not take (an invalid, short or non-ASCII topic, no room, anything
+ * out of range), and the caller then goes to publish_checked, which
+ * decides alone and writes everything again, so the two cannot disagree on
+ * what is valid. Leaving that call to the caller, and copying the payload
+ * before the topic, means nothing but the message and the size is live
+ * once the topic loop runs (it calls nothing), so its word constants stay
+ * in registers. A topic that then fails has cost a wasted payload copy into
+ * room that is not committed. `qos` is m->qos, or 0 from a caller that
+ * knows it. */
+MIDGE_CODEC__ALWAYS_INLINE static inline size_t publish_fast(uint8_t *buf, size_t cap,
+                                                             const midge_publish *m,
+                                                             unsigned qos, uint32_t dup_id)
 {
     size_t topic_len = m->topic_len;
     size_t payload_len = m->payload_len;
-    size_t id_len = m->qos != 0 ? 2u : 0u;
+    size_t id_len = qos != 0 ? 2u : 0u;
 
     /* The payload bound first, so the sum below cannot wrap a 32-bit size_t. */
-    if (m->qos > 2 || (m->payload == NULL && payload_len != 0) ||
+    if (qos > 2 || (m->payload == NULL && payload_len != 0) ||
         payload_len > MIDGE_MAX_REMAINING_LENGTH)
-        return publish_checked(buf, cap, m, dup_id);
+        return 0;
     size_t rem = 2u + topic_len + id_len + payload_len;
     size_t total = midge_codec__packet_size(rem);
     if (total == 0 || cap < total)
-        return publish_checked(buf, cap, m, dup_id);
+        return 0;
 
-    uint8_t *p = midge_codec__put_header(buf, publish_first_byte(m, dup_id), (uint32_t)rem);
+    uint8_t first = (uint8_t)(MIDGE_PUBLISH << 4 | qos << 1 |
+                              (dup_id & MIDGE_CODEC__DUP ? PUBLISH_DUP : 0u) |
+                              (m->retain ? PUBLISH_RETAIN : 0u));
+    uint8_t *p = midge_codec__put_header(buf, first, (uint32_t)rem);
     p = midge_codec__put_u16(p, (uint16_t)topic_len);
-    if (!midge_topic__copy_words(p, (const uint8_t *)m->topic, topic_len))
-        return publish_checked(buf, cap, m, dup_id);
-    p += topic_len;
+    uint8_t *tail = p + topic_len;
     if (id_len != 0)
-        p = midge_codec__put_u16(p, (uint16_t)dup_id);
+        tail = midge_codec__put_u16(tail, (uint16_t)dup_id);
     if (payload_len != 0)
-        memcpy(p, m->payload, payload_len);
+        memcpy(tail, m->payload, payload_len);
+    if (!midge_topic__copy_words(p, (const uint8_t *)m->topic, topic_len))
+        return 0;
     return total;
+}
+
+MIDGE_CORE__FN
+size_t midge_codec__publish_into(uint8_t *buf, size_t cap, const midge_publish *m, uint32_t dup_id)
+{
+    size_t n = publish_fast(buf, cap, m, m->qos, dup_id);
+
+    return n != 0 ? n : publish_checked(buf, cap, m, dup_id);
+}
+
+MIDGE_CORE__FN size_t midge_codec__publish_qos0(uint8_t *buf, size_t cap, const midge_publish *m)
+{
+    return publish_fast(buf, cap, m, 0, 0);
 }
 #else
 MIDGE_CORE__FN

@@ -95,28 +95,25 @@ static void tx_commit(midge_session *s, size_t n)
     s->tx_len += (uint32_t)n;
 }
 
-/* Callers check session__tx_free() >= SESSION_ACK_LEN first (rx back-pressure), so this
- * cannot run out of room. The ids come from decoded packets: never 0. */
-MIDGE_CORE__FN void session__queue_ack(midge_session *s, uint8_t type, uint16_t id)
+/* Every fixed-size packet the session writes itself: an acknowledgement
+ * (4 bytes: `first`, 2, the id) when `id` is non-zero, else PINGREQ or
+ * DISCONNECT (2 bytes: `first`, 0). One writer for all of them is less code
+ * than one per kind. Acknowledgements cannot run out of room: the receive
+ * path checks session__tx_free() >= SESSION_ACK_LEN before it decodes. */
+MIDGE_CORE__FN midge_status session__queue_fixed(midge_session *s, unsigned first, unsigned id)
 {
-    uint8_t *p = tx_reserve(s, SESSION_ACK_LEN);
-
-    if (p != NULL) {
-        midge_codec__put_ack(p, type, id);
-        tx_commit(s, SESSION_ACK_LEN);
-    }
-}
-
-/* PINGREQ or DISCONNECT: a fixed header with flags 0 and nothing else. */
-static midge_status queue_bare(midge_session *s, uint8_t type)
-{
-    uint8_t *p = tx_reserve(s, BARE_LEN);
+    unsigned len = id != 0 ? SESSION_ACK_LEN : BARE_LEN;
+    uint8_t *p = tx_reserve(s, len);
 
     if (p == NULL) {
-        return BARE_LEN > s->tx_size ? MIDGE_ERR_NO_SPACE : MIDGE_AGAIN;
+        return len > s->tx_size ? MIDGE_ERR_NO_SPACE : MIDGE_AGAIN;
     }
-    (void)midge_codec__put_header(p, (uint8_t)(type << 4), 0);
-    tx_commit(s, BARE_LEN);
+    p[0] = (uint8_t)first;
+    p[1] = (uint8_t)(len - 2u);
+    if (id != 0) {
+        midge_codec__put_u16(p + 2, (uint16_t)id);
+    }
+    tx_commit(s, len);
     return MIDGE_OK;
 }
 
@@ -185,16 +182,12 @@ midge_status midge_session_connect(midge_session *s, const midge_connect_opts *o
 
 /* --- Sending ------------------------------------------------------------- */
 
-/* QoS 0 is validated once and encoded straight into tx, with no store walk
- * and no copy of the message (section 4.3.1, at most once): the payload is
- * copied exactly once, into tx. DUP and the packet id are not the caller's
- * to choose at QoS 0 (3.3.1-2, 2.3.1), so they are written as 0 whatever
- * the message says. */
-static midge_status publish0(midge_session *s, const midge_publish *msg)
+/* QoS 0 the checked way: anything the fast path does not take, and all of
+ * the small build. Out of line in the fast build, so that the hot path
+ * keeps only the session and the message in callee-saved registers. */
+MIDGE_CODEC__COLD_IF_FAST static midge_status publish0_checked(midge_session *s,
+                                                               const midge_publish *msg)
 {
-    if (s->state != MIDGE_SESSION_CONNECTED) {
-        return MIDGE_ERR_NOT_CONNECTED;
-    }
     /* tx is non-NULL whenever connected: CONNECT went out through it. The
      * codec writes only when the packet fits the room it is given. */
     size_t room = s->tx_size - s->tx_len;
@@ -216,6 +209,26 @@ static midge_status publish0(midge_session *s, const midge_publish *msg)
     }
     tx_commit(s, n);
     return MIDGE_OK;
+}
+
+/* QoS 0 is validated once and encoded straight into tx, with no store walk
+ * and no copy of the message (section 4.3.1, at most once): the payload is
+ * copied exactly once, into tx. DUP and the packet id are not the caller's
+ * to choose at QoS 0 (3.3.1-2, 2.3.1), so they are written as 0 whatever
+ * the message says. */
+static midge_status publish0(midge_session *s, const midge_publish *msg)
+{
+    if (s->state != MIDGE_SESSION_CONNECTED) {
+        return MIDGE_ERR_NOT_CONNECTED;
+    }
+#if MIDGE_FAST_PATHS
+    size_t n = midge_codec__publish_qos0(s->tx + s->tx_len, s->tx_size - s->tx_len, msg);
+    if (n != 0) {
+        tx_commit(s, n);
+        return MIDGE_OK;
+    }
+#endif
+    return publish0_checked(s, msg);
 }
 
 midge_status midge_session_publish(midge_session *s, const midge_publish *msg,
@@ -262,16 +275,18 @@ static midge_status queue_filters(midge_session *s, const char *const *filters,
             return MIDGE_AGAIN;
         }
     }
-    uint16_t id = session__id_next(s);
     uint8_t *p = tx_reserve(s, size);
-    if (p == NULL || id == 0) {
+    if (p == NULL) {
+        return MIDGE_AGAIN;
+    }
+    uint16_t id = session__id_take(s);
+    if (id == 0) {
         return MIDGE_AGAIN;
     }
     /* Validated and sized above, with the same id length: cannot fail. */
     (void)midge_codec__encode_filters(p, size, id, filters, subs, count, NULL);
     tx_commit(s, size);
     s->pending_acks[slot] = id;
-    session__id_commit(s, id);
     if (packet_id != NULL) {
         *packet_id = id;
     }
@@ -300,7 +315,7 @@ static midge_status queue_control(midge_session *s, uint8_t type)
     if (s->state != MIDGE_SESSION_CONNECTED) {
         return MIDGE_ERR_NOT_CONNECTED;
     }
-    midge_status st = queue_bare(s, type);
+    midge_status st = session__queue_fixed(s, (unsigned)type << 4, 0);
     if (st == MIDGE_OK) {
         if (type == MIDGE_PINGREQ) {
             s->flags |= SESSION_FLAG_PING_QUEUED;
@@ -360,60 +375,59 @@ void midge_session_sent(midge_session *s, size_t n, uint32_t now_ms)
 
 /* --- Timers ------------------------------------------------------------- */
 
-/* What the next timer does when it fires. */
-enum timer_kind { TIMER_CONNACK, TIMER_KEEPALIVE, TIMER_PING };
-
 /* Milliseconds until the first timer fires (0 = due, UINT32_MAX = none
- * runs) and, in *kind, what it does then; tick() and next_timeout() both
- * read it, so they cannot disagree. When the keepalive failure and the
- * ping are both due, the failure wins: a ping must be strictly sooner. */
-static uint32_t next_timer(const midge_session *s, uint32_t now, enum timer_kind *kind)
+ * runs) and, in *why, what tick() does then: MIDGE_OK to queue PINGREQ,
+ * else the failure to report. tick() and next_timeout() both read it, so
+ * they cannot disagree. One deadline is chosen and measured once. */
+static uint32_t next_timer(const midge_session *s, uint32_t now, midge_status *why)
 {
-    *kind = TIMER_CONNACK;
+    uint32_t deadline;
+
+    *why = MIDGE_ERR_CONNACK_TIMEOUT;
     if (s->state == MIDGE_SESSION_CONNECTING) {
-        return time_left(now, s->connect_ms + s->connack_timeout_ms);
-    }
-    if (s->state != MIDGE_SESSION_CONNECTED || s->keepalive_s == 0) {
+        deadline = s->connect_ms + s->connack_timeout_ms;
+    } else if (s->state != MIDGE_SESSION_CONNECTED || s->keepalive_s == 0) {
         return UINT32_MAX;
-    }
-    /* The server gives up after 1.5 x keepalive of silence (3.1.2.10); the
-     * client holds the broker to the same bound. */
-    uint32_t period = (uint32_t)s->keepalive_s * 1000u;
-    uint32_t left = time_left(now, s->last_rx_ms + period + period / 2);
-    *kind = TIMER_KEEPALIVE;
-    if (!(s->flags & SESSION_FLAG_PING_QUEUED)) {
-        uint32_t ping = time_left(now, s->last_tx_ms + period);
-        if (ping < left) {
-            left = ping;
-            *kind = TIMER_PING;
+    } else {
+        /* The server gives up after 1.5 x keepalive of silence (3.1.2.10);
+         * the client holds the broker to the same bound. */
+        uint32_t period = (uint32_t)s->keepalive_s * 1000u;
+        *why = MIDGE_ERR_KEEPALIVE;
+        deadline = s->last_rx_ms + period + period / 2;
+        uint32_t ping = s->last_tx_ms + period;
+        /* When the failure is due it wins, even over a ping due as well:
+         * a ping goes first only when strictly sooner. */
+        if (!(s->flags & SESSION_FLAG_PING_QUEUED) && !time_due(now, deadline) &&
+            (int32_t)(ping - deadline) < 0) {
+            *why = MIDGE_OK;
+            deadline = ping;
         }
     }
-    return left;
+    return time_left(now, deadline);
 }
 
 midge_status midge_session_tick(midge_session *s, uint32_t now_ms)
 {
-    enum timer_kind kind;
+    midge_status why;
 
-    if (next_timer(s, now_ms, &kind) != 0) {
+    if (next_timer(s, now_ms, &why) != 0) {
         return MIDGE_OK;
     }
-    if (kind == TIMER_PING) {
-        /* A full tx already holds a packet that will count as traffic once
-         * it leaves, so the ping is marked queued either way. */
-        (void)queue_bare(s, MIDGE_PINGREQ);
-        s->flags |= SESSION_FLAG_PING_QUEUED;
-        return MIDGE_OK;
+    if (why != MIDGE_OK) {
+        return session__fail(s, why, 0);
     }
-    return session__fail(s, kind == TIMER_CONNACK ? MIDGE_ERR_CONNACK_TIMEOUT : MIDGE_ERR_KEEPALIVE,
-                         0);
+    /* A full tx already holds a packet that will count as traffic once it
+     * leaves, so the ping is marked queued either way. */
+    (void)session__queue_fixed(s, MIDGE_PINGREQ << 4, 0);
+    s->flags |= SESSION_FLAG_PING_QUEUED;
+    return MIDGE_OK;
 }
 
 uint32_t midge_session_next_timeout(const midge_session *s, uint32_t now_ms)
 {
-    enum timer_kind kind;
+    midge_status why;
 
-    return next_timer(s, now_ms, &kind);
+    return next_timer(s, now_ms, &why);
 }
 
 /* --- Lifecycle ------------------------------------------------------------ */

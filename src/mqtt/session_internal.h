@@ -60,9 +60,9 @@ MIDGE_CORE__FN size_t session__store_discard_sent(midge_session *s);
 MIDGE_CORE__FN size_t session__store_count(const midge_session *s);
 
 /* A packet id 1..65535 not held by the store or a pending SUBACK/UNSUBACK,
- * starting at next_id; 0 when every id is busy. Does not reserve it. */
-MIDGE_CORE__FN uint16_t session__id_next(const midge_session *s);
-MIDGE_CORE__FN void session__id_commit(midge_session *s, uint16_t id);
+ * starting at next_id, and taken: next_id moves past it, so callers ask
+ * for it only once nothing else can fail. 0 when every id is busy. */
+MIDGE_CORE__FN uint16_t session__id_take(midge_session *s);
 
 /* Incoming QoS 2 ids between PUBREC and PUBREL (section 4.3.3, method B). */
 /* A QoS 2 PUBLISH with `id` arrived: 1 = the first time, now remembered
@@ -90,7 +90,14 @@ midge_status session__fail(midge_session *s, midge_status status, size_t packet_
 /* Bytes tx can take, counting what sliding its pending bytes down frees. */
 MIDGE_CORE__FN size_t session__tx_free(const midge_session *s);
 
-/* Queue a 4-byte acknowledgement; the caller made sure tx has the room. */
-MIDGE_CORE__FN void session__queue_ack(midge_session *s, uint8_t type, uint16_t id);
+/* Queue PUBACK/PUBREC/PUBREL/PUBCOMP (first byte `first`, packet id `id`,
+ * 4 bytes), or with `id` 0 PINGREQ/DISCONNECT (2 bytes). MIDGE_OK, or
+ * MIDGE_AGAIN / MIDGE_ERR_NO_SPACE when tx lacks the room. */
+MIDGE_CORE__FN midge_status session__queue_fixed(midge_session *s, unsigned first, unsigned id);
+
+/* First bytes of the acknowledgements the receive path answers with
+ * (sections 3.6.1, 3.7.1; PUBREL alone carries flags 0010). */
+#define SESSION_PUBREL (MIDGE_PUBREL << 4 | MIDGE_CODEC__FLAGS_PUBREL)
+#define SESSION_PUBCOMP (MIDGE_PUBCOMP << 4)
 
 #endif /* MIDGE_SESSION_INTERNAL_H */

@@ -82,9 +82,10 @@ static midge_status on_publish(midge_session *s, const midge_packet *pkt, midge_
         }
         fresh = arrived != 0;
     }
-    /* QoS 1 is answered with PUBACK (4), QoS 2 with PUBREC (5). */
+    /* QoS 1 is answered with PUBACK (4), QoS 2 with PUBREC (5); both
+     * carry flags 0000. */
     if (qos != 0) {
-        session__queue_ack(s, (uint8_t)(MIDGE_PUBLISH + qos), pkt->packet_id);
+        (void)session__queue_fixed(s, (MIDGE_PUBLISH + qos) << 4, pkt->packet_id);
     }
     if (fresh) {
         ev->type = MIDGE_EV_MESSAGE;
@@ -121,7 +122,7 @@ static midge_status dispatch(midge_session *s, const midge_packet *pkt)
              * outlived ours can finish the exchange; it answers PUBCOMP,
              * which we ignore. */
             if (type == MIDGE_PUBREC) {
-                session__queue_ack(s, MIDGE_PUBREL, id);
+                (void)session__queue_fixed(s, SESSION_PUBREL, id);
             }
             return MIDGE_OK;
         }
@@ -135,7 +136,7 @@ static midge_status dispatch(midge_session *s, const midge_packet *pkt)
         /* PUBREL always gets PUBCOMP, even for an unknown id (section
          * 4.3.3): the broker may be resending after we released the id. */
         session__qos2_remove(s, id);
-        session__queue_ack(s, MIDGE_PUBCOMP, id);
+        (void)session__queue_fixed(s, SESSION_PUBCOMP, id);
         return MIDGE_OK;
     case MIDGE_SUBACK:
     case MIDGE_UNSUBACK: {

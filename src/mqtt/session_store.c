@@ -40,8 +40,7 @@ static uint8_t *rec_at(const midge_session *s, uint32_t off) { return s->store +
 
 static uint16_t rec_id(const midge_session *s, uint32_t off)
 {
-    const uint8_t *rec = rec_at(s, off);
-    return (uint16_t)((rec[0] << 8) | rec[1]);
+    return midge_codec__read_u16(rec_at(s, off));
 }
 
 static uint8_t rec_state(const midge_session *s, uint32_t off) { return rec_at(s, off)[2]; }
@@ -85,7 +84,7 @@ static uint32_t rec_size(const midge_session *s, uint32_t off)
 /* Walks the log to the record holding `id`: its offset in *found (store_len
  * when there is none), and how many records come before it. One id is in
  * the log at most once, as ids are only handed out when free
- * (session__id_next); 0 never is, so looking for 0 counts the records. */
+ * (session__id_take); 0 never is, so looking for 0 counts the records. */
 static size_t rec_find(const midge_session *s, uint16_t id, uint32_t *found)
 {
     uint32_t off = s->store_head;
@@ -164,7 +163,7 @@ midge_status session__store_publish(midge_session *s, const midge_publish *msg, 
     if (!store_make_room(s, need)) {
         return MIDGE_AGAIN;
     }
-    uint16_t id = session__id_next(s);
+    uint16_t id = session__id_take(s);
     if (id == 0) {
         return MIDGE_AGAIN;
     }
@@ -176,7 +175,6 @@ midge_status session__store_publish(midge_session *s, const midge_publish *msg, 
     rec[1] = (uint8_t)id;
     rec[2] = SESSION_REC_QUEUED;
     s->store_len += (uint32_t)need;
-    session__id_commit(s, id);
     s->flags |= SESSION_FLAG_STORE_QUEUED;
     if (packet_id != NULL) {
         *packet_id = id;
@@ -318,26 +316,23 @@ static bool id_in_use(const midge_session *s, uint16_t id)
     return off < s->store_len;
 }
 
-MIDGE_CORE__FN uint16_t session__id_next(const midge_session *s)
+MIDGE_CORE__FN uint16_t session__id_take(midge_session *s)
 {
     uint16_t id = s->next_id;
 
     /* An id must not be reused while its exchange is unfinished (2.3.1);
-     * 0 is never a valid id, so the counter wraps from 65535 to 1. */
+     * 0 is never a valid id, so the counter wraps from 65535 to 1 (here,
+     * rather than where it is advanced). */
     for (uint32_t tries = 0; tries < 65535u; tries++, id++) {
         if (id == 0) {
             id = 1;
         }
         if (!id_in_use(s, id)) {
+            s->next_id = (uint16_t)(id + 1u);
             return id;
         }
     }
     return 0;
-}
-
-MIDGE_CORE__FN void session__id_commit(midge_session *s, uint16_t id)
-{
-    s->next_id = (uint16_t)(id == 65535u ? 1u : id + 1u);
 }
 
 /* --- Incoming QoS 2 ids (section 4.3.3, method B) -------------------------- */

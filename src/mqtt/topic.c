@@ -227,18 +227,19 @@ bool midge_topic__copy_words(uint8_t *restrict dst, const uint8_t *restrict t, s
      * of its own and none of its caller's registers. */
     if (!MIDGE_TOPIC_WORDS || t == NULL || len < WORD_BYTES || len > MIDGE_CODEC__MAX_STRING)
         return false;
-    topic_word ok = ~(topic_word)0, any = 0;
+    /* The last word, which overlaps the one before it, goes first: the
+     * loop may run no turn at all, and a word after it would then load the
+     * constants a second time. */
     size_t last = len - WORD_BYTES;
+    topic_word any = load_word(t + last);
+    topic_word ok = word_name_bits(any);
+    store_word(dst + last, any);
     for (size_t at = 0; at < last; at += WORD_BYTES) {
         topic_word w = load_word(t + at);
         store_word(dst + at, w);
         ok &= word_name_bits(w);
         any |= w;
     }
-    topic_word w = load_word(t + last);
-    store_word(dst + last, w);
-    ok &= word_name_bits(w);
-    any |= w;
     return (ok & ~any & HIGHS) == HIGHS;
 }
 #endif /* MIDGE_FAST_PATHS */
