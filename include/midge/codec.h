@@ -104,21 +104,30 @@ typedef struct midge_publish {
     size_t payload_len;
 } midge_publish;
 
+/* What a CONNACK carries (section 3.2.2). Named, as is midge_suback, so
+ * that a decoded packet and a session event (session.h) hold the same
+ * types and one can be assigned to the other. */
+typedef struct midge_connack {
+    bool session_present;
+    uint8_t return_code; /* 0..5 */
+} midge_connack;
+
+/* What a SUBACK carries beyond its packet id (section 3.9.3). Points into
+ * the decoded bytes. */
+typedef struct midge_suback {
+    const uint8_t *codes; /* one per filter: 0, 1, 2 or 0x80 */
+    size_t count;
+} midge_suback;
+
 /* A packet a client receives, decoded. */
 typedef struct midge_packet {
     uint8_t type;       /* enum midge_packet_type */
     uint8_t flags;      /* low nibble of the fixed header */
     uint16_t packet_id; /* PUBACK/PUBREC/PUBREL/PUBCOMP/SUBACK/UNSUBACK, and PUBLISH QoS > 0 */
     union {
-        struct {
-            bool session_present;
-            uint8_t return_code; /* 0..5 */
-        } connack;
+        midge_connack connack;
         midge_publish publish;
-        struct {
-            const uint8_t *codes; /* one per filter: 0, 1, 2 or 0x80 */
-            size_t count;
-        } suback;
+        midge_suback suback;
     };
 } midge_packet;
 

@@ -75,15 +75,9 @@ typedef struct midge_event {
     midge_status status;
     uint16_t packet_id;
     union {
-        struct {
-            bool session_present;
-            uint8_t return_code;
-        } connack;
+        midge_connack connack;
         midge_publish message;
-        struct {
-            const uint8_t *codes;
-            size_t count;
-        } suback;
+        midge_suback suback;
         struct {
             size_t discarded;
         } session_lost;

@@ -781,13 +781,17 @@ midge_status midge_client_flush(midge_client *c, uint32_t timeout_ms)
     const uint8_t *data;
 
     for (;;) {
-        if (midge_session_inflight(&c->session) == 0 &&
-            (!c->transport_open || midge_session_pending(&c->session, &data) == 0))
+        bool acks_due = midge_session_inflight(&c->session) > 0;
+        if (!acks_due && (!c->transport_open || midge_session_pending(&c->session, &data) == 0))
             return MIDGE_OK;
         uint32_t left = deadline_left(&d);
         if (left == 0)
             return MIDGE_TIMEOUT;
-        midge_status st = client_pump(c, left, true, NULL);
+        /* Input is awaited only while acknowledgements are due. Bytes that
+         * merely sit in tx (QoS 0 queued from a callback) leave with the
+         * step's send; waiting for input after that would hold the call
+         * until the next timer (the keepalive) or the deadline. */
+        midge_status st = client_pump(c, left, acks_due, NULL);
         if (st != MIDGE_OK)
             return st;
     }

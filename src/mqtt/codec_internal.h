@@ -130,10 +130,16 @@ static inline size_t midge_codec__packet_size(size_t remaining)
 {
     if (remaining > MIDGE_MAX_REMAINING_LENGTH)
         return 0;
+#if MIDGE_FAST_PATHS
     /* Inline rather than midge_codec_length_size(): this sits on the
      * publish path, where a call costs more than the comparisons. */
     size_t header = remaining < 128u ? 2 : remaining < 16384u ? 3 : remaining < 2097152u ? 4 : 5;
     return header + remaining;
+#else
+    /* A small build (config.h) counts the length bytes with the loop the
+     * public function already has, rather than a second copy of the rule. */
+    return 1u + midge_codec_length_size((uint32_t)remaining) + remaining;
+#endif
 }
 
 /* Once the fixed header is parsed: NEED_MORE (with `needed` = the total

@@ -134,10 +134,13 @@ void midge_session_init(midge_session *s, const midge_session_buffers *bufs,
     s->tx_size = bufs->tx != NULL ? clamp_u32(bufs->tx_size) : 0;
     s->rx = bufs->rx;
     s->rx_size = bufs->rx != NULL ? clamp_u32(bufs->rx_size) : 0;
+    /* The store and the QoS 2 table take their sizes as given: both are
+     * only ever used after their own NULL check (session__store_publish,
+     * session__qos2_arrived), so a size beside a NULL buffer is never read. */
     s->store = bufs->store;
-    s->store_size = bufs->store != NULL ? clamp_u32(bufs->store_size) : 0;
+    s->store_size = clamp_u32(bufs->store_size);
     s->rx_qos2_ids = bufs->rx_qos2_ids;
-    s->rx_qos2_cap = bufs->rx_qos2_ids != NULL ? bufs->rx_qos2_cap : 0;
+    s->rx_qos2_cap = bufs->rx_qos2_cap;
 }
 
 void midge_session_set_trace(midge_session *s, midge_trace_fn trace) { s->trace = trace; }
@@ -157,13 +160,12 @@ midge_status midge_session_connect(midge_session *s, const midge_connect_opts *o
         return MIDGE_ERR_INVALID;
     }
     /* A caller reconnecting without reporting the loss still gets the
-     * resend marking a lost transport implies (section 4.4). */
-    if (s->state != MIDGE_SESSION_IDLE) {
-        midge_session_transport_lost(s);
-    }
-    s->tx_len = 0;
-    s->tx_off = 0;
-    s->rx_len = 0;
+     * resend marking a lost transport implies (section 4.4). Called in
+     * every state, as it also empties tx and rx: when the session is idle
+     * already, the rest of it finds nothing to change (no acknowledgement
+     * is pending, no record is marked sent, and the flags it clears are
+     * set anew below before anything reads them). */
+    midge_session_transport_lost(s);
     size_t n = midge_codec_encode_connect(s->tx, s->tx_size, opts, &st);
     if (n == 0) {
         return st;
@@ -309,8 +311,9 @@ midge_status midge_session_unsubscribe(midge_session *s, const char *const *filt
 
 /* PINGREQ, or DISCONNECT: the last packet of the connection (section
  * 3.14.4), after which the store stops feeding tx (the state leaves
- * CONNECTED). */
-static midge_status queue_control(midge_session *s, uint8_t type)
+ * CONNECTED). Out of line, as encode_empty() in the codec: each of the two
+ * callers is then a jump, not a copy. */
+MIDGE_CODEC__COLD static midge_status queue_control(midge_session *s, uint8_t type)
 {
     if (s->state != MIDGE_SESSION_CONNECTED) {
         return MIDGE_ERR_NOT_CONNECTED;

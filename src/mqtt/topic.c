@@ -161,29 +161,34 @@ bool midge_utf8_valid(const uint8_t *s, size_t len)
     return true;
 }
 
-/* Whether a byte run contains '+' or '#'. Safe on valid UTF-8 because ASCII
- * bytes never occur inside a multibyte sequence. */
-static bool has_wildcard(const uint8_t *s, size_t len)
+/* Every check of a topic name or, with `filter`, a topic filter: the
+ * reference for what the fast path below accepts, and the one that says
+ * why a topic fails. One function for both kinds, as their rules differ
+ * only in what a wildcard may do, is less code than two. Invalid UTF-8
+ * (1.5.3, which covers U+0000 and the length limit too) is reported before
+ * a misplaced wildcard. */
+MIDGE_CODEC__COLD static midge_malformed check_topic(const uint8_t *t, size_t len, bool filter)
 {
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] == '+' || s[i] == '#')
-            return true;
-    }
-    return false;
-}
+    midge_malformed bad = filter ? MIDGE_MALFORMED_FILTER : MIDGE_MALFORMED_TOPIC;
 
-/* Every check: the reference for what the fast path below accepts, and
- * the one that says why a name fails. Two plain passes, which is the least
- * code: invalid UTF-8 (1.5.3, which covers U+0000 and the length limit
- * too) is reported before a wildcard (4.7.1-1: none in a name). */
-MIDGE_CODEC__COLD static midge_malformed check_name_bytes(const uint8_t *t, size_t len)
-{
-    /* 4.7.3: a topic name is at least one character long. */
+    /* 4.7.3: a name or a filter is at least one character long. */
     if (len == 0 || t == NULL)
-        return MIDGE_MALFORMED_TOPIC;
+        return bad;
     if (!midge_utf8_valid(t, len))
         return MIDGE_MALFORMED_UTF8;
-    return has_wildcard(t, len) ? MIDGE_MALFORMED_TOPIC : MIDGE_MALFORMED_NONE;
+    /* ASCII bytes never occur inside a multibyte sequence, so a byte
+     * search is safe on valid UTF-8. */
+    for (size_t i = 0; i < len; i++) {
+        uint8_t c = t[i];
+        if (c != '+' && c != '#')
+            continue;
+        /* 4.7.1-1: no wildcard in a name. 4.7.1.2, 4.7.1.3: in a filter a
+         * wildcard occupies an entire level, and '#' must be the last one. */
+        if (!filter || (i != 0 && t[i - 1] != '/') ||
+            (i + 1 != len && (c == '#' || t[i + 1] != '/')))
+            return bad;
+    }
+    return MIDGE_MALFORMED_NONE;
 }
 
 midge_malformed midge_topic__check_name(const uint8_t *t, size_t len)
@@ -211,7 +216,7 @@ midge_malformed midge_topic__check_name(const uint8_t *t, size_t len)
         if ((ok & ~any & HIGHS) == HIGHS)
             return MIDGE_MALFORMED_NONE;
     }
-    return check_name_bytes(t, len);
+    return check_topic(t, len, false);
 }
 
 #if MIDGE_FAST_PATHS
@@ -251,24 +256,7 @@ bool midge_topic_name_valid(const char *topic, size_t len)
 
 midge_malformed midge_topic__check_filter(const uint8_t *f, size_t len)
 {
-    /* 4.7.3: a filter is at least one character long. */
-    if (len == 0 || f == NULL)
-        return MIDGE_MALFORMED_FILTER;
-    if (!midge_utf8_valid(f, len))
-        return MIDGE_MALFORMED_UTF8;
-
-    for (size_t i = 0; i < len; i++) {
-        uint8_t c = f[i];
-        if (c != '+' && c != '#')
-            continue;
-        /* 4.7.1.2, 4.7.1.3: a wildcard occupies an entire level... */
-        if (i != 0 && f[i - 1] != '/')
-            return MIDGE_MALFORMED_FILTER;
-        /* ...and '#' must be the last one. */
-        if (i + 1 != len && (c == '#' || f[i + 1] != '/'))
-            return MIDGE_MALFORMED_FILTER;
-    }
-    return MIDGE_MALFORMED_NONE;
+    return check_topic(f, len, true);
 }
 
 bool midge_topic_filter_valid(const char *filter, size_t len)
