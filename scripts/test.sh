@@ -31,14 +31,19 @@ memcheck() {
     local dir="$1"
     rm -f "$dir"/Testing/Temporary/MemoryChecker.*.log
     if ctest --test-dir "$dir" -L unit -FA '.*' -T memcheck -j2 --timeout 600 \
+        --output-on-failure \
         --overwrite "MemoryCheckCommand=$(command -v valgrind)" \
         --overwrite "MemoryCheckCommandOptions=$VALGRIND_OPTIONS"; then
         return 0
     fi
-    # What valgrind said, for the tests that have something to say.
+    # What valgrind said, for the tests it found something in (a clean
+    # run's log ends with "ERROR SUMMARY: 0 errors").
     local log
     for log in "$dir"/Testing/Temporary/MemoryChecker.*.log; do
-        [ -s "$log" ] && { echo "---- $log"; cat "$log"; }
+        if [ -s "$log" ] && ! grep -q "ERROR SUMMARY: 0 errors" "$log"; then
+            echo "---- $log"
+            cat "$log"
+        fi
     done
     return 1
 }

@@ -250,7 +250,8 @@ static void test_missing_config_file_is_an_error(void **state)
 static void test_readable_config_with_secret_draws_a_warning(void **state)
 {
     (void)state;
-    write_ini("[midge]\ndevice-id = lamp1\nusername = u\npassword = " SECRET_INI_PASSWORD "\n", 0644);
+    write_ini("[midge]\ndevice-id = lamp1\nusername = u\npassword = " SECRET_INI_PASSWORD "\n",
+              0644);
     proc_run(&run, MIDGE_ARGV("device", "--config", ini, "--print-config"), NULL,
              RUN_TIMEOUT_MS);
     expect_exit(&run, 0, "0644 with a secret");
@@ -258,7 +259,8 @@ static void test_readable_config_with_secret_draws_a_warning(void **state)
     assert_non_null(strstr(run.err, "chmod 600"));
     assert_null(strstr(run.err, SECRET_INI_PASSWORD));
 
-    write_ini("[midge]\ndevice-id = lamp1\nusername = u\npassword = " SECRET_INI_PASSWORD "\n", 0600);
+    write_ini("[midge]\ndevice-id = lamp1\nusername = u\npassword = " SECRET_INI_PASSWORD "\n",
+              0600);
     proc_run(&run, MIDGE_ARGV("device", "--config", ini, "--print-config"), NULL,
              RUN_TIMEOUT_MS);
     expect_exit(&run, 0, "0600 with a secret");

@@ -46,6 +46,7 @@ struct capture {
     size_t secret_count;
     const char *body;
     size_t body_len;
+    size_t body_line; /* the file's line number of the body's first line */
 };
 
 static void copy_field(char *dst, size_t cap, const char *src, size_t len)
@@ -94,8 +95,10 @@ static void parse_capture(const char *data, size_t len, struct capture *c)
     memset(c, 0, sizeof *c);
     c->body = data;
     c->body_len = len;
+    c->body_line = 1;
     if (len < magic || memcmp(data, TEST_OUTPUT_MAGIC, magic) != 0)
         return;
+    c->body_line = 2; /* after the magic line; one more per header line */
     while (off < len) {
         const char *line = data + off;
         const char *nl = memchr(line, '\n', len - off);
@@ -103,6 +106,7 @@ static void parse_capture(const char *data, size_t len, struct capture *c)
             break;
         size_t n = (size_t)(nl - line);
         off += n + 1;
+        c->body_line++;
         if (n + 1 == strlen(TEST_OUTPUT_END) && memcmp(line, TEST_OUTPUT_END, n) == 0) {
             c->body = data + off;
             c->body_len = len - off;
@@ -120,6 +124,7 @@ static void parse_capture(const char *data, size_t len, struct capture *c)
     memset(c, 0, sizeof *c);
     c->body = data;
     c->body_len = len;
+    c->body_line = 1;
 }
 
 static const char *find(const char *hay, size_t hay_len, const char *needle, size_t len)
@@ -136,8 +141,8 @@ static const char *find(const char *hay, size_t hay_len, const char *needle, siz
     return NULL;
 }
 
-/* Occurrences of needle in the body, and the line of the first (1-based,
- * counted from the body's start). */
+/* Occurrences of needle in the body, and the file's line number of the
+ * first. */
 static size_t count_hits(const struct capture *c, const char *needle, size_t len, size_t *line)
 {
     size_t hits = 0;
@@ -150,7 +155,7 @@ static size_t count_hits(const struct capture *c, const char *needle, size_t len
         if (p == NULL)
             return hits;
         if (hits++ == 0) {
-            *line = 1;
+            *line = c->body_line;
             for (const char *q = c->body; q < p; q++)
                 *line += *q == '\n';
         }

@@ -115,7 +115,8 @@ static void test_registered_secret_in_output_is_found_and_masked(void **state)
             sizeof path);
     assert_int_equal(scan_one(path, report, sizeof report), 1);
     assert_non_null(strstr(report, path));
-    assert_non_null(strstr(report, ":3: broker password (test_cli) Wh******** (19 bytes)"));
+    /* Line 3 of the output, after 6 lines of header. */
+    assert_non_null(strstr(report, ":9: broker password (test_cli) Wh******** (19 bytes)"));
     assert_null(strstr(report, SECRET_BROKER_PASSWORD));
 }
 
@@ -144,7 +145,7 @@ static void test_credential_from_environment_or_config_file_is_found(void **stat
     snprintf(ini, sizeof ini, "%s/midge.ini", dir);
     FILE *f = fopen(ini, "w");
     assert_non_null(f);
-    fputs("[midge]\nusername = u\n  password =  Ini-Only-Pw-8  \n", f);
+    fputs("[midge]\nusername = u\n  password =  Ini-Only-Pw-8  ; a comment\n", f);
     fclose(f);
     setenv("MIDGE_DEVICE_KEY", "Env-Only-Key-3", 1);
     capture(ARGV("device", "--config", ini), "stderr",

@@ -103,6 +103,15 @@ static void add_config_secrets(struct secret_list *s, const char *path)
         size_t key_len = (size_t)(eq - line);
         const char *value = eq + 1;
         size_t value_len = strlen(value);
+        /* As the config reader does: a comment may follow a value after
+         * white space. */
+        for (size_t i = 1; i < value_len; i++) {
+            bool after_space = value[i - 1] == ' ' || value[i - 1] == '\t';
+            if (after_space && (value[i] == '#' || value[i] == ';')) {
+                value_len = i;
+                break;
+            }
+        }
         trim(&key, &key_len);
         trim(&value, &value_len);
         if (is_secret_key(key, key_len))
