@@ -7,7 +7,11 @@
 # the same counting subscriber (bench/throughput/tp_sub.c) times them from
 # the first arrival to the last. Each publisher variant runs RUNS times,
 # the variants interleaved round by round so that a busy moment on the
-# machine hits all of them alike; the figure is the median.
+# machine hits all of them alike; each rate shown is the median of its
+# runs. "midge is" compares within rounds: the median over rounds of
+# midge's rate divided by the variant's in the same round, which keeps
+# apart what separate medians mix up on a shared machine (where the same
+# run can vary by 2x within minutes). The targets are judged on that.
 #
 # Variants (a library is reported at its best variant):
 #   midge               the blocking client (midge_client_publish)
@@ -27,9 +31,19 @@
 # during the run (CPU time over wall time, 100% = one core) come from
 # /proc: a broker near 100% is the limit, whoever publishes.
 #
+# CPU placement (PIN): by default (none) the scheduler places the broker,
+# the publisher and the subscriber, as on a user's machine. PIN=N runs all
+# three on CPU N: the rate is then one CPU over the work every message
+# costs all three, which moves much less from run to run on a shared
+# machine, and shows what a publisher's own CPU cost is worth. PIN=split
+# gives the broker CPU 1 and the two clients CPU 0.
+#
 # Usage: bench/throughput.sh [BUILD_DIR]        (default: build-release/)
 # Environment: RUNS (5), COUNT0 (200000), COUNT1 (50000), SUB_QOS (0),
-#              VARIANTS (space-separated names to run; default all)
+#              VARIANTS (space-separated names to run; default all),
+#              PIN (none, split or a CPU number),
+#              BASELINE (a tp_midge built from other sources, e.g. the last
+#              release: run as one more variant, "midge-baseline")
 # Lines starting with "ratio:" are read by bench/run-all.sh.
 set -euo pipefail
 
@@ -42,8 +56,23 @@ SUB_QOS="${SUB_QOS:-0}"
 ALL_VARIANTS="midge mosquitto:loop mosquitto:thread mosquitto:loop,nodelay
               mosquitto:thread,nodelay paho:sync paho:async"
 VARIANTS="${VARIANTS:-$ALL_VARIANTS}"
+BASELINE="${BASELINE:-}"
+if [ -n "$BASELINE" ]; then VARIANTS="midge-baseline $VARIANTS"; fi
 # Longest any one program may run (each also bounds itself to 120 s).
 RUN_TIMEOUT=150
+PIN="${PIN:-none}"
+BROKER_ON=()
+CLIENTS_ON=()
+if [ "$PIN" != none ] && ! command -v taskset >/dev/null 2>&1; then
+    echo "throughput: taskset not found: CPU placement left to the scheduler" >&2
+    PIN=none
+fi
+if [ "$PIN" = split ] && [ "$(nproc)" -lt 2 ]; then PIN=0; fi
+case "$PIN" in
+    none) ;;
+    split) BROKER_ON=(taskset -c 1); CLIENTS_ON=(taskset -c 0) ;;
+    *) BROKER_ON=(taskset -c "$PIN"); CLIENTS_ON=(taskset -c "$PIN") ;;
+esac
 
 for tool in mosquitto cmake python3 timeout; do
     command -v "$tool" >/dev/null 2>&1 || { echo "throughput: $tool not found" >&2; exit 2; }
@@ -78,7 +107,7 @@ allow_anonymous true
 persistence false
 max_queued_messages 0
 CONF
-mosquitto -c "$WORK/mosquitto.conf" >"$WORK/mosquitto.log" 2>&1 &
+"${BROKER_ON[@]}" mosquitto -c "$WORK/mosquitto.conf" >"$WORK/mosquitto.log" 2>&1 &
 BROKER_PID=$!
 for _ in $(seq 100); do
     if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then break; fi
@@ -94,6 +123,7 @@ done
 program() {
     case "$1" in
         midge) echo "$BIN/tp_midge" ;;
+        midge-baseline) echo "$BASELINE" ;;
         mosquitto:*) echo "$BIN/tp_mosquitto ${1#mosquitto:}" ;;
         paho:sync) echo "$BIN/tp_paho" ;;
         paho:async) echo "$BIN/tp_paho_async" ;;
@@ -108,7 +138,7 @@ available() {
 }
 
 # run_one VARIANT QOS COUNT RUN: one measured run; appends a result line
-#   VARIANT QOS RATE CPU_US_PER_MSG RECEIVED BROKER_US_PER_MSG BROKER_BUSY_PCT
+#   VARIANT QOS RATE CPU_US_PER_MSG RECEIVED BROKER_US_PER_MSG BROKER_BUSY_PCT RUN
 # to $WORK/results, or a line with rate "-" when the run failed.
 run_one() {
     local variant="$1" qos="$2" count="$3" run="$4" prog mode sub_out pub_out
@@ -120,7 +150,7 @@ run_one() {
     sub_out="$WORK/sub.out"
     pub_out="$WORK/pub.out"
     : >"$sub_out"
-    timeout "$RUN_TIMEOUT" "$BIN/tp_sub" "$PORT" "$topic" "$SUB_QOS" "$count" >"$sub_out" 2>&1 &
+    timeout "$RUN_TIMEOUT" "${CLIENTS_ON[@]}" "$BIN/tp_sub" "$PORT" "$topic" "$SUB_QOS" "$count" >"$sub_out" 2>&1 &
     SUB_PID=$!
     for _ in $(seq 200); do
         grep -q '^ready' "$sub_out" && break
@@ -135,7 +165,7 @@ run_one() {
     b0="$(broker_ticks)"
     t0="$(date +%s%N)"
     # shellcheck disable=SC2086 # mode is one word or none
-    if ! timeout "$RUN_TIMEOUT" "$prog" "$PORT" "$topic" "$qos" "$count" $mode \
+    if ! timeout "$RUN_TIMEOUT" "${CLIENTS_ON[@]}" "$prog" "$PORT" "$topic" "$qos" "$count" $mode \
             >"$pub_out" 2>&1; then
         echo "throughput: $variant QoS $qos run $run failed:" >&2
         cat "$pub_out" >&2
@@ -156,7 +186,7 @@ run_one() {
         'BEGIN { printf "%.2f", c * 1e6 / n }') ${received:-0}" \
         "$(awk -v t=$((b1 - b0)) -v hz="$HZ" -v n="$count" 'BEGIN { printf "%.2f", t / hz * 1e6 / n }')" \
         "$(awk -v t=$((b1 - b0)) -v hz="$HZ" -v w=$((t1 - t0)) 'BEGIN { printf "%.0f", t / hz / (w / 1e9) * 100 }')" \
-        >>"$WORK/results"
+        "$run" >>"$WORK/results"
 }
 
 # The broker's user + system CPU so far, in clock ticks (/proc/PID/stat
@@ -179,7 +209,7 @@ field() {
 echo "throughput: $(date -u '+%Y-%m-%d %H:%M UTC'), $(uname -m),"\
      "$(lscpu 2>/dev/null | awk -F': *' '/^Model name/ { print $2; exit }'), nproc $(nproc)"
 echo "  64-byte payload; QoS 0: $COUNT0 messages, QoS 1: $COUNT1 with a window of 20;"\
-     "median of $RUNS runs; one midge subscriber at QoS $SUB_QOS counts"
+     "median of $RUNS runs; one midge subscriber at QoS $SUB_QOS counts; CPU placement: $PIN"
 echo "  load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 : >"$WORK/results"
@@ -194,14 +224,27 @@ for run in $(seq "$RUNS"); do
 done
 echo "  load average after:  $(cut -d' ' -f1-3 /proc/loadavg)"
 
-# best LIBRARY QOS: the variant of a library with the highest median rate.
+# paired VARIANT QOS: midge's rate over the variant's, one ratio per round
+# in which both delivered everything. Runs of one round are seconds apart,
+# so a ratio within a round cancels most of the drift of a shared machine
+# that separate medians keep.
+paired() {
+    awk -v v="$1" -v q="$2" '$2 == q && $3 != "-" {
+            if ($1 == "midge") m[$8] = $3
+            if ($1 == v) o[$8] = $3
+        }
+        END { for (r in m) if (r in o && o[r] > 0) printf "%.4f\n", m[r] / o[r] }' "$WORK/results"
+}
+
+# best LIBRARY QOS: the library's strongest variant against midge, the one
+# with the lowest median paired ratio.
 best() {
-    local lib="$1" qos="$2" v m best_v="" best_m=0
+    local lib="$1" qos="$2" v m best_v="" best_m=""
     for v in $VARIANTS; do
         [ "${v%%:*}" = "$lib" ] || continue
-        m="$(field "$v" "$qos" 3 | median)"
+        m="$(paired "$v" "$qos" | median)"
         [ "$m" = "-" ] && continue
-        if awk -v a="$m" -v b="$best_m" 'BEGIN { exit !(a > b) }'; then
+        if [ -z "$best_m" ] || awk -v a="$m" -v b="$best_m" 'BEGIN { exit !(a < b) }'; then
             best_v="$v"
             best_m="$m"
         fi
@@ -218,15 +261,14 @@ for qos in 0 1; do
     if [ "$qos" = 0 ]; then echo "QoS 0 ($count messages)"; else echo "QoS 1 ($count messages, window 20)"; fi
     printf '  %-26s %10s %21s %11s %9s %12s\n' publisher "msg/s" "runs min..max" "CPU us/msg" \
         "midge is" "broker us,%"
-    midge_rate="$(field midge "$qos" 3 | median)"
     for v in $VARIANTS; do
         available "$v" || continue
         m="$(field "$v" "$qos" 3 | median)"
         lo="$(field "$v" "$qos" 3 | grep -v '^-$' | sort -g | head -1)"
         hi="$(field "$v" "$qos" 3 | grep -v '^-$' | sort -g | tail -1)"
         cpu="$(field "$v" "$qos" 4 | median)"
-        r="$(ratio "$midge_rate" "$m")"
-        [ "$r" != "-" ] && r="${r}x"
+        r="$(paired "$v" "$qos" | median)"
+        [ "$r" != "-" ] && r="$(printf '%.2fx' "$r")"
         bcpu="$(field "$v" "$qos" 6 | median)"
         busy="$(field "$v" "$qos" 7 | median)"
         printf '  %-26s %10s %21s %11s %9s %12s\n' "$v" "${m%.*}" "${lo%.*}..${hi%.*}" "$cpu" "$r" \
@@ -237,7 +279,10 @@ for qos in 0 1; do
         [ -n "$b" ] || continue
         name=libmosquitto
         [ "$lib" = paho ] && name=Paho
-        r="$(ratio "$midge_rate" "$(field "$b" "$qos" 3 | median)")"
+        r="$(paired "$b" "$qos" | median)"
+        [ "$r" != "-" ] && r="$(printf '%.2f' "$r")"
+        range="$(paired "$b" "$qos" | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 }
+            END { if (NR) printf "%.2f..%.2f", lo, hi }')"
         cr="$(ratio "$(field "$b" "$qos" 4 | median)" "$(field midge "$qos" 4 | median)")"
         target=""
         if [ "$lib" = mosquitto ]; then
@@ -248,6 +293,6 @@ for qos in 0 1; do
             if awk -v a="$r" -v t="$target" 'BEGIN { exit !(a >= t) }'; then verdict="met"; else verdict="MISSED"; fi
             verdict="(target >= $target: $verdict)"
         fi
-        echo "ratio: throughput QoS $qos midge/${name}[$b] rate $r, CPU per message $name/midge $cr $verdict"
+        echo "ratio: throughput QoS $qos midge/${name}[$b] rate $r (rounds $range), CPU per message $name/midge $cr $verdict"
     done
 done

@@ -4,23 +4,34 @@
  * against the broker's own round trip measured by the same process with
  * the same clock in the same run.
  *
- *   lat_console PORT DEVICE_ID COUNT WARMUP [COMMAND]
+ *   lat_console PORT DEVICE_ID COUNT WARMUP [COMMAND [PACING]]
  *
- * For each of WARMUP + COUNT rounds, one at a time:
+ * Two kinds of round, each timed from just before the publish to the
+ * arrival of its answer, WARMUP + COUNT of each:
  *   command  publish COMMAND (default "toggle") at QoS 1 to
- *            devices/ID/cmd/request/N; stop the clock when
- *            devices/ID/cmd/response/N arrives (the device's reply);
+ *            devices/ID/cmd/request/N; the answer is the device's reply on
+ *            devices/ID/cmd/response/N;
  *   echo     publish N at QoS 1 to a topic this client itself subscribes
- *            to; stop the clock when it comes back.
- * The two alternate, so drift on a shared machine hits both alike. A
- * command crosses the broker twice (console -> device, device -> console)
+ *            to; the answer is that message coming back.
+ * A command crosses the broker twice (console -> device, device -> console)
  * and an echo once, so twice the echo is the floor of a command.
  *
- * Each timed publish starts after LAT_SETTLE_MS of polling: a command
- * leaves work behind on the broker (the acknowledgements of both QoS 1
- * legs, the device's retained state report after a toggle), and an echo
- * sent straight after the reply would queue behind it and be timed as the
- * broker's round trip. Both measurements start from a quiet broker.
+ * PACING says how rounds follow each other:
+ *   blocks   (default) LAT_BLOCK commands one after the other, each sent as
+ *            soon as the previous reply arrived, then LAT_BLOCK echoes the
+ *            same way, and so on: the two kinds alternate block by block,
+ *            so drift on a shared machine hits both alike. Whatever a round
+ *            leaves behind on the broker (the acknowledgements of both QoS
+ *            1 legs; after a toggle, the device's retained state report) is
+ *            paid by the next round of the same kind, as in real use; the
+ *            LAT_SETTLE_MS pause at each switch keeps it from spilling into
+ *            the other kind.
+ *   settled  a command and an echo alternate, each after LAT_SETTLE_MS of
+ *            quiet: every round starts from an idle system. On a virtual
+ *            machine that also lets the CPUs halt between rounds, and waking
+ *            a halted virtual CPU can cost tens of microseconds per hop,
+ *            which weighs on the four-hop command (console, broker, device,
+ *            broker, console) more than on the two-hop echo.
  *
  * Prints, in microseconds over the COUNT measured rounds,
  *   cmd_p50=... cmd_p99=... echo_p50=... echo_p99=... (and min/mean/max)
@@ -42,6 +53,7 @@
 #define LAT_TOPIC_MAX 160
 #define LAT_MAX_ROUNDS 1000000
 #define LAT_SETTLE_MS 1
+#define LAT_BLOCK 50
 
 typedef struct lat_console {
     midge_client client;
@@ -119,16 +131,20 @@ static bool lat_await(lat_console *k, uint32_t timeout_ms)
     return true;
 }
 
+/* Poll for LAT_SETTLE_MS, taking in whatever trails the last round (the
+ * want of -2 matches no message). False if the connection is gone. */
+static bool lat_settle(lat_console *k)
+{
+    k->want = -2;
+    k->got = false;
+    return lat_await(k, LAT_SETTLE_MS) || midge_client_is_connected(&k->client);
+}
+
 /* One timed round trip: publish `payload` to `topic`, wait for round n's
  * answer. Returns nanoseconds, or -1. */
 static int64_t lat_round(lat_console *k, const char *topic, const char *payload, long n,
                          bool echo)
 {
-    /* Settle (see the top of the file); -2 matches no message. */
-    k->want = -2;
-    k->got = false;
-    if (!lat_await(k, LAT_SETTLE_MS) && !midge_client_is_connected(&k->client))
-        return -1;
     k->want = n;
     k->want_echo = echo;
     k->got = false;
@@ -182,14 +198,21 @@ int main(int argc, char **argv)
     char request_prefix[LAT_TOPIC_MAX], response_filter[LAT_TOPIC_MAX];
     char topic[LAT_TOPIC_MAX + 16], number[16];
 
-    if (argc < 5 || argc > 6) {
-        fprintf(stderr, "usage: %s PORT DEVICE_ID COUNT WARMUP [COMMAND]\n", argv[0]);
+    if (argc < 5 || argc > 7) {
+        fprintf(stderr, "usage: %s PORT DEVICE_ID COUNT WARMUP [COMMAND [blocks|settled]]\n",
+                argv[0]);
         return 2;
     }
     int port = atoi(argv[1]);
     const char *id = argv[2];
     long count = atol(argv[3]), warmup = atol(argv[4]);
-    const char *command = argc == 6 ? argv[5] : "toggle";
+    const char *command = argc >= 6 ? argv[5] : "toggle";
+    const char *pacing = argc == 7 ? argv[6] : "blocks";
+    bool settled = strcmp(pacing, "settled") == 0;
+    if (!settled && strcmp(pacing, "blocks") != 0) {
+        fprintf(stderr, "lat_console: PACING is blocks or settled\n");
+        return 2;
+    }
     if (port <= 0 || port > 65535 || count <= 0 || warmup < 0 ||
         count + warmup > LAT_MAX_ROUNDS || strlen(id) > 64) {
         fprintf(stderr, "lat_console: bad PORT, DEVICE_ID, COUNT or WARMUP\n");
@@ -237,21 +260,35 @@ int main(int argc, char **argv)
     int64_t *echo = calloc((size_t)count, sizeof *echo);
     if (cmd == NULL || echo == NULL)
         return 1;
-    for (long n = 0; n < warmup + count; n++) {
-        snprintf(topic, sizeof topic, "%s%ld", request_prefix, n);
-        int64_t c = lat_round(&k, topic, command, n, false);
-        snprintf(number, sizeof number, "%ld", n);
-        int64_t e = c < 0 ? -1 : lat_round(&k, k.echo_topic, number, n, true);
-        if (c < 0 || e < 0)
-            return 1;
-        if (n >= warmup) {
-            cmd[n - warmup] = c;
-            echo[n - warmup] = e;
+    /* Rounds go in runs of `block` of one kind (1 when settled), the kinds
+     * alternating; the runs of both kinds cover rounds first..last-1. */
+    long block = settled ? 1 : LAT_BLOCK;
+    long total = warmup + count;
+    for (long first = 0; first < total; first += block) {
+        long last = first + block < total ? first + block : total;
+        for (int kind = 0; kind < 2; kind++) {
+            bool is_echo = kind == 1;
+            if (!lat_settle(&k))
+                return 1;
+            for (long n = first; n < last; n++) {
+                int64_t t;
+                if (is_echo) {
+                    snprintf(number, sizeof number, "%ld", n);
+                    t = lat_round(&k, k.echo_topic, number, n, true);
+                } else {
+                    snprintf(topic, sizeof topic, "%s%ld", request_prefix, n);
+                    t = lat_round(&k, topic, command, n, false);
+                }
+                if (t < 0)
+                    return 1;
+                if (n >= warmup)
+                    (is_echo ? echo : cmd)[n - warmup] = t;
+            }
         }
     }
     midge_client_disconnect(&k.client);
 
-    printf("rounds=%ld ", count);
+    printf("pacing=%s rounds=%ld ", settled ? "settled" : "blocks", count);
     lat_print("cmd", cmd, count);
     lat_print("echo", echo, count);
     printf("\n");
