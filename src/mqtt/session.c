@@ -321,7 +321,7 @@ MIDGE_CODEC__COLD static midge_status queue_control(midge_session *s, uint8_t ty
     midge_status st = session__queue_fixed(s, (unsigned)type << 4, 0);
     if (st == MIDGE_OK) {
         if (type == MIDGE_PINGREQ) {
-            s->flags |= SESSION_FLAG_PING_QUEUED;
+            s->flags |= SESSION_FLAG_PING_QUEUED | SESSION_FLAG_PING_AWAIT;
         } else {
             s->state = MIDGE_SESSION_CLOSING;
         }
@@ -397,7 +397,14 @@ static uint32_t next_timer(const midge_session *s, uint32_t now, midge_status *w
         uint32_t period = (uint32_t)s->keepalive_s * 1000u;
         *why = MIDGE_ERR_KEEPALIVE;
         deadline = s->last_rx_ms + period + period / 2;
-        uint32_t ping = s->last_tx_ms + period;
+        /* Ping after a keepalive of silence in either direction: a client
+         * that only publishes QoS 0 never idles its tx, and without a ping
+         * its rx would look dead at 1.5 x keepalive. One ping at a time. */
+        uint32_t idle_from = s->last_tx_ms;
+        if (!(s->flags & SESSION_FLAG_PING_AWAIT) && (int32_t)(s->last_rx_ms - idle_from) < 0) {
+            idle_from = s->last_rx_ms;
+        }
+        uint32_t ping = idle_from + period;
         /* When the failure is due it wins, even over a ping due as well:
          * a ping goes first only when strictly sooner. */
         if (!(s->flags & SESSION_FLAG_PING_QUEUED) && !time_due(now, deadline) &&
@@ -422,7 +429,7 @@ midge_status midge_session_tick(midge_session *s, uint32_t now_ms)
     /* A full tx already holds a packet that will count as traffic once it
      * leaves, so the ping is marked queued either way. */
     (void)session__queue_fixed(s, MIDGE_PINGREQ << 4, 0);
-    s->flags |= SESSION_FLAG_PING_QUEUED;
+    s->flags |= SESSION_FLAG_PING_QUEUED | SESSION_FLAG_PING_AWAIT;
     return MIDGE_OK;
 }
 
@@ -444,7 +451,8 @@ void midge_session_transport_lost(midge_session *s)
     /* SUBSCRIBE/UNSUBSCRIBE are not resent (section 4.4 covers only
      * PUBLISH and PUBREL): their acknowledgements will never come. */
     memset(s->pending_acks, 0, sizeof s->pending_acks);
-    s->flags &= (uint8_t)~(SESSION_FLAG_STORE_QUEUED | SESSION_FLAG_PING_QUEUED);
+    s->flags &= (uint8_t)~(SESSION_FLAG_STORE_QUEUED | SESSION_FLAG_PING_QUEUED |
+                           SESSION_FLAG_PING_AWAIT);
     session__store_mark_resend(s);
 }
 

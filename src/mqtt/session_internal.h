@@ -18,7 +18,8 @@
 enum {
     SESSION_FLAG_CLEAN = 0x01,        /* the current CONNECT asked for a clean session */
     SESSION_FLAG_STORE_QUEUED = 0x02, /* the store may hold records waiting to be sent */
-    SESSION_FLAG_PING_QUEUED = 0x04   /* PINGREQ queued, nothing sent since */
+    SESSION_FLAG_PING_QUEUED = 0x04,  /* PINGREQ queued, nothing sent since */
+    SESSION_FLAG_PING_AWAIT = 0x08    /* PINGREQ queued, nothing received since */
 };
 
 /* State byte of a store record. A record is [packet id u16 BE][state u8][packet];

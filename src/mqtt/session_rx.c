@@ -266,6 +266,7 @@ midge_status midge_session_received(midge_session *s, size_t n, uint32_t now_ms)
     if (n != 0) {
         s->rx_len += (uint32_t)n;
         s->last_rx_ms = now_ms;
+        s->flags &= (uint8_t)~SESSION_FLAG_PING_AWAIT;
     }
     return rx_process(s);
 }

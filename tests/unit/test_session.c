@@ -198,6 +198,45 @@ static void test_pingreq_after_keepalive_of_tx_silence_not_before(void **state)
     EXPECT_OUT(&l, 0xC0, 0x00);
 }
 
+/* A client that only publishes QoS 0 never idles its tx; the broker never
+ * answers QoS 0. It must still ping once rx has been silent for the
+ * keepalive, or its own 1.5 x rule would drop a healthy connection. */
+static void test_publishing_client_pings_when_rx_is_silent(void **state)
+{
+    fake_link l;
+    (void)state;
+
+    setup_connected(&l); /* keepalive 60 s; CONNACK received at 0 ms */
+    for (uint32_t t = 1000; t < 60000; t += 1000) {
+        l.now = t;
+        assert_int_equal(fake_link_publish(&l, "hi", 0, NULL), MIDGE_OK);
+        fake_link_drain(&l);
+        assert_int_equal(midge_session_tick(&l.session, t), MIDGE_OK);
+    }
+    l.out_len = 0;
+    l.now = 60000;
+    assert_int_equal(fake_link_publish(&l, "hi", 0, NULL), MIDGE_OK);
+    fake_link_drain(&l);
+    l.out_len = 0;
+    assert_int_equal(midge_session_tick(&l.session, 60000), MIDGE_OK);
+    EXPECT_OUT(&l, 0xC0, 0x00);
+
+    /* Only one ping while it is unanswered, however busy tx stays. */
+    for (uint32_t t = 61000; t < 89000; t += 1000) {
+        l.now = t;
+        assert_int_equal(fake_link_publish(&l, "hi", 0, NULL), MIDGE_OK);
+        fake_link_drain(&l);
+        l.out_len = 0;
+        assert_int_equal(midge_session_tick(&l.session, t), MIDGE_OK);
+        expect_nothing_out(&l);
+    }
+    /* The PINGRESP proves the broker alive: no failure at 90 s. */
+    l.now = 89000;
+    FEED_OK(&l, 0xD0, 0x00);
+    assert_int_equal(midge_session_tick(&l.session, 90000), MIDGE_OK);
+    assert_int_equal(midge_session_state(&l.session), MIDGE_SESSION_CONNECTED);
+}
+
 static void test_keepalive_fails_after_one_and_a_half_without_rx(void **state)
 {
     fake_link l;
@@ -414,6 +453,7 @@ int main(void)
         cmocka_unit_test(test_connack_timeout_fails_connection),
         cmocka_unit_test(test_pingreq_after_keepalive_of_tx_silence_not_before),
         cmocka_unit_test(test_keepalive_fails_after_one_and_a_half_without_rx),
+        cmocka_unit_test(test_publishing_client_pings_when_rx_is_silent),
         cmocka_unit_test(test_pingresp_moves_keepalive_deadline),
         cmocka_unit_test(test_timers_survive_clock_wrap),
         cmocka_unit_test(test_keepalive_zero_runs_no_timer),
