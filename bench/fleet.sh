@@ -7,6 +7,9 @@
 #   2. as many devices as one mosquitto's descriptor limit allows (the hard
 #      RLIMIT_NOFILE minus 500 for the broker's own files), 100 commands/s;
 #   3. 10,000 devices online and 1,000 commands/s for 30 s: the round trip.
+#      One worker (the default), so devices and commander share one process
+#      and one epoll loop: with the broker that is two busy processes for
+#      two cores, and no hop of a command waits for a third to give way.
 #
 # Every run gets fresh brokers (no retained state from the previous one),
 # each on a free 127.0.0.1 port with `max_connections -1` (no cap),

@@ -11,9 +11,17 @@
  *   bench_hist.c    log-bucket latency histograms (fixed memory)
  *   bench_report.c  the text report, --json and --plot
  *
- * Processes: the parent runs the commander and coordinates; each of the
- * --workers children runs a share of the devices and talks to the parent
- * over a SOCK_SEQPACKET socket pair, one struct bench_msg per record.
+ * Processes: with --workers 1 (the default) there is one: its epoll loop
+ * serves the devices and the commander alike. On a small machine that
+ * matters for the round trip: a command crosses our process, the broker,
+ * our process again, the broker and our process, and every hop waits for
+ * a core if more processes are runnable than there are cores. One bench
+ * process plus one broker fits two cores.
+ *
+ * With --workers W > 1 the parent runs the commander and coordinates, and
+ * each of the W children runs a share of the devices and talks to the
+ * parent over a SOCK_SEQPACKET socket pair, one struct bench_msg per
+ * record. The single process takes the same messages as function calls.
  */
 #ifndef MIDGE_CLI_BENCH_H
 #define MIDGE_CLI_BENCH_H
@@ -107,15 +115,51 @@ struct bench_msg {
 
 /* --- bench_fleet.c ----------------------------------------------------- */
 
-/* Run worker `w` until the parent says stop (or goes away). Returns the
- * child's exit status. */
+/* Run worker `w` in a child process until the parent says stop (or goes
+ * away). Returns the child's exit status. */
 int bench_fleet_run(const struct bench_config *cfg, unsigned w, int ctl_fd);
+
+/* The same worker inside another loop (one per process). Its sockets go on
+ * `epfd` with epoll data `tag | device`; what it has to tell the
+ * coordinator (progress, READY, FAILED, FINAL) is handed to `post` as the
+ * message the worker process would send. Never NULL: a failure to set up
+ * is posted as FAILED by the first step. */
+struct bench_fleet;
+typedef void (*bench_fleet_post_fn)(void *user, const struct bench_msg *m);
+struct bench_fleet *bench_fleet_open(const struct bench_config *cfg, unsigned w, int epfd,
+                                     uint64_t tag, bench_fleet_post_fn post, void *user);
+
+/* Connect pacing, time-outs and reports. Returns how long the loop may
+ * sleep in ms (-1: nothing to do, the fleet has failed or is closed). */
+int bench_fleet_step(struct bench_fleet *f, uint32_t now_ms);
+
+/* Readiness of device `i`'s socket (the low 32 bits of its epoll data). */
+void bench_fleet_io(struct bench_fleet *f, uint32_t i, uint32_t events, uint32_t now_ms);
+
+/* Disconnect every device, post FINAL (or FAILED), free everything. */
+void bench_fleet_close(struct bench_fleet *f);
 
 /* Resident set size of this process in bytes, from /proc/self/statm. */
 uint64_t bench_rss_bytes(void);
 
 /* CLOCK_MONOTONIC in nanoseconds. */
 uint64_t bench_now_ns(void);
+
+/* The time slice this process asks for while commands run. Linux's fair
+ * scheduler (EEVDF, 6.6 and later) gives a thread that has just woken an
+ * earlier deadline the shorter its slice, and from 6.12 lets a thread with
+ * a shorter slice than the running one take the core at once instead of
+ * waiting for that one's slice (over a millisecond) to run out. The
+ * bench's loops run for tens of microseconds per wake-up and then sleep,
+ * so they lose nothing by a short slice, and a command waits less behind
+ * unrelated work that happens to hold the core. This is a hint within
+ * SCHED_OTHER, taken from the process's fair share: no real-time policy,
+ * no change of nice value, no privilege. The broker's own hops are not
+ * affected. */
+#define BENCH_SLICE_NS 100000u
+
+/* Ask for BENCH_SLICE_NS; false if the kernel refused (nothing changes). */
+bool bench_short_slice(void);
 
 /* --- bench_hist.c ------------------------------------------------------ */
 
@@ -225,9 +269,11 @@ const struct bench_cmdr_stats *bench_cmdr_stats(const struct bench_cmdr *c);
 const struct bench_hist *bench_cmdr_hist(const struct bench_cmdr *c);
 const struct bench_timeline *bench_cmdr_timeline(const struct bench_cmdr *c);
 
-/* Epoll data tags in the parent: kind in the high 32 bits, index below. */
+/* Epoll data tags: kind in the high 32 bits, index below. */
 #define BENCH_EP_CMDR ((uint64_t)1 << 32)
 #define BENCH_EP_WORKER ((uint64_t)2 << 32)
+#define BENCH_EP_DEV ((uint64_t)3 << 32)
+#define BENCH_EP_KIND(tag) ((tag) & ~(uint64_t)0xffffffffu)
 
 /* --- bench_report.c -------------------------------------------------------- */
 

@@ -300,6 +300,11 @@ static bool link_open(struct bench_cmdr *c, unsigned b, char *why, size_t cap)
         snprintf(why, cap, "out of memory");
         return false;
     }
+    /* Touched now: with the devices in this process, pages first touched
+     * while they connect would count as their memory. */
+    memset(l->tx, 0, LINK_TX);
+    memset(l->rx, 0, LINK_RX);
+    memset(l->store, 0, LINK_STORE);
     midge_session_buffers bufs = {
         .tx = l->tx, .tx_size = LINK_TX, .rx = l->rx, .rx_size = LINK_RX,
         .store = l->store, .store_size = LINK_STORE,
@@ -548,6 +553,7 @@ struct bench_cmdr *bench_cmdr_create(const struct bench_config *cfg, int epfd, c
         bench_cmdr_destroy(c);
         return NULL;
     }
+    memset(c->scratch.buf, 0, c->scratch.cap);
     bench_timeline_init(c->tl, (uint64_t)cfg->duration_s * 1000000000u);
     for (unsigned b = 0; b < cfg->broker_count; b++) {
         if (!link_open(c, b, why, cap)) {

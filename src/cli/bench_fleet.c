@@ -1,5 +1,7 @@
 /*
- * midge bench: one worker process and its share of the devices.
+ * midge bench: one worker and its share of the devices, either in a
+ * process of its own (bench_fleet_run) or inside the coordinating
+ * process's loop (bench_fleet_open and the calls after it).
  *
  * Each device is the same session engine and device logic `midge device`
  * runs (mqtt profile, LED simulated by the state in midge_device), on a
@@ -32,7 +34,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -53,7 +58,7 @@
 #define BACKOFF_MAX_SHIFT 6u     /* 50 ms doubling up to 3.2 s */
 
 #define SWEEP_MS 100u            /* keepalive and deadline checks */
-#define PROGRESS_NS 100000000u   /* progress reports to the parent (the ramp plot) */
+#define PROGRESS_MS 100u         /* progress reports to the parent (the ramp plot) */
 #define EPOLL_BATCH 1024
 #define OUT_LIMIT (64u * 1024u)  /* queued output before a device counts as stuck */
 #define DEFER_LIMIT 4096u        /* outputs waiting for store room */
@@ -87,7 +92,7 @@ struct bench_dev {
     uint16_t qos2_ids[DEV_QOS2_IDS];
     uint8_t state;
     uint8_t failures; /* connects failed in a row: the backoff exponent */
-    /* then: store[store_size], id[id_cap] (see struct fleet.slot) */
+    /* then: store[store_size], id[id_cap] (see struct bench_fleet.slot) */
 };
 
 /* A deferred output: this header, the topic, the payload. */
@@ -98,7 +103,7 @@ struct defer_rec {
     uint32_t payload_len;
 };
 
-struct fleet {
+struct bench_fleet {
     const struct bench_config *cfg;
     unsigned w;
     uint32_t count;
@@ -109,7 +114,9 @@ struct fleet {
     uint32_t *retry; /* ring of device numbers in DEV_WAIT, FIFO */
     uint32_t retry_head, retry_len;
     int ep;
-    int ctl;
+    uint64_t tag;  /* epoll data of device i: tag | i */
+    bench_fleet_post_fn post;
+    void *post_user;
     uint8_t *tx; /* shared by every session of this worker */
     uint8_t *rx;
     struct bench_io_limits lim;
@@ -125,11 +132,13 @@ struct fleet {
     uint64_t rng;
     struct bench_fleet_stats st;
     uint64_t start_ns;
-    uint64_t progress_ns;
-    uint32_t sweep_ms;
+    uint32_t progress_ms;
+    uint32_t sweep_ms;  /* the last sweep step */
+    uint32_t sweep_pos; /* the next device it looks at */
     bool ready_sent;
-    bool stop;
     bool fatal;
+    bool failed_sent;
+    bool closed;
     char reason[160];
 };
 
@@ -141,6 +150,33 @@ uint64_t bench_now_ns(void)
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* struct sched_attr as the kernel defines it (SCHED_ATTR_SIZE_VER0);
+ * glibc has neither the struct nor a wrapper for sched_setattr. */
+struct slice_attr {
+    uint32_t size;
+    uint32_t policy;
+    uint64_t flags;
+    int32_t nice;
+    uint32_t priority;
+    uint64_t runtime; /* for SCHED_OTHER: the requested slice in ns */
+    uint64_t deadline;
+    uint64_t period;
+};
+
+bool bench_short_slice(void)
+{
+    /* The policy stays SCHED_OTHER and the nice value stays what it is;
+     * only the slice changes, which needs no privilege. Older kernels
+     * ignore the runtime of a SCHED_OTHER thread. */
+    errno = 0;
+    int nice = getpriority(PRIO_PROCESS, 0);
+    if (errno != 0)
+        return false;
+    struct slice_attr a = {.size = sizeof a, .policy = SCHED_OTHER, .nice = nice,
+                           .runtime = BENCH_SLICE_NS};
+    return syscall(SYS_sched_setattr, 0, &a, 0u) == 0;
 }
 
 uint64_t bench_rss_bytes(void)
@@ -158,28 +194,28 @@ uint64_t bench_rss_bytes(void)
 
 static bool time_due(uint32_t now, uint32_t when) { return (int32_t)(now - when) >= 0; }
 
-static struct bench_dev *dev_at(const struct fleet *f, uint32_t i)
+static struct bench_dev *dev_at(const struct bench_fleet *f, uint32_t i)
 {
     return (struct bench_dev *)(f->devs + (size_t)i * f->slot);
 }
 
-static uint32_t dev_index(const struct fleet *f, const struct bench_dev *d)
+static uint32_t dev_index(const struct bench_fleet *f, const struct bench_dev *d)
 {
     return (uint32_t)(((const uint8_t *)d - f->devs) / f->slot);
 }
 
 static uint8_t *dev_store(struct bench_dev *d) { return (uint8_t *)(d + 1); }
 
-static char *dev_id(const struct fleet *f, struct bench_dev *d)
+static char *dev_id(const struct bench_fleet *f, struct bench_dev *d)
 {
     return (char *)(d + 1) + f->store_size;
 }
 
-static void fleet_fatal(struct fleet *f, const char *fmt, ...)
+static void fleet_fatal(struct bench_fleet *f, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /* The first fatal error is the one reported. */
-static void fleet_fatal(struct fleet *f, const char *fmt, ...)
+static void fleet_fatal(struct bench_fleet *f, const char *fmt, ...)
 {
     va_list ap;
 
@@ -191,7 +227,7 @@ static void fleet_fatal(struct fleet *f, const char *fmt, ...)
     va_end(ap);
 }
 
-static void fleet_send(struct fleet *f, uint32_t type)
+static void fleet_send(struct bench_fleet *f, uint32_t type)
 {
     struct bench_msg m;
 
@@ -200,12 +236,11 @@ static void fleet_send(struct fleet *f, uint32_t type)
     m.worker = f->w;
     m.stats = f->st;
     snprintf(m.reason, sizeof m.reason, "%s", f->reason);
-    /* A parent that stopped reading is gone; the worker ends anyway. */
-    (void)send(f->ctl, &m, sizeof m, MSG_NOSIGNAL);
+    f->post(f->post_user, &m);
 }
 
 /* xorshift64: jitter for the backoff, nothing that needs to be unpredictable. */
-static uint32_t fleet_random(struct fleet *f)
+static uint32_t fleet_random(struct bench_fleet *f)
 {
     f->rng ^= f->rng << 13;
     f->rng ^= f->rng >> 7;
@@ -241,7 +276,7 @@ static size_t fleet_store_size(const char *longest_id)
     return (need + 7u) & ~(size_t)7u;
 }
 
-static bool fleet_layout(struct fleet *f)
+static bool fleet_layout(struct bench_fleet *f)
 {
     char longest[96];
     int n = snprintf(longest, sizeof longest, "%s-%u-%u", f->cfg->id_prefix, f->w,
@@ -257,7 +292,7 @@ static bool fleet_layout(struct fleet *f)
 
 /* --- Connection lifecycle ------------------------------------------------------ */
 
-static void retry_push(struct fleet *f, uint32_t i)
+static void retry_push(struct bench_fleet *f, uint32_t i)
 {
     /* Every device is in the ring at most once (only in DEV_WAIT), so a
      * ring of `count` entries never overflows. */
@@ -266,7 +301,7 @@ static void retry_push(struct fleet *f, uint32_t i)
 }
 
 /* The connection is gone: close it and schedule the next attempt. */
-static void dev_drop(struct fleet *f, struct bench_dev *d)
+static void dev_drop(struct bench_fleet *f, struct bench_dev *d)
 {
     bench_link_close(&d->link);
     bench_buf_free(&d->defer);
@@ -288,7 +323,7 @@ static void dev_drop(struct fleet *f, struct bench_dev *d)
 
 static void fleet_on_event(void *user, const midge_event *ev);
 
-static bool dev_init(struct fleet *f, struct bench_dev *d, uint32_t i)
+static bool dev_init(struct bench_fleet *f, struct bench_dev *d, uint32_t i)
 {
     const struct cli_options *o = f->cfg->opts;
     midge_device_config cfg;
@@ -319,7 +354,7 @@ static bool dev_init(struct fleet *f, struct bench_dev *d, uint32_t i)
     return true;
 }
 
-static void dev_start(struct fleet *f, uint32_t i)
+static void dev_start(struct bench_fleet *f, uint32_t i)
 {
     const struct bench_config *c = f->cfg;
     struct bench_dev *d = dev_at(f, i);
@@ -345,7 +380,7 @@ static void dev_start(struct fleet *f, uint32_t i)
     }
     /* The first EPOLLOUT edge says the handshake is over; later ones, that
      * a socket which refused bytes takes them again. */
-    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLET, .data.u32 = i};
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLET, .data.u64 = f->tag | i};
     if (epoll_ctl(f->ep, EPOLL_CTL_ADD, d->link.fd, &ev) != 0) {
         fleet_fatal(f, "epoll: %s", strerror(errno));
         dev_drop(f, d);
@@ -354,7 +389,7 @@ static void dev_start(struct fleet *f, uint32_t i)
 
 /* Start connects while the window has room: due retries first, then
  * devices never started. */
-static void fleet_start_more(struct fleet *f)
+static void fleet_start_more(struct bench_fleet *f)
 {
     while (f->inflight < f->window && !f->fatal) {
         if (f->retry_len != 0 && time_due(f->now_ms, dev_at(f, f->retry[f->retry_head])->due_ms)) {
@@ -371,14 +406,14 @@ static void fleet_start_more(struct fleet *f)
 }
 
 /* Run one step of device d's session: the callbacks may flag a failure. */
-static void dev_begin(struct fleet *f, struct bench_dev *d)
+static void dev_begin(struct bench_fleet *f, struct bench_dev *d)
 {
     f->cur = d;
     f->cur_failed = MIDGE_OK;
 }
 
 /* After a step: flush, and drop the connection if anything failed. */
-static void dev_end(struct fleet *f, struct bench_dev *d, midge_status st)
+static void dev_end(struct bench_fleet *f, struct bench_dev *d, midge_status st)
 {
     if (st == MIDGE_OK)
         st = f->cur_failed;
@@ -391,7 +426,7 @@ static void dev_end(struct fleet *f, struct bench_dev *d, midge_status st)
 
 /* The handshake ended. A failed one shows as EPOLLERR/EPOLLHUP, or else
  * as the error of the first send: no getsockopt(SO_ERROR) needed. */
-static void dev_tcp_up(struct fleet *f, struct bench_dev *d, uint32_t events)
+static void dev_tcp_up(struct bench_fleet *f, struct bench_dev *d, uint32_t events)
 {
     if (events & (EPOLLERR | EPOLLHUP)) {
         dev_drop(f, d);
@@ -427,7 +462,7 @@ static bool defer_push(struct bench_dev *d, const midge_publish *m)
 
 /* Queue the device's PUBLISHes in order; what finds the store full waits
  * for the next acknowledgement. */
-static void dev_publish(struct fleet *f, struct bench_dev *d, const midge_publish *msgs, size_t n)
+static void dev_publish(struct bench_fleet *f, struct bench_dev *d, const midge_publish *msgs, size_t n)
 {
     for (size_t k = 0; k < n; k++) {
         if (bench_buf_len(d->defer) == 0) {
@@ -444,7 +479,7 @@ static void dev_publish(struct fleet *f, struct bench_dev *d, const midge_publis
     }
 }
 
-static void dev_publish_deferred(struct fleet *f, struct bench_dev *d)
+static void dev_publish_deferred(struct bench_fleet *f, struct bench_dev *d)
 {
     for (int k = 0; k < DEFER_ROUNDS && bench_buf_len(d->defer) != 0; k++) {
         struct defer_rec h;
@@ -464,7 +499,7 @@ static void dev_publish_deferred(struct fleet *f, struct bench_dev *d)
 
 /* --- Session events ------------------------------------------------------------- */
 
-static void dev_on_connack(struct fleet *f, struct bench_dev *d, const midge_event *ev)
+static void dev_on_connack(struct bench_fleet *f, struct bench_dev *d, const midge_event *ev)
 {
     if (ev->status != MIDGE_OK) {
         fleet_fatal(f, "the broker refused %s: %s", dev_id(f, d), midge_strerror(ev->status));
@@ -483,7 +518,7 @@ static void dev_on_connack(struct fleet *f, struct bench_dev *d, const midge_eve
     d->due_ms = f->now_ms + SUBACK_TIMEOUT_MS;
 }
 
-static void dev_on_suback(struct fleet *f, struct bench_dev *d, const midge_event *ev)
+static void dev_on_suback(struct bench_fleet *f, struct bench_dev *d, const midge_event *ev)
 {
     for (size_t k = 0; k < ev->suback.count; k++) {
         if (ev->suback.codes[k] == MIDGE_SUBACK_FAILURE) {
@@ -499,7 +534,7 @@ static void dev_on_suback(struct fleet *f, struct bench_dev *d, const midge_even
     f->st.online++;
 }
 
-static void dev_on_message(struct fleet *f, struct bench_dev *d, const midge_publish *msg)
+static void dev_on_message(struct bench_fleet *f, struct bench_dev *d, const midge_publish *msg)
 {
     if (midge_device_handle(&d->device, msg, &f->out) != MIDGE_OK) {
         f->st.errors++;
@@ -510,7 +545,7 @@ static void dev_on_message(struct fleet *f, struct bench_dev *d, const midge_pub
 
 static void fleet_on_event(void *user, const midge_event *ev)
 {
-    struct fleet *f = user;
+    struct bench_fleet *f = user;
     struct bench_dev *d = f->cur;
 
     if (d == NULL)
@@ -537,7 +572,7 @@ static void fleet_on_event(void *user, const midge_event *ev)
 /* --- The loop --------------------------------------------------------------------- */
 
 /* Edge-triggered input: read until a short read shows the socket empty. */
-static midge_status dev_read_all(struct fleet *f, struct bench_dev *d)
+static midge_status dev_read_all(struct bench_fleet *f, struct bench_dev *d)
 {
     for (int k = 0; k < READS_PER_EVENT; k++) {
         bool more = false;
@@ -550,7 +585,7 @@ static midge_status dev_read_all(struct fleet *f, struct bench_dev *d)
     return MIDGE_ERR_TOO_BIG;
 }
 
-static void dev_io(struct fleet *f, struct bench_dev *d, uint32_t events)
+static void dev_io(struct bench_fleet *f, struct bench_dev *d, uint32_t events)
 {
     if (d->state == DEV_TCP) {
         if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
@@ -568,11 +603,26 @@ static void dev_io(struct fleet *f, struct bench_dev *d, uint32_t events)
     dev_end(f, d, st);
 }
 
-/* Keepalive, CONNACK time-out, and the deadlines of our own steps. */
-static void fleet_sweep(struct fleet *f)
+/* Keepalive, CONNACK time-out, and the deadlines of our own steps. A pass
+ * over every device walks the whole table (a cache miss per device: about
+ * a millisecond at 10,000), so it is spread over SWEEP_MS: each step looks
+ * at the share of devices that the time since the last step is worth.
+ * Every started device is still seen about once per SWEEP_MS, and no step
+ * holds the loop (and the replies waiting on it) for long. */
+static void fleet_sweep(struct bench_fleet *f)
 {
-    for (uint32_t i = 0; i < f->next_new; i++) {
-        struct bench_dev *d = dev_at(f, i);
+    uint32_t elapsed = f->now_ms - f->sweep_ms;
+
+    if (elapsed == 0 || f->next_new == 0)
+        return;
+    f->sweep_ms = f->now_ms;
+    uint64_t quota = (uint64_t)f->next_new * elapsed / SWEEP_MS + 1u;
+    if (quota > f->next_new)
+        quota = f->next_new;
+    for (uint64_t k = 0; k < quota; k++) {
+        if (f->sweep_pos >= f->next_new)
+            f->sweep_pos = 0;
+        struct bench_dev *d = dev_at(f, f->sweep_pos++);
         if ((d->state == DEV_TCP || d->state == DEV_SUB) && time_due(f->now_ms, d->due_ms)) {
             dev_drop(f, d);
             continue;
@@ -584,79 +634,66 @@ static void fleet_sweep(struct fleet *f)
     }
 }
 
-static void fleet_ctl(struct fleet *f)
+static void fleet_report(struct bench_fleet *f)
 {
-    struct bench_msg m;
-    ssize_t n = recv(f->ctl, &m, sizeof m, MSG_DONTWAIT);
-
-    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
-        fleet_fatal(f, "the coordinating process went away");
-        return;
-    }
-    if (n == (ssize_t)sizeof m && m.type == BENCH_MSG_STOP)
-        f->stop = true;
-}
-
-static void fleet_report(struct fleet *f)
-{
-    uint64_t now = bench_now_ns();
-
     if (!f->ready_sent && f->st.online == f->count) {
-        f->st.connect_ns = now - f->start_ns;
+        f->st.connect_ns = bench_now_ns() - f->start_ns;
         /* Freed queues should not count as device memory. */
         malloc_trim(0);
         f->st.rss_after = bench_rss_bytes();
         f->ready_sent = true;
+        /* From here on the worker answers commands: short slices. */
+        (void)bench_short_slice();
         fleet_send(f, BENCH_MSG_READY);
-        f->progress_ns = now;
+        f->progress_ms = f->now_ms;
         return;
     }
-    if (now - f->progress_ns >= PROGRESS_NS) {
-        f->progress_ns = now;
+    if (f->now_ms - f->progress_ms >= PROGRESS_MS) {
+        f->progress_ms = f->now_ms;
         fleet_send(f, BENCH_MSG_PROGRESS);
     }
 }
 
-static int fleet_wait_ms(const struct fleet *f)
+static int fleet_wait_ms(const struct bench_fleet *f)
 {
     if (f->inflight < f->window && (f->next_new < f->count || f->retry_len != 0))
         return f->next_new < f->count ? 0 : 10;
-    return f->ready_sent ? (int)SWEEP_MS : 20;
+    /* Online and idle: the sweep's slices need a few wake-ups a second,
+     * and any command or reply wakes the loop anyway. */
+    return f->ready_sent ? (int)(SWEEP_MS / 4u) : 20;
 }
 
-static void fleet_loop(struct fleet *f)
+int bench_fleet_step(struct bench_fleet *f, uint32_t now_ms)
 {
-    struct epoll_event evs[EPOLL_BATCH];
-    uint64_t limit_ns = ((uint64_t)f->cfg->connect_deadline_ms + f->cfg->duration_s * 1000u +
-                         WORKER_GRACE_MS) * 1000000u;
-
-    /* Bounded by STOP, the parent's departure, or the run's longest life. */
-    while (!f->stop && !f->fatal && bench_now_ns() - f->start_ns < limit_ns) {
-        f->now_ms = midge_clock_ms();
+    if (f->closed)
+        return -1;
+    f->now_ms = now_ms;
+    if (!f->fatal) {
         fleet_start_more(f);
-        int n = epoll_wait(f->ep, evs, EPOLL_BATCH, fleet_wait_ms(f));
-        if (n < 0 && errno != EINTR) {
-            fleet_fatal(f, "epoll_wait: %s", strerror(errno));
-            break;
-        }
-        f->now_ms = midge_clock_ms();
-        for (int k = 0; k < n; k++) {
-            if (evs[k].data.u32 == UINT32_MAX)
-                fleet_ctl(f);
-            else
-                dev_io(f, dev_at(f, evs[k].data.u32), evs[k].events);
-        }
-        if (f->now_ms - f->sweep_ms >= SWEEP_MS) {
-            f->sweep_ms = f->now_ms;
-            fleet_sweep(f);
-        }
+        fleet_sweep(f);
         fleet_report(f);
     }
+    if (f->fatal) {
+        if (!f->failed_sent) {
+            f->failed_sent = true;
+            fleet_send(f, BENCH_MSG_FAILED);
+        }
+        return -1;
+    }
+    return fleet_wait_ms(f);
+}
+
+void bench_fleet_io(struct bench_fleet *f, uint32_t i, uint32_t events, uint32_t now_ms)
+{
+    if (f->closed || f->fatal || i >= f->next_new)
+        return;
+    f->now_ms = now_ms;
+    dev_io(f, dev_at(f, i), events);
 }
 
 /* A clean exit for every online device: "offline" presence, DISCONNECT,
  * then close, without waiting for the broker. */
-static void fleet_shutdown(struct fleet *f)
+static void fleet_shutdown(struct bench_fleet *f)
 {
     f->now_ms = midge_clock_ms();
     for (uint32_t i = 0; i < f->next_new; i++) {
@@ -678,14 +715,13 @@ static void fleet_shutdown(struct fleet *f)
     }
 }
 
-static bool fleet_setup(struct fleet *f)
+static bool fleet_setup(struct bench_fleet *f)
 {
     f->tx = malloc(SHARED_TX);
     f->rx = malloc(BENCH_DEV_MAX_PACKET);
     f->scratch.cap = BENCH_DEV_MAX_PACKET + READ_SIZE;
     f->scratch.buf = malloc(f->scratch.cap);
-    f->ep = epoll_create1(EPOLL_CLOEXEC);
-    if (f->tx == NULL || f->rx == NULL || f->scratch.buf == NULL || f->ep < 0)
+    if (f->tx == NULL || f->rx == NULL || f->scratch.buf == NULL)
         return false;
     /* Touched now, so the worker's fixed buffers are not counted as the
      * devices' memory below. */
@@ -696,9 +732,6 @@ static bool fleet_setup(struct fleet *f)
                                       .max_packet = BENCH_DEV_MAX_PACKET,
                                       .out_limit = OUT_LIMIT};
     midge_device_out_init(&f->out, f->out_buf, sizeof f->out_buf);
-    struct epoll_event ev = {.events = EPOLLIN, .data.u32 = UINT32_MAX};
-    if (epoll_ctl(f->ep, EPOLL_CTL_ADD, f->ctl, &ev) != 0)
-        return false;
     /* The device table last: RSS growth from here on is the devices'. */
     f->st.rss_before = bench_rss_bytes();
     f->devs = calloc(f->count, f->slot);
@@ -706,48 +739,137 @@ static bool fleet_setup(struct fleet *f)
     return f->devs != NULL && f->retry != NULL;
 }
 
-static void fleet_release(struct fleet *f)
+static void fleet_release(struct bench_fleet *f)
 {
     free(f->devs);
     free(f->retry);
     free(f->tx);
     free(f->rx);
     free(f->scratch.buf);
-    if (f->ep >= 0)
-        close(f->ep);
+    f->devs = f->tx = f->rx = f->scratch.buf = NULL;
+    f->retry = NULL;
 }
 
-int bench_fleet_run(const struct bench_config *cfg, unsigned w, int ctl_fd)
+struct bench_fleet *bench_fleet_open(const struct bench_config *cfg, unsigned w, int epfd,
+                                     uint64_t tag, bench_fleet_post_fn post, void *user)
 {
-    static struct fleet fleet; /* one per process; too big for the stack */
-    struct fleet *f = &fleet;
+    static struct bench_fleet fleet; /* one per process; too big for the stack */
+    struct bench_fleet *f = &fleet;
     unsigned window = CONNECT_WINDOW_PER_BROKER * cfg->broker_count / cfg->workers;
 
     memset(f, 0, sizeof *f);
     f->cfg = cfg;
     f->w = w;
-    f->ctl = ctl_fd;
-    f->ep = -1;
+    f->ep = epfd;
+    f->tag = tag;
+    f->post = post;
+    f->post_user = user;
     f->count = bench_worker_devices(cfg, w);
     f->window = window < CONNECT_WINDOW_MIN ? CONNECT_WINDOW_MIN : window;
-    f->rng = bench_now_ns() ^ ((uint64_t)w << 32) ^ 0x9e3779b97f4a7c15u;
     f->start_ns = bench_now_ns();
-    f->progress_ns = f->start_ns;
+    f->rng = f->start_ns ^ ((uint64_t)w << 32) ^ 0x9e3779b97f4a7c15u;
+    f->now_ms = f->progress_ms = f->sweep_ms = midge_clock_ms();
     f->st.devices = f->count;
-    if (f->count == 0 || !fleet_layout(f) || !fleet_setup(f)) {
+    /* Reported as FAILED by the first step. */
+    if (f->count == 0 || !fleet_layout(f) || !fleet_setup(f))
         fleet_fatal(f, "worker %u: out of memory", w);
-    } else {
-        fleet_loop(f);
-        if (!f->stop && !f->fatal)
-            fleet_fatal(f, "worker %u ran past the longest possible run", w);
-    }
+    return f;
+}
+
+void bench_fleet_close(struct bench_fleet *f)
+{
+    if (f->closed)
+        return;
     if (f->fatal) {
-        fleet_send(f, BENCH_MSG_FAILED);
-        fleet_release(f);
+        if (!f->failed_sent) {
+            f->failed_sent = true;
+            fleet_send(f, BENCH_MSG_FAILED);
+        }
+    } else {
+        fleet_shutdown(f);
+        fleet_send(f, BENCH_MSG_FINAL);
+    }
+    /* Sockets a fatal error left open close with the table. */
+    for (uint32_t i = 0; i < f->next_new && f->devs != NULL; i++) {
+        struct bench_dev *d = dev_at(f, i);
+        bench_link_close(&d->link);
+        bench_buf_free(&d->defer);
+    }
+    fleet_release(f);
+    f->closed = true;
+}
+
+/* --- A worker process ------------------------------------------------------------- */
+
+/* Messages to the coordinating process over the socket pair. A parent that
+ * stopped reading is gone; the worker ends anyway. */
+static void post_socket(void *user, const struct bench_msg *m)
+{
+    const int *fd = user;
+
+    (void)send(*fd, m, sizeof *m, MSG_NOSIGNAL);
+}
+
+/* STOP from the parent, or the parent gone. */
+static void worker_ctl(struct bench_fleet *f, int ctl, bool *stop)
+{
+    struct bench_msg m;
+    ssize_t n = recv(ctl, &m, sizeof m, MSG_DONTWAIT);
+
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+        fleet_fatal(f, "the coordinating process went away");
+        return;
+    }
+    if (n == (ssize_t)sizeof m && m.type == BENCH_MSG_STOP)
+        *stop = true;
+}
+
+int bench_fleet_run(const struct bench_config *cfg, unsigned w, int ctl_fd)
+{
+    static int ctl;
+    struct epoll_event evs[EPOLL_BATCH];
+    uint64_t limit_ms = (uint64_t)cfg->connect_deadline_ms + cfg->duration_s * 1000u +
+                        WORKER_GRACE_MS;
+    bool stop = false;
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+
+    ctl = ctl_fd;
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = BENCH_EP_WORKER};
+    if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, ctl_fd, &ev) != 0) {
+        struct bench_msg m = {.type = BENCH_MSG_FAILED, .worker = w};
+        snprintf(m.reason, sizeof m.reason, "epoll: %s", strerror(errno));
+        post_socket(&ctl, &m);
         return 1;
     }
-    fleet_shutdown(f);
-    fleet_send(f, BENCH_MSG_FINAL);
-    fleet_release(f);
-    return 0;
+    struct bench_fleet *f = bench_fleet_open(cfg, w, ep, BENCH_EP_DEV, post_socket, &ctl);
+    uint32_t start_ms = f->now_ms;
+
+    /* Bounded by STOP, the parent's departure, or the run's longest life. */
+    while (!stop && !f->fatal) {
+        uint32_t now_ms = midge_clock_ms();
+        if (now_ms - start_ms >= limit_ms) {
+            fleet_fatal(f, "worker %u ran past the longest possible run", w);
+            break;
+        }
+        int wait = bench_fleet_step(f, now_ms);
+        if (f->fatal)
+            break;
+        int n = epoll_wait(ep, evs, EPOLL_BATCH, wait);
+        if (n < 0 && errno != EINTR) {
+            fleet_fatal(f, "epoll_wait: %s", strerror(errno));
+            break;
+        }
+        now_ms = midge_clock_ms();
+        for (int k = 0; k < n; k++) {
+            uint64_t tag = evs[k].data.u64;
+            if (tag == BENCH_EP_WORKER)
+                worker_ctl(f, ctl_fd, &stop);
+            else
+                bench_fleet_io(f, (uint32_t)tag, evs[k].events, now_ms);
+        }
+    }
+    bool ok = !f->fatal;
+    bench_fleet_close(f);
+    close(ep);
+    return ok ? 0 : 1;
 }

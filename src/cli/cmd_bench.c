@@ -5,9 +5,9 @@
  *               [--bind ADDR-RANGE] [--workers W] [--json FILE] [--plot FILE.png]
  *
  * The run has four phases, driven from this process:
- *   connect  W worker processes (fork) connect their share of the N devices
- *            while this process connects the commander, one connection per
- *            broker;
+ *   connect  the devices connect (in this process with one worker, else in
+ *            W worker processes, fork) while the commander connects, one
+ *            connection per broker;
  *   command  R commands per second for S seconds to random devices;
  *   drain    up to the command time-out for the last replies;
  *   stop     workers disconnect their devices and send their figures.
@@ -25,12 +25,14 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bench.h"
 #include "bench_config.h"
 
 #define TICK_NS 20000000u      /* commander timers */
+#define EVENTS_MAX 1024        /* epoll events per wait: devices come in crowds */
 #define DISPLAY_NS 250000000u  /* live progress line: at most 4 updates a second */
 #define RAMP_NS 100000000u     /* connect ramp samples for the plot */
 #define STOP_TIMEOUT_NS 30000000000u /* workers disconnecting and reporting */
@@ -53,6 +55,8 @@ struct run {
     const char *prog;
     struct worker workers[BENCH_MAX_WORKERS];
     struct bench_cmdr *cmdr;
+    struct bench_fleet *fleet; /* the devices, when they share this process */
+    bool local;                /* --workers 1: no worker process */
     int ep;
     enum phase phase;
     uint64_t start_ns;
@@ -106,6 +110,8 @@ static bool workers_start(struct run *r)
 {
     pid_t parent = getpid();
 
+    if (r->local)
+        return true;
     for (unsigned w = 0; w < r->cfg->workers; w++) {
         int sv[2];
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
@@ -179,6 +185,12 @@ static void workers_stop(struct run *r)
 {
     struct bench_msg m;
 
+    /* In this process: FINAL (or FAILED) arrives before this returns. */
+    if (r->local) {
+        if (r->fleet != NULL)
+            bench_fleet_close(r->fleet);
+        return;
+    }
     memset(&m, 0, sizeof m);
     m.type = BENCH_MSG_STOP;
     for (unsigned w = 0; w < r->cfg->workers; w++) {
@@ -190,6 +202,8 @@ static void workers_stop(struct run *r)
 /* Reap every worker; those still running after the stop phase are killed. */
 static void workers_reap(struct run *r)
 {
+    if (r->local)
+        return;
     for (unsigned w = 0; w < r->cfg->workers; w++) {
         struct worker *wk = &r->workers[w];
         if (wk->pid <= 0)
@@ -282,6 +296,9 @@ static void enter_command(struct run *r, uint64_t now)
     r->command_start_ns = now;
     r->phase = PHASE_COMMAND;
     r->deadline_ns = now + (uint64_t)r->cfg->duration_s * 1000000000u + LAG_GRACE_NS;
+    /* Latency matters from now on (bench.h says why a short slice helps);
+     * the connect phase, which keeps the process busy, ran with the default. */
+    (void)bench_short_slice();
     bench_cmdr_start(r->cmdr);
 }
 
@@ -358,18 +375,47 @@ static uint64_t run_step(struct run *r, uint64_t now)
     return 0;
 }
 
-static void run_events(struct run *r, int timeout_ms)
+/* epoll_pwait2 takes the wait in nanoseconds: the loop wakes when the next
+ * command is due, not at the next whole millisecond, with no timer
+ * descriptor to re-arm per command. Kernels before 5.11 lack it; there
+ * the wait is rounded up to milliseconds (waking early only costs a loop,
+ * waking late delays a command). */
+static int wait_events(int ep, struct epoll_event *evs, int max, uint64_t wait_ns)
 {
-    struct epoll_event evs[64];
-    int n = epoll_wait(r->ep, evs, 64, timeout_ms);
+    static bool no_pwait2;
+
+    if (!no_pwait2) {
+        struct timespec ts = {.tv_sec = (time_t)(wait_ns / 1000000000u),
+                              .tv_nsec = (long)(wait_ns % 1000000000u)};
+        int n = epoll_pwait2(ep, evs, max, &ts, NULL);
+        if (n >= 0 || errno != ENOSYS)
+            return n;
+        no_pwait2 = true;
+    }
+    return epoll_wait(ep, evs, max, (int)((wait_ns + 999999u) / 1000000u));
+}
+
+static void run_events(struct run *r, uint64_t wait_ns)
+{
+    static struct epoll_event evs[EVENTS_MAX];
+    int n = wait_events(r->ep, evs, EVENTS_MAX, wait_ns);
+    uint32_t now_ms = n > 0 ? midge_clock_ms() : 0;
 
     for (int k = 0; k < n; k++) {
         uint64_t tag = evs[k].data.u64;
         unsigned index = (unsigned)(tag & 0xffffffffu);
-        if ((tag & ~(uint64_t)0xffffffffu) == BENCH_EP_WORKER)
+        switch (BENCH_EP_KIND(tag)) {
+        case BENCH_EP_WORKER:
             worker_input(r, index);
-        else
+            break;
+        case BENCH_EP_DEV:
+            if (r->fleet != NULL)
+                bench_fleet_io(r->fleet, index, evs[k].events, now_ms);
+            break;
+        default:
             bench_cmdr_io(r->cmdr, index, evs[k].events);
+            break;
+        }
     }
 }
 
@@ -387,10 +433,17 @@ static void run_loop(struct run *r)
         display(r, now);
         if (r->phase == PHASE_DONE)
             break;
-        if (wait > TICK_NS)
-            wait = TICK_NS;
-        /* Round up: waking early only costs a loop, waking late delays a command. */
-        run_events(r, (int)((wait + 999999u) / 1000000u));
+        /* The devices' own timers, when they live here. */
+        if (r->fleet != NULL && r->phase < PHASE_STOP) {
+            int ms = bench_fleet_step(r->fleet, (uint32_t)(now / 1000000u));
+            if (ms >= 0 && (uint64_t)ms * 1000000u < wait)
+                wait = (uint64_t)ms * 1000000u;
+        }
+        /* The commander's timers: no later than the next tick. */
+        uint64_t tick_left = r->tick_ns + TICK_NS - now;
+        if (wait > tick_left)
+            wait = tick_left;
+        run_events(r, wait);
     }
 }
 
@@ -473,6 +526,15 @@ static int run_report(struct run *r)
 
 /* --- Entry ----------------------------------------------------------------------------- */
 
+/* Messages of a worker in this process arrive as calls. */
+static void local_post(void *user, const struct bench_msg *m)
+{
+    struct run *r = user;
+
+    if (m->worker < r->cfg->workers)
+        worker_message(r, &r->workers[m->worker], m);
+}
+
 static bool run_setup(struct run *r)
 {
     char why[256];
@@ -482,7 +544,7 @@ static bool run_setup(struct run *r)
         cli_error(r->prog, "epoll: %s", strerror(errno));
         return false;
     }
-    for (unsigned w = 0; w < r->cfg->workers; w++) {
+    for (unsigned w = 0; w < r->cfg->workers && !r->local; w++) {
         struct epoll_event ev = {.events = EPOLLIN, .data.u64 = BENCH_EP_WORKER | w};
         if (epoll_ctl(r->ep, EPOLL_CTL_ADD, r->workers[w].fd, &ev) != 0) {
             cli_error(r->prog, "epoll: %s", strerror(errno));
@@ -494,6 +556,10 @@ static bool run_setup(struct run *r)
         cli_error(r->prog, "%s", why);
         return false;
     }
+    /* After the commander: the fleet's "before" memory reading then
+     * includes the commander's buffers, and only the devices count. */
+    if (r->local)
+        r->fleet = bench_fleet_open(r->cfg, 0, r->ep, BENCH_EP_DEV, local_post, r);
     return true;
 }
 
@@ -505,6 +571,7 @@ static int bench_main(struct run *r)
     r->ramp[r->ramp_len++] = (struct bench_ramp_point){.ms = 0, .online = 0};
     r->deadline_ns = r->start_ns + (uint64_t)r->cfg->connect_deadline_ms * 1000000u;
     r->display = isatty(STDERR_FILENO) == 1;
+    r->local = r->cfg->workers == 1;
     /* Workers first: they must not inherit the commander's sockets. */
     if (!workers_start(r))
         goto done;
