@@ -11,8 +11,10 @@
 # Devices measured, one after the other against the same broker:
 #   stand-in       bench/latency/lat_device.c: the device layer under the
 #                  blocking client, no LED driver, no logging
-#   midge-device   the real CLI (`midge device --profile mqtt --led sim`),
-#                  its log lines sent to /dev/null (it has no quiet switch)
+#   midge-device   the real CLI (`midge device --profile mqtt --led sim -q`):
+#                  -q keeps the per-command log lines from being formatted
+#                  at all (a log is not part of the path being measured);
+#                  what is left of stderr goes to /dev/null
 # Both are the mqtt profile with device id bench1: commands on
 # devices/bench1/cmd/request/N, replies on devices/bench1/cmd/response/N,
 # QoS 1 both ways. The broker runs with set_tcp_nodelay true.
@@ -151,7 +153,7 @@ start_device() {
             ;;
         midge-device)
             timeout "$RUN_TIMEOUT" "${CLIENTS_ON[@]}" "$MIDGE_BIN" device -h 127.0.0.1 -p "$PORT" \
-                --profile mqtt --device-id "$DEVICE_ID" --led sim >"$WORK/device.out" 2>/dev/null &
+                --profile mqtt --device-id "$DEVICE_ID" --led sim -q >"$WORK/device.out" 2>/dev/null &
             ;;
     esac
     DEVICE_PID=$!

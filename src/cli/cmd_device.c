@@ -6,6 +6,15 @@
  * client, incoming messages into midge_device_handle, the LED level into
  * the driver, the replies and reports back out through the client.
  *
+ * A command is answered from inside the client's message callback, where
+ * midge_client_publish only queues: the PUBACK of the command, the reply
+ * and the state report then leave together in the write that follows the
+ * read, the shortest path a command can take through this process. The
+ * log lines and the LED come after the queuing, so they do not delay it.
+ * Whatever cannot be answered there (no room left to queue, a message
+ * arriving while subscriptions or the offline notice are awaited) waits
+ * in an inbox, in arrival order, until the client call has returned.
+ *
  * The reconnect loop is ours, not the client's auto_reconnect: a OneNET
  * Studio device needs a fresh token in its CONNECT every time, and OneNET
  * kicks the older of two connections with one client id, so the old
@@ -44,10 +53,13 @@
 #define DEVICE_SHUTDOWN_FLUSH_MS 3000u
 #define DEVICE_SLEEP_SLICE_MS 100u
 
-/* A message as it arrived, kept until the client call that delivered it
- * has returned: only then may the device's answers be published. */
+/* A message kept until the client call that delivered it has returned,
+ * where publishing may block. Either a message the device has yet to see,
+ * or one of its answers (`answer`) that found no room in the queue: the
+ * device has acted on that command already, so it is only sent. */
 struct device_inbox {
     struct device_inbox *next;
+    bool answer;
     midge_publish msg;
     char data[]; /* topic, NUL, payload */
 };
@@ -67,6 +79,12 @@ struct device_app {
     char token[DEVICE_TOKEN_MAX]; /* the CONNECT password when signing ourselves */
     struct device_inbox *inbox_head;
     struct device_inbox *inbox_tail;
+    /* Inside device_serve's poll: commands are answered as they arrive.
+     * Anywhere else `out` may hold outputs not yet published. */
+    bool serving;
+    /* A publish queued from the callback failed for a reason other than
+     * room: the connection is unusable, device_serve ends it. */
+    midge_status answer_status;
     /* Connections lost in a row to a packet over --max-packet-size, with
      * no message handled between them (device_count_loss). */
     unsigned too_big_streak;
@@ -179,17 +197,17 @@ static bool device_open_led(struct device_app *a)
     return true;
 }
 
-/* Inside the client's callback only copying is safe (see client.h). */
-static void device_on_message(void *user, const midge_publish *msg)
+/* Append a copy of `msg` to the inbox; `answer`: publish it as it is. */
+static void device_inbox_add(struct device_app *a, const midge_publish *msg, bool answer)
 {
-    struct device_app *a = user;
     struct device_inbox *m = malloc(sizeof *m + msg->topic_len + 1 + msg->payload_len);
 
     if (m == NULL) {
-        cli_log(CLI_LOG_ERROR, "out of memory: message on %.*s dropped", (int)msg->topic_len,
-                msg->topic);
+        cli_log(CLI_LOG_ERROR, "out of memory: %s on %.*s dropped", answer ? "answer" : "message",
+                (int)msg->topic_len, msg->topic);
         return;
     }
+    m->answer = answer;
     memcpy(m->data, msg->topic, msg->topic_len);
     m->data[msg->topic_len] = '\0';
     if (msg->payload_len)
@@ -204,6 +222,8 @@ static void device_on_message(void *user, const midge_publish *msg)
         a->inbox_head = m;
     a->inbox_tail = m;
 }
+
+static void device_on_message(void *user, const midge_publish *msg);
 
 /* `clean`: this client's CONNECT asks for a clean session whatever -c
  * says (the options are copied into the client, which keeps them). */
@@ -233,20 +253,52 @@ static void device_log_out(const midge_device_out *out)
         cli_log(CLI_LOG_WARN, "%s", out->log);
 }
 
+/* MIDGE_AGAIN (no room, from a callback only) is the caller's to handle:
+ * it is not a failure. */
+static midge_status device_publish_one(struct device_app *a, const midge_publish *m)
+{
+    midge_status st = midge_client_publish(&a->conn.client, m->topic, m->payload,
+                                           m->payload_len, m->qos, m->retain, NULL);
+
+    if (st == MIDGE_AGAIN)
+        return st;
+    if (st != MIDGE_OK) {
+        cli_log(CLI_LOG_WARN, "publish to %s failed: %s", m->topic, midge_strerror(st));
+        return st;
+    }
+    /* Sizes only: a $dp payload is binary. */
+    cli_log(CLI_LOG_DEBUG, "published %zu bytes to %s", m->payload_len, m->topic);
+    return MIDGE_OK;
+}
+
+/* Outside a callback: every output, blocking for room as needed. */
 static midge_status device_publish_outputs(struct device_app *a, const midge_device_out *out)
 {
     for (size_t i = 0; i < out->msg_count; i++) {
-        const midge_publish *m = &out->msgs[i];
-        midge_status st = midge_client_publish(&a->conn.client, m->topic, m->payload,
-                                               m->payload_len, m->qos, m->retain, NULL);
-        if (st != MIDGE_OK) {
-            cli_log(CLI_LOG_WARN, "publish to %s failed: %s", m->topic, midge_strerror(st));
+        midge_status st = device_publish_one(a, &out->msgs[i]);
+        if (st != MIDGE_OK)
             return st;
-        }
-        /* Sizes only: a $dp payload is binary. */
-        cli_log(CLI_LOG_DEBUG, "published %zu bytes to %s", m->payload_len, m->topic);
     }
     return MIDGE_OK;
+}
+
+/* From the callback: queue every output. When the queue is full, the rest
+ * waits in the inbox, to be sent once the poll returns; a failure ends
+ * the connection there (answer_status). */
+static void device_queue_outputs(struct device_app *a, const midge_device_out *out)
+{
+    for (size_t i = 0; i < out->msg_count; i++) {
+        midge_status st = device_publish_one(a, &out->msgs[i]);
+        if (st == MIDGE_AGAIN) {
+            for (; i < out->msg_count; i++)
+                device_inbox_add(a, &out->msgs[i], true);
+            return;
+        }
+        if (st != MIDGE_OK) {
+            a->answer_status = st;
+            return;
+        }
+    }
 }
 
 /* The same filter string every time, so the client's remembered pointer
@@ -298,30 +350,71 @@ static midge_status device_after_connack(struct device_app *a)
     if (st != MIDGE_OK)
         return st;
     /* Messages delivered while the SUBACK is awaited only go to the
-     * inbox, so `out` still holds these outputs afterwards. */
+     * inbox (not serving), so `out` still holds these outputs afterwards;
+     * answered at once, a command's state report would also go out ahead
+     * of this older one. */
     st = device_subscribe(a, &a->out);
     if (st != MIDGE_OK)
         return st;
     return device_publish_outputs(a, &a->out);
 }
 
-static midge_status device_handle_one(struct device_app *a, const midge_publish *msg)
+/* The device's decision on one message; false when it made none (the
+ * outputs did not fit), which is logged here. */
+static bool device_decide(struct device_app *a, const midge_publish *msg)
 {
     midge_status st = midge_device_handle(&a->dev, msg, &a->out);
 
     /* Messages get through again: an oversized one is no longer in the way. */
     a->too_big_streak = 0;
+    if (st == MIDGE_OK)
+        return true;
     device_log_out(&a->out);
-    if (st != MIDGE_OK) {
-        cli_log(CLI_LOG_ERROR, "message on %s not handled: %s", msg->topic, midge_strerror(st));
-        return MIDGE_OK;
-    }
-    if (a->out.led_changed && midge_led_set(&a->led, a->out.led) != MIDGE_OK)
-        cli_log(CLI_LOG_ERROR, "cannot drive the LED");
-    return device_publish_outputs(a, &a->out);
+    cli_log(CLI_LOG_ERROR, "message on %s not handled: %s", msg->topic, midge_strerror(st));
+    return false;
 }
 
-/* Everything that arrived, in order. A failed publish means the
+/* After the answers are queued or sent: the log line and the LED (whose
+ * driver logs too), neither of which the answers should wait for. The
+ * state report may leave a moment before the LED changes; from a callback
+ * it cannot, as nothing is sent before the callback returns. */
+static void device_log_and_drive(struct device_app *a)
+{
+    device_log_out(&a->out);
+    if (a->out.led_changed && midge_led_set(&a->led, a->out.led) != MIDGE_OK)
+        cli_log(CLI_LOG_ERROR, "cannot drive the LED");
+}
+
+/* A message from the inbox, outside any callback. */
+static midge_status device_handle_one(struct device_app *a, const midge_publish *msg)
+{
+    if (!device_decide(a, msg))
+        return MIDGE_OK;
+    midge_status st = device_publish_outputs(a, &a->out);
+    device_log_and_drive(a);
+    return st;
+}
+
+/* Inside the client's callback, where only queueing is allowed (see
+ * client.h). Answered now while serving with nothing waiting ahead of
+ * it (answers keep the commands' order) on a connection that still
+ * takes them; else copied to the inbox, for after the poll or for the
+ * next connection. */
+static void device_on_message(void *user, const midge_publish *msg)
+{
+    struct device_app *a = user;
+
+    if (!a->serving || a->inbox_head != NULL || a->answer_status != MIDGE_OK) {
+        device_inbox_add(a, msg, false);
+        return;
+    }
+    if (!device_decide(a, msg))
+        return;
+    device_queue_outputs(a, &a->out);
+    device_log_and_drive(a);
+}
+
+/* Everything that waits, in order. A failed publish means the
  * connection is gone: the rest waits for the next one. */
 static midge_status device_drain_inbox(struct device_app *a)
 {
@@ -330,7 +423,8 @@ static midge_status device_drain_inbox(struct device_app *a)
         a->inbox_head = m->next;
         if (a->inbox_head == NULL)
             a->inbox_tail = NULL;
-        midge_status st = device_handle_one(a, &m->msg);
+        midge_status st = m->answer ? device_publish_one(a, &m->msg)
+                                    : device_handle_one(a, &m->msg);
         free(m);
         if (st != MIDGE_OK)
             return st;
@@ -432,8 +526,14 @@ static midge_status device_connect_once(struct device_app *a)
 static midge_status device_serve(struct device_app *a)
 {
     while (!cli_stop_requested()) {
+        a->serving = true;
         midge_status st = midge_client_poll(&a->conn.client, DEVICE_POLL_MS);
+        a->serving = false;
         if (st != MIDGE_OK && st != MIDGE_TIMEOUT)
+            return st;
+        st = a->answer_status;
+        a->answer_status = MIDGE_OK;
+        if (st != MIDGE_OK)
             return st;
         st = device_drain_inbox(a);
         if (st != MIDGE_OK)
@@ -514,6 +614,16 @@ static void device_free(struct device_app *a)
     free(a);
 }
 
+/* The options resolved -d, -q and --log-level into one known name. */
+static void device_set_log_level(const struct cli_options *o)
+{
+    enum cli_log_level level = CLI_LOG_INFO;
+
+    if (o->log_level != NULL)
+        cli_log_level_parse(o->log_level, &level);
+    cli_log_set_level(level);
+}
+
 int cli_device_run(const struct cli_command *cmd, int argc, char **argv)
 {
     struct device_app *a = calloc(1, sizeof *a);
@@ -528,7 +638,7 @@ int cli_device_run(const struct cli_command *cmd, int argc, char **argv)
         rc = pr == CLI_PARSE_EXIT_OK ? CLI_EXIT_OK : CLI_EXIT_ERROR;
         goto done;
     }
-    cli_log_set_debug(a->o.debug);
+    device_set_log_level(&a->o);
     if (!device_configure(a) || !device_open_led(a) || !device_open_conn(a, false))
         goto done;
     srand((unsigned)time(NULL) ^ (unsigned)getpid());

@@ -108,14 +108,14 @@ void cli_layers_reset(void)
     memset(cli_records, 0, sizeof cli_records);
 }
 
-void cli_layers_note_flag(int key, const char *arg)
+void cli_layers_note_flag(const struct cli_command *cmd, int key, const char *arg)
 {
     size_t n = cli_option_count();
     struct cli_option_info info;
 
     for (size_t i = 0; i < n; i++) {
-        cli_option_info_at(NULL, i, &info);
-        if (info.key == key) {
+        cli_option_info_at(cmd, i, &info);
+        if (info.key == key && info.accepted) {
             cli_record(i, CLI_LAYER_FLAG, arg);
             return;
         }
@@ -128,6 +128,32 @@ bool cli_layers_given(const char *long_name)
     size_t i = cli_option_index(long_name, &info);
 
     return i < CLI_LAYER_MAX_OPTIONS && cli_records[i].layer != CLI_LAYER_NONE;
+}
+
+/* Flag beats environment beats file (the enum's order); an option no
+ * layer set is the weakest. */
+static unsigned cli_layer_strength(const char *long_name)
+{
+    struct cli_option_info info;
+    size_t i = cli_option_index(long_name, &info);
+
+    if (i >= CLI_LAYER_MAX_OPTIONS || cli_records[i].layer == CLI_LAYER_NONE)
+        return 0;
+    return (unsigned)(CLI_LAYER_FILE + 1 - cli_records[i].layer);
+}
+
+void cli_layers_forget(const char *long_name)
+{
+    struct cli_option_info info;
+    size_t i = cli_option_index(long_name, &info);
+
+    if (i < CLI_LAYER_MAX_OPTIONS)
+        memset(&cli_records[i], 0, sizeof cli_records[i]);
+}
+
+bool cli_layers_outranks(const char *a, const char *b)
+{
+    return cli_layer_strength(a) > cli_layer_strength(b);
 }
 
 /* true/false, 1/0, yes/no, on/off, in any case. */
@@ -458,6 +484,8 @@ static const struct cli_field cli_fields[] = {
     CLI_FIELD("subscribe-commands", CLI_FIELD_BOOL, subscribe_commands, NULL),
     CLI_FIELD("backoff-min", CLI_FIELD_ULONG, backoff_min_ms, NULL),
     CLI_FIELD("backoff-max", CLI_FIELD_ULONG, backoff_max_ms, NULL),
+    CLI_FIELD("log-level", CLI_FIELD_STR, log_level, "info"),
+    CLI_FIELD("quiet", CLI_FIELD_BOOL, quiet, NULL),
     CLI_FIELD("device-key", CLI_FIELD_STR, device_key, NULL),
     CLI_FIELD("method", CLI_FIELD_STR, method, CLI_TOKEN_METHOD_DEFAULT),
     CLI_FIELD("expires", CLI_FIELD_ULL, expires, NULL),

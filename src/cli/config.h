@@ -29,9 +29,10 @@ struct cli_command;
 /* Forget the layers of an earlier parse (cli_parse calls it first). */
 void cli_layers_reset(void);
 
-/* Record that the option with this key was given as a flag (arg may be
- * NULL), so the lower layers leave it alone and --print-config shows it. */
-void cli_layers_note_flag(int key, const char *arg);
+/* Record that the option of `cmd` with this key was given as a flag (arg
+ * may be NULL), so the lower layers leave it alone and --print-config
+ * shows it. A letter two options share (-q) is the one `cmd` accepts. */
+void cli_layers_note_flag(const struct cli_command *cmd, int key, const char *arg);
 
 /* Apply the environment and the config file to every option `cmd` accepts
  * that no flag set. Prints one error line and returns false on a bad
@@ -41,6 +42,14 @@ bool cli_layers_apply(const struct cli_command *cmd, struct cli_options *o);
 
 /* True when the option with this long name was set by any layer. */
 bool cli_layers_given(const char *long_name);
+
+/* Forget the layer that set this option, once another option has
+ * overruled its value: --print-config then shows the value in force. */
+void cli_layers_forget(const char *long_name);
+
+/* True when option `a` was set by a layer that beats the one that set `b`
+ * (any layer beats none), e.g. a -q flag over MIDGE_LOG_LEVEL. */
+bool cli_layers_outranks(const char *a, const char *b);
 
 /* Defaults that depend on other options: TLS turned on by its file
  * options, port 8883 with TLS, a profile's endpoint and keepalive, the

@@ -137,9 +137,37 @@ static bool cli_merge_field(struct cli_options *o, const char **field, bool fiel
     return true;
 }
 
-/* The device's identity, its session and its reconnect delays. */
+/* One effective log level from -d, -q and --log-level. -q is a spelling
+ * of --log-level error, so the stronger layer decides between them, and
+ * the same layer giving both, disagreeing, is a mistake. -d asks for the
+ * packet trace, which is only written at debug: it wins. */
+static bool cli_finish_log_level(struct cli_options *o)
+{
+    bool quiet_wins = o->quiet && cli_layers_outranks("quiet", "log-level");
+
+    if (o->quiet && o->log_level != NULL && !quiet_wins &&
+        !cli_layers_outranks("log-level", "quiet") && strcmp(o->log_level, "error") != 0) {
+        cli_error(o->prog, "-q and --log-level %s disagree (give one of them)", o->log_level);
+        return false;
+    }
+    const char *given = o->log_level;
+    if (o->quiet && (o->log_level == NULL || quiet_wins))
+        o->log_level = "error";
+    if (o->debug)
+        o->log_level = "debug";
+    if (o->log_level == NULL)
+        o->log_level = "info";
+    /* --print-config shows the level in force, not the one overruled. */
+    if (given != NULL && strcmp(given, o->log_level) != 0)
+        cli_layers_forget("log-level");
+    return true;
+}
+
+/* The device's identity, its session, its reconnect delays and its log. */
 static bool cli_finish_device(struct cli_options *o)
 {
+    if (!cli_finish_log_level(o))
+        return false;
     if (o->device_id == NULL && !cli_layers_given("id")) {
         cli_error(o->prog, "a device id is required (--device-id)");
         return false;

@@ -3,18 +3,19 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #include "cli.h"
 #include "log.h"
 
-static bool cli_log_debug;
+static enum cli_log_level cli_log_max = CLI_LOG_INFO;
 
-void cli_log_set_debug(bool on) { cli_log_debug = on; }
+void cli_log_set_level(enum cli_log_level level) { cli_log_max = level; }
 
-bool cli_log_debug_enabled(void) { return cli_log_debug; }
+bool cli_log_enabled(enum cli_log_level level) { return level <= cli_log_max; }
 
-static const char *cli_log_level_name(enum cli_log_level level)
+const char *cli_log_level_name(enum cli_log_level level)
 {
     switch (level) {
     case CLI_LOG_ERROR: return "error";
@@ -22,6 +23,20 @@ static const char *cli_log_level_name(enum cli_log_level level)
     case CLI_LOG_INFO: return "info";
     default: return "debug";
     }
+}
+
+bool cli_log_level_parse(const char *name, enum cli_log_level *level)
+{
+    static const enum cli_log_level all[] = { CLI_LOG_ERROR, CLI_LOG_WARN, CLI_LOG_INFO,
+                                              CLI_LOG_DEBUG };
+
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+        if (strcmp(name, cli_log_level_name(all[i])) == 0) {
+            *level = all[i];
+            return true;
+        }
+    }
+    return false;
 }
 
 /* "2026-11-26T17:04:05.123Z": wall-clock time, since a log is read by
@@ -54,7 +69,7 @@ void cli_log(enum cli_log_level level, const char *fmt, ...)
 {
     va_list ap;
 
-    if (level == CLI_LOG_DEBUG && !cli_log_debug)
+    if (!cli_log_enabled(level))
         return;
     va_start(ap, fmt);
     cli_log_vline(level, fmt, ap);
@@ -65,7 +80,7 @@ void cli_log_trace(void *user, bool outgoing, const uint8_t *packet, size_t len)
 {
     char stamp[40];
 
-    if (!cli_log_debug)
+    if (!cli_log_enabled(CLI_LOG_DEBUG))
         return;
     /* The trace writes the rest of the line itself (trace.c). */
     cli_log_stamp(stamp, sizeof stamp);

@@ -5,8 +5,10 @@
  *
  * UTC, ISO-8601 with milliseconds, then the level padded to five columns,
  * then the message. A line is written with one stdio call so lines from
- * one process never interleave. Debug lines (and the -d packet trace) show
- * only after cli_log_set_debug(true). Callers never pass a secret: the
+ * one process never interleave. Lines below the level set with
+ * cli_log_set_level() (info by default) are skipped before anything is
+ * formatted, so a quiet device pays one comparison per line; the -d
+ * packet trace shows at debug only. Callers never pass a secret: the
  * CONNECT password is masked by the trace, and tokens and keys are never
  * formatted into a message.
  */
@@ -24,8 +26,13 @@ enum cli_log_level {
     CLI_LOG_DEBUG
 };
 
-void cli_log_set_debug(bool on);
-bool cli_log_debug_enabled(void);
+/* The most detailed level written; lines above it are dropped. */
+void cli_log_set_level(enum cli_log_level level);
+bool cli_log_enabled(enum cli_log_level level);
+
+/* "error", "warn", "info", "debug" (--log-level); false for anything else. */
+bool cli_log_level_parse(const char *name, enum cli_log_level *level);
+const char *cli_log_level_name(enum cli_log_level level);
 
 /* One line (no trailing newline in fmt). */
 void cli_log(enum cli_log_level level, const char *fmt, ...)

@@ -16,6 +16,7 @@
 
 #include "cli.h"
 #include "config.h"
+#include "log.h"
 #include "midge/device.h"
 #include "midge/token.h"
 
@@ -52,6 +53,7 @@ enum cli_key {
     KEY_SUBSCRIBE_COMMANDS,
     KEY_BACKOFF_MIN,
     KEY_BACKOFF_MAX,
+    KEY_LOG_LEVEL,
     KEY_DEVICES,
     KEY_RATE,
     KEY_DURATION,
@@ -118,6 +120,8 @@ static const struct cli_option cli_table[] = {
     { "subscribe-commands", KEY_SUBSCRIBE_COMMANDS, no_argument, CLI_GROUP_DEVICE, NULL, "onenet: also subscribe $creq/# (plain brokers)" },
     { "backoff-min", KEY_BACKOFF_MIN, required_argument, CLI_GROUP_DEVICE, "ms", "first reconnect delay (default 500)" },
     { "backoff-max", KEY_BACKOFF_MAX, required_argument, CLI_GROUP_DEVICE, "ms", "longest reconnect delay (default 30000)" },
+    { "log-level", KEY_LOG_LEVEL, required_argument, CLI_GROUP_DEVICE, "level", "log up to error, warn, info (default) or debug; -d implies debug" },
+    { "quiet", 'q', no_argument, CLI_GROUP_DEVICE, NULL, "log errors only (--log-level error)" },
     { "devices", KEY_DEVICES, required_argument, CLI_GROUP_BENCH, "n", "devices to simulate (required)" },
     { "rate", KEY_RATE, required_argument, CLI_GROUP_BENCH, "n", "commands per second to random devices (default 100, 0 = none)" },
     { "duration", KEY_DURATION, required_argument, CLI_GROUP_BENCH, "seconds", "length of the command phase (default 10)" },
@@ -327,6 +331,20 @@ static bool cli_apply_identity(struct cli_options *o, int key, const char *arg)
     return false;
 }
 
+/* Kept as the level's own name, so --print-config shows it spelled the
+ * one way the parser accepts. */
+static bool cli_set_log_level(struct cli_options *o, const char *arg)
+{
+    enum cli_log_level level;
+
+    if (!cli_log_level_parse(arg, &level)) {
+        cli_error(o->prog, "invalid value '%s' for --log-level (error, warn, info or debug)", arg);
+        return false;
+    }
+    o->log_level = cli_log_level_name(level);
+    return true;
+}
+
 /* TLS, configuration and device options. TLS options are only stored
  * here: whether they fit together is checked once every layer is in
  * (config_defaults.c), since a file may supply one half of a pair. */
@@ -357,6 +375,9 @@ static bool cli_apply_device(struct cli_options *o, int key, const char *arg)
         }
         *(key == KEY_BACKOFF_MIN ? &o->backoff_min_ms : &o->backoff_max_ms) = ms;
         return true;
+    case KEY_LOG_LEVEL:
+        return cli_set_log_level(o, arg);
+    case 'q': o->quiet = true; return true;
     }
     return false;
 }
@@ -433,7 +454,14 @@ static bool cli_apply(const struct cli_command *cmd, struct cli_options *o, int 
     case KEY_SUBSCRIBE_COMMANDS:
     case KEY_BACKOFF_MIN:
     case KEY_BACKOFF_MAX:
+    case KEY_LOG_LEVEL:
         return cli_apply_device(o, key, arg);
+    case 'q':
+        /* One letter, two options: --quiet where the device group is
+         * taken, --qos everywhere else (no command takes both). */
+        if (cmd->groups & CLI_GROUP_DEVICE)
+            return cli_apply_device(o, key, arg);
+        return cli_set_number(o, key, arg);
     case KEY_DEVICES:
     case KEY_RATE:
     case KEY_DURATION:
@@ -554,7 +582,7 @@ enum cli_parse_result cli_parse(const struct cli_command *cmd, int argc, char **
         }
         if (!cli_apply(cmd, o, key, optarg))
             return CLI_PARSE_EXIT_USAGE;
-        cli_layers_note_flag(key, optarg);
+        cli_layers_note_flag(cmd, key, optarg);
     }
     /* getopt_long moves operands behind the options: the last word is it. */
     if ((cmd->groups & CLI_GROUP_OPERAND) && optind == argc - 1)

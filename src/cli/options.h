@@ -25,7 +25,9 @@ enum cli_group {
     CLI_GROUP_TLS = 1u << 4,     /* --tls --cafile --capath --cert --key --insecure --tls-version */
     CLI_GROUP_CONFIG = 1u << 5,  /* --config --print-config */
     CLI_GROUP_IDENTITY = 1u << 6, /* --profile --device-id --product-id --prefix */
-    CLI_GROUP_DEVICE = 1u << 7,  /* --led --property --subscribe-commands --backoff-min/max */
+    CLI_GROUP_DEVICE = 1u << 7,  /* --led --property --subscribe-commands --backoff-min/max
+                                    --log-level -q (no command takes it with TOPIC or BENCH,
+                                    whose -q is --qos) */
     CLI_GROUP_TOKEN = 1u << 8,   /* --device-key --method --expires --ttl */
     CLI_GROUP_WAIT = 1u << 9,    /* -W alone (send) */
     CLI_GROUP_WATCH = 1u << 10,  /* --watch */
@@ -122,6 +124,10 @@ struct cli_options {
     bool subscribe_commands;
     unsigned long backoff_min_ms;
     unsigned long backoff_max_ms;
+    /* "error", "warn", "info" or "debug" (static storage); NULL until the
+     * layers are in, then the effective level (-d, -q resolved) */
+    const char *log_level;
+    bool quiet;             /* -q: --log-level error */
     /* token */
     const char *device_key;
     const char *method;     /* md5, sha1, sha256; NULL = CLI_TOKEN_METHOD_DEFAULT */
