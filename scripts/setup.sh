@@ -17,7 +17,7 @@ PACKAGES=(
     openssl clang libclang-rt-14-dev valgrind gnuplot-nox
     gcc-arm-none-eabi libnewlib-arm-none-eabi
     gcc-xtensa-lx106 picolibc-xtensa-lx106-elf
-    procps iproute2
+    procps iproute2 python3
 )
 
 missing=()
