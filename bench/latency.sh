@@ -52,6 +52,8 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 BUILD="${1:-$ROOT/build-release}"
 COUNT="${COUNT:-2000}"
 WARMUP="${WARMUP:-200}"
@@ -68,18 +70,7 @@ for tool in mosquitto cmake python3 timeout; do
 done
 
 # Placement prefixes for the broker and the clients.
-BROKER_ON=()
-CLIENTS_ON=()
-if [ "$PIN" != none ] && ! command -v taskset >/dev/null 2>&1; then
-    echo "latency: taskset not found: CPU placement left to the scheduler" >&2
-    PIN=none
-fi
-if [ "$PIN" = split ] && [ "$(nproc)" -lt 2 ]; then PIN=0; fi
-case "$PIN" in
-    none) ;;
-    split) BROKER_ON=(taskset -c 1); CLIENTS_ON=(taskset -c 0) ;;
-    *) BROKER_ON=(taskset -c "$PIN"); CLIENTS_ON=(taskset -c "$PIN") ;;
-esac
+bench_placement latency
 
 if [ ! -f "$BUILD/CMakeCache.txt" ]; then
     cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
@@ -124,24 +115,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-cat >"$WORK/mosquitto.conf" <<CONF
-listener $PORT 127.0.0.1
-allow_anonymous true
-persistence false
-set_tcp_nodelay true
-CONF
-"${BROKER_ON[@]}" mosquitto -c "$WORK/mosquitto.conf" >"$WORK/mosquitto.log" 2>&1 &
-BROKER_PID=$!
-for _ in $(seq 100); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then break; fi
-    sleep 0.05
-done
-(exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null || {
-    echo "latency: mosquitto did not start" >&2
-    cat "$WORK/mosquitto.log" >&2
-    exit 2
-}
+bench_start_broker latency "set_tcp_nodelay true"
 
 # start_device KIND: launch it in the background (DEVICE_PID). The console
 # waits for the device's retained "online" before the first command.

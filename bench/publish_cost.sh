@@ -14,6 +14,8 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 BUILD="${1:-$ROOT/build-bench}"
 N1="${N1:-1000}"
 N2="${N2:-11000}"
@@ -44,24 +46,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# A free loopback port: bind to 0 and let the kernel choose.
-PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-cat >"$WORK/mosquitto.conf" <<EOF
-listener $PORT 127.0.0.1
-allow_anonymous true
-persistence false
-EOF
-mosquitto -c "$WORK/mosquitto.conf" >"$WORK/mosquitto.log" 2>&1 &
-BROKER_PID=$!
-for _ in $(seq 100); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then break; fi
-    sleep 0.05
-done
-(exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null || {
-    echo "publish_cost: mosquitto did not start" >&2
-    cat "$WORK/mosquitto.log" >&2
-    exit 2
-}
+bench_start_broker publish_cost
 
 # ir PROGRAM N: total user-space instructions of one run.
 ir() {

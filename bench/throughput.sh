@@ -48,6 +48,8 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 BUILD="${1:-$ROOT/build-release}"
 RUNS="${RUNS:-5}"
 COUNT0="${COUNT0:-200000}"
@@ -61,18 +63,7 @@ if [ -n "$BASELINE" ]; then VARIANTS="midge-baseline $VARIANTS"; fi
 # Longest any one program may run (each also bounds itself to 120 s).
 RUN_TIMEOUT=150
 PIN="${PIN:-none}"
-BROKER_ON=()
-CLIENTS_ON=()
-if [ "$PIN" != none ] && ! command -v taskset >/dev/null 2>&1; then
-    echo "throughput: taskset not found: CPU placement left to the scheduler" >&2
-    PIN=none
-fi
-if [ "$PIN" = split ] && [ "$(nproc)" -lt 2 ]; then PIN=0; fi
-case "$PIN" in
-    none) ;;
-    split) BROKER_ON=(taskset -c 1); CLIENTS_ON=(taskset -c 0) ;;
-    *) BROKER_ON=(taskset -c "$PIN"); CLIENTS_ON=(taskset -c "$PIN") ;;
-esac
+bench_placement throughput
 
 for tool in mosquitto cmake python3 timeout; do
     command -v "$tool" >/dev/null 2>&1 || { echo "throughput: $tool not found" >&2; exit 2; }
@@ -99,25 +90,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# A free loopback port: bind to 0 and let the kernel choose.
-PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-cat >"$WORK/mosquitto.conf" <<CONF
-listener $PORT 127.0.0.1
-allow_anonymous true
-persistence false
-max_queued_messages 0
-CONF
-"${BROKER_ON[@]}" mosquitto -c "$WORK/mosquitto.conf" >"$WORK/mosquitto.log" 2>&1 &
-BROKER_PID=$!
-for _ in $(seq 100); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then break; fi
-    sleep 0.05
-done
-(exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null || {
-    echo "throughput: mosquitto did not start" >&2
-    cat "$WORK/mosquitto.log" >&2
-    exit 2
-}
+bench_start_broker throughput "max_queued_messages 0"
 
 # program VARIANT: the executable and its MODE argument.
 program() {
