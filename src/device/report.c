@@ -74,7 +74,12 @@ bool midge_device__eat_base(const midge_device *dev, const char **t, size_t *n)
     return ok;
 }
 
-/* mqtt: retained {prefix}/state = {"led":"on"} at QoS 1. */
+/* mqtt: retained {prefix}/state = {"led":"on"} at QoS 0. The state is a
+ * last value, published again after every CONNACK: a report lost with a
+ * connection is replaced by the one sent on reconnecting, and TCP keeps the
+ * order of the rest. At QoS 1 the broker would owe the device a PUBACK for
+ * every report, work that sits between a command's answer and the next
+ * command. */
 static midge_status add_mqtt_state(const midge_device *dev, midge_device_out *out, bool led)
 {
     midge_device__wr w;
@@ -84,7 +89,7 @@ static midge_status add_mqtt_state(const midge_device *dev, midge_device_out *ou
     midge_device__put_str(&w, "/state");
     size_t topic_len = midge_device__msg_payload(&w);
     midge_device__put_str(&w, led ? "{\"led\":\"on\"}" : "{\"led\":\"off\"}");
-    return midge_device__msg_commit(out, &w, topic_len, 1, true);
+    return midge_device__msg_commit(out, &w, topic_len, 0, true);
 }
 
 /* onenet: a type 3 data point on $dp (onenet.md section 1): the type byte,

@@ -214,7 +214,7 @@ static void test_mqtt_connack_subscribes_and_announces_online_then_state(void **
     expect_sub(&f.out, 1, "TurnipRobot", 1);
     assert_int_equal(f.out.msg_count, 2);
     expect_msg(&f.out, 0, "devices/lamp1/status", "online", 1, true);
-    expect_msg(&f.out, 1, "devices/lamp1/state", "{\"led\":\"off\"}", 1, true);
+    expect_msg(&f.out, 1, "devices/lamp1/state", "{\"led\":\"off\"}", 0, true);
 }
 
 static void test_mqtt_custom_prefix_is_used_for_every_topic(void **state)
@@ -233,7 +233,7 @@ static void test_mqtt_custom_prefix_is_used_for_every_topic(void **state)
     assert_string_equal(f.out.will.topic, "home/kitchen/lamp/status");
     assert_int_equal(midge_device_on_connack(&f.dev, &f.out), MIDGE_OK);
     expect_sub(&f.out, 0, "home/kitchen/lamp/cmd/request/+", 1);
-    expect_msg(&f.out, 1, "home/kitchen/lamp/state", "{\"led\":\"on\"}", 1, true);
+    expect_msg(&f.out, 1, "home/kitchen/lamp/state", "{\"led\":\"on\"}", 0, true);
 
     assert_int_equal(deliver(&f, "home/kitchen/lamp/cmd/request/9", "off"), MIDGE_OK);
     expect_msg(&f.out, 0, "home/kitchen/lamp/cmd/response/9", "off", 1, false);
@@ -268,7 +268,7 @@ static void test_on_command_replies_then_reports_retained_state(void **state)
     assert_true(midge_device_led(&f.dev));
     assert_int_equal(f.out.msg_count, 2);
     expect_msg(&f.out, 0, "devices/lamp1/cmd/response/42", "on", 1, false);
-    expect_msg(&f.out, 1, "devices/lamp1/state", "{\"led\":\"on\"}", 1, true);
+    expect_msg(&f.out, 1, "devices/lamp1/state", "{\"led\":\"on\"}", 0, true);
     expect_log(&f.out, MIDGE_DEVICE_LOG_INFO, "led on");
     assert_int_equal(midge_device_get_stats(&f.dev)->commands, 1);
 }
@@ -296,7 +296,7 @@ static void test_status_reports_state_without_changing_it(void **state)
     assert_false(midge_device_led(&f.dev));
     assert_int_equal(f.out.msg_count, 2);
     expect_msg(&f.out, 0, "devices/lamp1/cmd/response/s1", "off", 1, false);
-    expect_msg(&f.out, 1, "devices/lamp1/state", "{\"led\":\"off\"}", 1, true);
+    expect_msg(&f.out, 1, "devices/lamp1/state", "{\"led\":\"off\"}", 0, true);
 }
 
 static void test_toggle_delivered_twice_flips_once_with_same_reply(void **state)
@@ -549,7 +549,7 @@ static void test_plain_topic_acts_on_commands_without_replying(void **state)
     assert_int_equal(deliver(&f, "TurnipRobot", "on"), MIDGE_OK);
     assert_true(f.out.led_changed);
     assert_int_equal(f.out.msg_count, 1); /* the state report only */
-    expect_msg(&f.out, 0, "devices/lamp1/state", "{\"led\":\"on\"}", 1, true);
+    expect_msg(&f.out, 0, "devices/lamp1/state", "{\"led\":\"on\"}", 0, true);
 
     assert_int_equal(deliver(&f, "house/hall/lights", "toggle"), MIDGE_OK);
     assert_false(midge_device_led(&f.dev));
@@ -576,7 +576,7 @@ static void test_local_led_change_reports_state_only_on_change(void **state)
     assert_int_equal(midge_device_set_led(&f.dev, true, &f.out), MIDGE_OK);
     assert_true(f.out.led_changed);
     assert_int_equal(f.out.msg_count, 1);
-    expect_msg(&f.out, 0, "devices/lamp1/state", "{\"led\":\"on\"}", 1, true);
+    expect_msg(&f.out, 0, "devices/lamp1/state", "{\"led\":\"on\"}", 0, true);
     assert_int_equal(midge_device_set_led(&f.dev, true, &f.out), MIDGE_OK);
     assert_false(f.out.led_changed);
     assert_int_equal(f.out.msg_count, 0);
