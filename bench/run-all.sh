@@ -64,7 +64,7 @@ run footprint footprint.txt "$ROOT/scripts/footprint.sh"
 
 # --- the table ----------------------------------------------------------------
 if [ -f "$OUT_DIR/throughput.txt" ]; then
-    while IFS= read -r line; do SUMMARY+=("$line"); done < <(sed -n 's/^ratio: //p' "$OUT_DIR/throughput.txt")
+    while IFS= read -r line; do SUMMARY+=("$line"); done < <(sed -n -e 's/^ratio: //p' -e '/^ceiling: /p' "$OUT_DIR/throughput.txt")
 fi
 if [ -f "$OUT_DIR/latency.txt" ]; then
     while IFS= read -r line; do SUMMARY+=("$line"); done < <(sed -n 's/^ratio: //p' "$OUT_DIR/latency.txt")

@@ -225,6 +225,30 @@ best() {
     echo "$best_v"
 }
 
+# ceiling QOS: the most messages per second the broker could pass if it
+# were busy all the time, at the least CPU per message it spent in any
+# variant: no publisher can go faster through this broker on this machine.
+# Set against libmosquitto's best variant, it is the highest "midge is"
+# ratio any publisher could reach here.
+ceiling() {
+    local qos="$1" v us least="" b mrate lrate
+    for v in $VARIANTS; do
+        available "$v" || continue
+        us="$(field "$v" "$qos" 6 | median)"
+        [ "$us" = "-" ] && continue
+        if [ -z "$least" ] || awk -v a="$us" -v b="$least" 'BEGIN { exit !(a < b) }'; then least="$us"; fi
+    done
+    b="$(best mosquitto "$qos")"
+    [ -n "$least" ] && [ -n "$b" ] || return 0
+    mrate="$(field midge "$qos" 3 | median)"
+    lrate="$(field "$b" "$qos" 3 | median)"
+    awk -v us="$least" -v m="$mrate" -v l="$lrate" -v q="$qos" -v b="$b" 'BEGIN {
+        if (us <= 0 || m == "-" || l == "-" || l <= 0) exit
+        c = 1e6 / us
+        printf "ceiling: throughput QoS %d: broker CPU caps every publisher at %.0f msg/s (%.2f us per message):", q, c, us
+        printf " %.2fx libmosquitto[%s] at most; midge reaches %.0f%% of it\n", c / l, b, m / c * 100 }'
+}
+
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b == 0) print "-"; else printf "%.2f", a / b }'; }
 
 for qos in 0 1; do
@@ -268,4 +292,5 @@ for qos in 0 1; do
         fi
         echo "ratio: throughput QoS $qos midge/${name}[$b] rate $r (rounds $range), CPU per message $name/midge $cr $verdict"
     done
+    ceiling "$qos"
 done
