@@ -36,7 +36,7 @@
 
 /* Every encoder ends here: the status out-parameter may be NULL, and one
  * out-of-line copy of that test is smaller than one per return. */
-static size_t finish(midge_status *st, midge_status value, size_t n)
+MIDGE_CODEC__COLD static size_t finish(midge_status *st, midge_status value, size_t n)
 {
     if (st != NULL)
         *st = value;
@@ -351,8 +351,9 @@ static void out_field(body_out *o, const void *src, size_t n)
     out_bytes(o, src, n);
 }
 
-/* What a NUL-terminated string field must be. */
-enum { FIELD_TEXT, FIELD_NAME, FIELD_FILTER, FIELD_BINARY };
+/* What a NUL-terminated string field must be. A name and a filter are
+ * midge_topic__check()'s `filter` argument, false and true. */
+enum { FIELD_NAME, FIELD_FILTER, FIELD_TEXT, FIELD_BINARY };
 
 /* A NUL-terminated field, validated as `kind`; false when absent or invalid.
  * Every check refuses more than 65535 bytes (1.5.3). */
@@ -362,12 +363,10 @@ static bool out_string(body_out *o, const char *s, int kind)
         return false;
     size_t n = midge_codec__strlen(s, MIDGE_CODEC__MAX_STRING);
     bool ok = n <= MIDGE_CODEC__MAX_STRING;
-    if (kind == FIELD_TEXT)
+    if (kind <= FIELD_FILTER) /* 3.1.3.2: the will topic; 4.7.1 */
+        ok = midge_topic__check((const uint8_t *)s, n, kind) == MIDGE_MALFORMED_NONE;
+    else if (kind == FIELD_TEXT)
         ok = midge_utf8_valid((const uint8_t *)s, n);
-    else if (kind == FIELD_NAME)
-        ok = midge_topic_name_valid(s, n); /* 3.1.3.2: the will topic */
-    else if (kind == FIELD_FILTER)
-        ok = midge_topic_filter_valid(s, n); /* 4.7.1 */
     out_field(o, s, n);
     return ok;
 }
@@ -409,9 +408,8 @@ static bool connect_body(body_out *o, const void *arg)
         /* 3.1.2-14: QoS 3 is not a will QoS. */
         if (w->qos > 2 || (w->payload == NULL && w->payload_len != 0))
             return false;
-        flags |= CONNECT_WILL_FLAG | (uint8_t)(w->qos << CONNECT_WILL_QOS_SHIFT);
-        if (w->retain)
-            flags |= CONNECT_WILL_RETAIN;
+        flags |= CONNECT_WILL_FLAG | (uint8_t)(w->qos << CONNECT_WILL_QOS_SHIFT) |
+                 (uint8_t)(w->retain ? CONNECT_WILL_RETAIN : 0u);
     }
     if (c->username != NULL)
         flags |= CONNECT_USERNAME;
@@ -492,10 +490,10 @@ MIDGE_CODEC__COLD_IF_FAST static size_t publish_checked(uint8_t *buf, size_t cap
                                                         const midge_publish *m, uint32_t dup_id)
 {
     uint32_t rem = publish_remaining(m);
-    size_t total = midge_codec__packet_size(rem);
 
     if (rem == 0)
         return 0;
+    size_t total = midge_codec__packet_size(rem);
     if (cap < total)
         return total;
     uint8_t *p = midge_codec__put_header(buf, publish_first_byte(m, dup_id), rem);
@@ -618,16 +616,9 @@ size_t midge_codec_encode_ack(uint8_t *buf, size_t cap, uint8_t type, uint16_t p
 /* SUBSCRIBE (subs given) or UNSUBSCRIBE (filters given). 3.8.3-3 /
  * 3.10.3-2: at least one filter; every filter valid (4.7.1); 3.8.3-4: a
  * requested QoS is 0..2; 2.3.1-1: a non-zero packet id. */
-typedef struct filter_list {
-    uint16_t id;
-    const char *const *filters;
-    const midge_subscription *subs;
-    size_t count;
-} filter_list;
-
 static bool filters_body(body_out *o, const void *arg)
 {
-    const filter_list *l = arg;
+    const midge_codec__filters *l = arg;
 
     if (l->count == 0 || (l->filters == NULL && l->subs == NULL) || l->id == 0)
         return false;
@@ -648,53 +639,56 @@ static bool filters_body(body_out *o, const void *arg)
     return true;
 }
 
-MIDGE_CORE__FN
-size_t midge_codec__size_filters(const char *const *filters, const midge_subscription *subs,
-                                 size_t count)
+/* Out of line: its three callers then build the list and make one call. */
+MIDGE_CODEC__COLD MIDGE_CORE__FN size_t midge_codec__size_filters(const midge_codec__filters *l)
 {
-    /* Every non-zero id takes two bytes: 1 stands for whichever is used. */
-    filter_list l = {1, filters, subs, count};
-
-    return size_body(filters_body, &l);
+    return size_body(filters_body, l);
 }
 
 MIDGE_CORE__FN
-size_t midge_codec__encode_filters(uint8_t *buf, size_t cap, uint16_t packet_id,
-                                   const char *const *filters, const midge_subscription *subs,
-                                   size_t count, midge_status *st)
+size_t midge_codec__encode_filters(uint8_t *buf, size_t cap, const midge_codec__filters *l,
+                                   midge_status *st)
 {
-    filter_list l = {packet_id, filters, subs, count};
     /* 3.8.1 / 3.10.1: both carry fixed flags 0010. */
-    uint8_t type = subs != NULL ? MIDGE_SUBSCRIBE : MIDGE_UNSUBSCRIBE;
+    uint8_t type = l->subs != NULL ? MIDGE_SUBSCRIBE : MIDGE_UNSUBSCRIBE;
 
     return encode_body(buf, cap, (uint8_t)(type << 4 | MIDGE_CODEC__FLAGS_SUBSCRIBE),
-                       filters_body, &l, st);
+                       filters_body, l, st);
 }
 
 /* The public four: a NULL list reaches filters_body as "neither given",
- * which it refuses, so they need no checks of their own. */
+ * which it refuses, so they need no checks of their own. Every non-zero id
+ * takes two bytes: to size, 1 stands for whichever is used. */
 size_t midge_codec_size_subscribe(const midge_subscription *subs, size_t count)
 {
-    return midge_codec__size_filters(NULL, subs, count);
+    midge_codec__filters l = {1, NULL, subs, count};
+
+    return midge_codec__size_filters(&l);
 }
 
 size_t midge_codec_encode_subscribe(uint8_t *buf, size_t cap, uint16_t packet_id,
                                     const midge_subscription *subs, size_t count,
                                     midge_status *st)
 {
-    return midge_codec__encode_filters(buf, cap, packet_id, NULL, subs, count, st);
+    midge_codec__filters l = {packet_id, NULL, subs, count};
+
+    return midge_codec__encode_filters(buf, cap, &l, st);
 }
 
 size_t midge_codec_size_unsubscribe(const char *const *filters, size_t count)
 {
-    return midge_codec__size_filters(filters, NULL, count);
+    midge_codec__filters l = {1, filters, NULL, count};
+
+    return midge_codec__size_filters(&l);
 }
 
 size_t midge_codec_encode_unsubscribe(uint8_t *buf, size_t cap, uint16_t packet_id,
                                       const char *const *filters, size_t count,
                                       midge_status *st)
 {
-    return midge_codec__encode_filters(buf, cap, packet_id, filters, NULL, count, st);
+    midge_codec__filters l = {packet_id, filters, NULL, count};
+
+    return midge_codec__encode_filters(buf, cap, &l, st);
 }
 
 /* PINGREQ and DISCONNECT: a fixed header with flags 0 and an empty body,

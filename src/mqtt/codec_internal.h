@@ -204,16 +204,25 @@ MIDGE_CODEC__ALWAYS_INLINE static inline
 size_t midge_codec__publish_qos0(uint8_t *buf, size_t cap, const midge_publish *m);
 #endif
 
-/* SUBSCRIBE when `subs` is given, else UNSUBSCRIBE with `filters`: the
- * packet size (0 = invalid) and the encoder, for the session, which picks
- * the packet id itself between the two calls. */
+/* SUBSCRIBE when `subs` is given, else UNSUBSCRIBE with `filters`. */
+typedef struct midge_codec__filters {
+    uint16_t id; /* any non-zero id sizes the packet the same */
+    const char *const *filters;
+    const midge_subscription *subs;
+    size_t count;
+} midge_codec__filters;
+
+/* The packet size (0 = invalid) and the encoder, for the session, which
+ * picks the packet id itself between the two calls. */
+MIDGE_CORE__FN size_t midge_codec__size_filters(const midge_codec__filters *l);
 MIDGE_CORE__FN
-size_t midge_codec__size_filters(const char *const *filters, const midge_subscription *subs,
-                                 size_t count);
-MIDGE_CORE__FN
-size_t midge_codec__encode_filters(uint8_t *buf, size_t cap, uint16_t packet_id,
-                                   const char *const *filters, const midge_subscription *subs,
-                                   size_t count, midge_status *st);
+size_t midge_codec__encode_filters(uint8_t *buf, size_t cap, const midge_codec__filters *l,
+                                   midge_status *st);
+
+/* Every check of a topic name or, with `filter`, a topic filter, byte by
+ * byte: what midge_topic__check_name and midge_topic__check_filter return,
+ * without the former's fast path. */
+MIDGE_CORE__FN midge_malformed midge_topic__check(const uint8_t *t, size_t len, bool filter);
 
 /* Length of a NUL-terminated string, or `limit + 1` when it is longer than
  * `limit` (so a missing terminator cannot run away further than needed).

@@ -60,11 +60,16 @@ midge_status session__fail(midge_session *s, midge_status status, size_t packet_
     return status;
 }
 
-MIDGE_CORE__FN void session__trace_out(const midge_session *s, const uint8_t *packet, size_t len)
+/* Out of line: queue_filters(), the receive path and the packet id search
+ * share the one loop. */
+MIDGE_CODEC__COLD MIDGE_CORE__FN unsigned session__ack_slot(const midge_session *s, uint16_t id)
 {
-    if (s->trace != NULL) {
-        s->trace(s->user, true, packet, len);
+    unsigned slot = 0;
+
+    while (slot < MIDGE_MAX_PENDING_ACKS && s->pending_acks[slot] != id) {
+        slot++;
     }
+    return slot;
 }
 
 /* --- tx queue -------------------------------------------------------------- */
@@ -89,9 +94,11 @@ static uint8_t *tx_reserve(midge_session *s, size_t need)
     return s->tx + s->tx_len;
 }
 
-static void tx_commit(midge_session *s, size_t n)
+MIDGE_CORE__FN void session__tx_commit(midge_session *s, size_t n)
 {
-    session__trace_out(s, s->tx + s->tx_len, n);
+    if (s->trace != NULL) {
+        s->trace(s->user, true, s->tx + s->tx_len, n);
+    }
     s->tx_len += (uint32_t)n;
 }
 
@@ -113,7 +120,7 @@ MIDGE_CORE__FN midge_status session__queue_fixed(midge_session *s, unsigned firs
     if (id != 0) {
         midge_codec__put_u16(p + 2, (uint16_t)id);
     }
-    tx_commit(s, len);
+    session__tx_commit(s, len);
     return MIDGE_OK;
 }
 
@@ -170,8 +177,8 @@ midge_status midge_session_connect(midge_session *s, const midge_connect_opts *o
     if (n == 0) {
         return st;
     }
-    s->tx_len = (uint32_t)n;
-    session__trace_out(s, s->tx, n);
+    /* Written at the front of tx, which transport_lost() emptied. */
+    session__tx_commit(s, n);
     /* CONNACK decides what the store becomes, so it stays unsent until then. */
     s->flags = opts->clean_session ? SESSION_FLAG_CLEAN : 0;
     s->keepalive_s = opts->keepalive_s;
@@ -191,15 +198,18 @@ MIDGE_CODEC__COLD_IF_FAST static midge_status publish0_checked(midge_session *s,
                                                                const midge_publish *msg)
 {
     /* tx is non-NULL whenever connected: CONNECT went out through it. The
-     * codec writes only when the packet fits the room it is given. */
-    size_t room = s->tx_size - s->tx_len;
-    size_t n = midge_codec__publish_into(s->tx + s->tx_len, room, msg, 0);
+     * codec writes only when the packet fits the room it is given. The
+     * small build (config.h) gives it none: it sizes, then writes below,
+     * which is less code than trying the room first. */
+    size_t room = MIDGE_FAST_PATHS ? s->tx_size - s->tx_len : 0;
+    uint8_t *end = MIDGE_FAST_PATHS ? s->tx + s->tx_len : NULL;
+    size_t n = midge_codec__publish_into(end, room, msg, 0);
     if (n == 0) {
         return MIDGE_ERR_INVALID;
     }
     if (n > room) {
-        /* Rare: sliding the queue down may make the room; only this path
-         * encodes (and so validates) a second time. */
+        /* Sliding the queue down may make the room; only this path (the
+         * only one in the small build) encodes, and so validates, twice. */
         if (n > s->tx_size) {
             return MIDGE_ERR_NO_SPACE;
         }
@@ -209,7 +219,7 @@ MIDGE_CODEC__COLD_IF_FAST static midge_status publish0_checked(midge_session *s,
         }
         (void)midge_codec__publish_into(p, n, msg, 0);
     }
-    tx_commit(s, n);
+    session__tx_commit(s, n);
     return MIDGE_OK;
 }
 
@@ -226,7 +236,7 @@ static midge_status publish0(midge_session *s, const midge_publish *msg)
 #if MIDGE_FAST_PATHS
     size_t n = midge_codec__publish_qos0(s->tx + s->tx_len, s->tx_size - s->tx_len, msg);
     if (n != 0) {
-        tx_commit(s, n);
+        session__tx_commit(s, n);
         return MIDGE_OK;
     }
 #endif
@@ -258,10 +268,10 @@ static midge_status queue_filters(midge_session *s, const char *const *filters,
                                   const midge_subscription *subs, size_t count,
                                   uint16_t *packet_id)
 {
-    int slot = 0;
     /* The codec judges the arguments (none, no filter, a bad one): checked
      * once, there, before the state, as a bad call is bad in any state. */
-    size_t size = midge_codec__size_filters(filters, subs, count);
+    midge_codec__filters l = {1, filters, subs, count};
+    size_t size = midge_codec__size_filters(&l);
 
     if (size == 0) {
         return MIDGE_ERR_INVALID;
@@ -272,10 +282,9 @@ static midge_status queue_filters(midge_session *s, const char *const *filters,
     if (size > s->tx_size) {
         return MIDGE_ERR_NO_SPACE;
     }
-    while (s->pending_acks[slot] != 0) {
-        if (++slot == MIDGE_MAX_PENDING_ACKS) {
-            return MIDGE_AGAIN;
-        }
+    unsigned slot = session__ack_slot(s, 0);
+    if (slot == MIDGE_MAX_PENDING_ACKS) {
+        return MIDGE_AGAIN;
     }
     uint8_t *p = tx_reserve(s, size);
     if (p == NULL) {
@@ -286,8 +295,9 @@ static midge_status queue_filters(midge_session *s, const char *const *filters,
         return MIDGE_AGAIN;
     }
     /* Validated and sized above, with the same id length: cannot fail. */
-    (void)midge_codec__encode_filters(p, size, id, filters, subs, count, NULL);
-    tx_commit(s, size);
+    l.id = id;
+    (void)midge_codec__encode_filters(p, size, &l, NULL);
+    session__tx_commit(s, size);
     s->pending_acks[slot] = id;
     if (packet_id != NULL) {
         *packet_id = id;

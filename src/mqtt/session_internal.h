@@ -77,8 +77,9 @@ MIDGE_CORE__FN void session__qos2_remove(midge_session *s, uint16_t id);
 
 /* --- session.c ----------------------------------------------------------- */
 
-/* Report an outgoing packet to the trace callback, if any. */
-MIDGE_CORE__FN void session__trace_out(const midge_session *s, const uint8_t *packet, size_t len);
+/* The `n` bytes just written at the end of tx become pending: they are
+ * reported to the trace callback, if any, as one outgoing packet. */
+MIDGE_CORE__FN void session__tx_commit(midge_session *s, size_t n);
 
 MIDGE_CORE__FN void session__emit(midge_session *s, midge_event *ev);
 
@@ -87,6 +88,11 @@ MIDGE_CORE__FN void session__emit(midge_session *s, midge_event *ev);
  * 0); returns `status`. */
 MIDGE_CORE__FN
 midge_status session__fail(midge_session *s, midge_status status, size_t packet_size);
+
+/* Slot of pending_acks holding `id` (SUBSCRIBE/UNSUBSCRIBE awaiting their
+ * acknowledgement), or MIDGE_MAX_PENDING_ACKS when none does; id 0 finds a
+ * free slot. */
+MIDGE_CORE__FN unsigned session__ack_slot(const midge_session *s, uint16_t id);
 
 /* Bytes tx can take, counting what sliding its pending bytes down frees. */
 MIDGE_CORE__FN size_t session__tx_free(const midge_session *s);

@@ -11,20 +11,6 @@
 
 #include "session_internal.h"
 
-/* Slot awaiting SUBACK/UNSUBACK `id`; 0 marks a free slot, never an id. */
-static int pending_ack_find(const midge_session *s, uint16_t id)
-{
-    if (id == 0) {
-        return -1;
-    }
-    for (int i = 0; i < MIDGE_MAX_PENDING_ACKS; i++) {
-        if (s->pending_acks[i] == id) {
-            return i;
-        }
-    }
-    return -1;
-}
-
 /* --- Receiving ------------------------------------------------------------ */
 
 /* The event is the caller's, zeroed, with the packet id set: every packet
@@ -127,9 +113,10 @@ static midge_status dispatch(midge_session *s, const midge_packet *pkt)
     if (type == MIDGE_PINGRESP) {
         ev.type = MIDGE_EV_PINGRESP;
     } else if (type >= MIDGE_SUBACK) {
-        /* SUBACK / UNSUBACK for an id we did not send are tolerated (ignored). */
-        int slot = pending_ack_find(s, id);
-        if (slot < 0) {
+        /* SUBACK / UNSUBACK for an id we did not send are tolerated (ignored).
+         * The codec refused id 0, which would find a free slot. */
+        unsigned slot = session__ack_slot(s, id);
+        if (slot == MIDGE_MAX_PENDING_ACKS) {
             return MIDGE_OK;
         }
         s->pending_acks[slot] = 0;
