@@ -6,9 +6,14 @@
  * only when the environment is silent, the file. The values go through the
  * same apply function as flags (options.c), so a value is checked the same
  * way wherever it comes from; only the error line's prefix says where.
+ *
+ * Which options are layered, under which names, how --print-config reads
+ * and masks them: all of it comes from the option table (options.h), and
+ * nothing here names an option.
  */
 #include <ctype.h>
 #include <errno.h>
+#include <getopt.h>
 #include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -30,9 +35,6 @@ enum cli_layer {
     CLI_LAYER_ENV,
     CLI_LAYER_FILE
 };
-
-/* Enough for the whole option table with room to grow; checked at run time. */
-#define CLI_LAYER_MAX_OPTIONS 96
 
 struct cli_layer_record {
     enum cli_layer layer;
@@ -58,46 +60,40 @@ struct cli_ini {
     const char *secret; /* first secret key seen, for the permission warning */
 };
 
-static struct cli_layer_record cli_records[CLI_LAYER_MAX_OPTIONS];
+static struct cli_layer_record cli_records[CLI_OPTION_MAX];
 
 /* The file's entries outlive the parse: options point at their values. A
  * static owner keeps them reachable until exit (no leak report). */
 static struct cli_ini cli_file;
 
-/* Keys that hold credentials: masked by --print-config, and the reason a
- * loosely-permitted file draws a warning. */
-static bool cli_is_secret(const char *name)
+/* Options the environment and the file may set, and --print-config shows
+ * one row each: all but the flags only a command line means (--help) and
+ * the one naming the file, which has a layer of its own. */
+static bool cli_is_layered(const struct cli_option *opt)
 {
-    return strcmp(name, "password") == 0 || strcmp(name, "device-key") == 0;
+    return (opt->flags & (CLI_OPT_FLAG_ONLY | CLI_OPT_CONFIG_FILE)) == 0;
 }
 
-/* Flags that only make sense on a command line. */
-static bool cli_flag_only(const char *name)
-{
-    return strcmp(name, "help") == 0 || strcmp(name, "version") == 0 ||
-           strcmp(name, "print-config") == 0;
-}
-
-static bool cli_is_repeatable(int key) { return key == 't'; }
-
-static size_t cli_option_index(const char *name, struct cli_option_info *info)
+/* The index of the first entry with this long name (or, with name NULL,
+ * with one of these flags); SIZE_MAX when there is none. */
+static size_t cli_option_find(const char *name, unsigned flags)
 {
     size_t n = cli_option_count();
 
     for (size_t i = 0; i < n; i++) {
-        cli_option_info_at(NULL, i, info);
-        if (strcmp(info->long_name, name) == 0)
+        const struct cli_option *opt = cli_option_at(i);
+        if (name != NULL ? strcmp(opt->long_name, name) == 0 : (opt->flags & flags) != 0)
             return i;
     }
     return SIZE_MAX;
 }
 
+static size_t cli_option_index(const char *name) { return cli_option_find(name, 0); }
+
 static void cli_record(size_t i, enum cli_layer layer, const char *value)
 {
     struct cli_layer_record *r = &cli_records[i];
 
-    if (i >= CLI_LAYER_MAX_OPTIONS)
-        return;
     r->layer = layer;
     if (r->count < CLI_MAX_TOPICS)
         r->values[r->count++] = value ? value : "true";
@@ -111,11 +107,10 @@ void cli_layers_reset(void)
 void cli_layers_note_flag(const struct cli_command *cmd, int key, const char *arg)
 {
     size_t n = cli_option_count();
-    struct cli_option_info info;
 
     for (size_t i = 0; i < n; i++) {
-        cli_option_info_at(cmd, i, &info);
-        if (info.key == key && info.accepted) {
+        const struct cli_option *opt = cli_option_at(i);
+        if (opt->key == key && cli_option_accepted(cmd, opt)) {
             cli_record(i, CLI_LAYER_FLAG, arg);
             return;
         }
@@ -124,30 +119,27 @@ void cli_layers_note_flag(const struct cli_command *cmd, int key, const char *ar
 
 bool cli_layers_given(const char *long_name)
 {
-    struct cli_option_info info;
-    size_t i = cli_option_index(long_name, &info);
+    size_t i = cli_option_index(long_name);
 
-    return i < CLI_LAYER_MAX_OPTIONS && cli_records[i].layer != CLI_LAYER_NONE;
+    return i != SIZE_MAX && cli_records[i].layer != CLI_LAYER_NONE;
 }
 
 /* Flag beats environment beats file (the enum's order); an option no
  * layer set is the weakest. */
 static unsigned cli_layer_strength(const char *long_name)
 {
-    struct cli_option_info info;
-    size_t i = cli_option_index(long_name, &info);
+    size_t i = cli_option_index(long_name);
 
-    if (i >= CLI_LAYER_MAX_OPTIONS || cli_records[i].layer == CLI_LAYER_NONE)
+    if (i == SIZE_MAX || cli_records[i].layer == CLI_LAYER_NONE)
         return 0;
     return (unsigned)(CLI_LAYER_FILE + 1 - cli_records[i].layer);
 }
 
 void cli_layers_forget(const char *long_name)
 {
-    struct cli_option_info info;
-    size_t i = cli_option_index(long_name, &info);
+    size_t i = cli_option_index(long_name);
 
-    if (i < CLI_LAYER_MAX_OPTIONS)
+    if (i != SIZE_MAX)
         memset(&cli_records[i], 0, sizeof cli_records[i]);
 }
 
@@ -179,7 +171,7 @@ static bool cli_parse_bool(const char *s, bool *out)
  * `where` so the user sees which line or variable to fix. *shown is the
  * value as --print-config writes it ("true"/"false" for a boolean). */
 static bool cli_apply_layered(const struct cli_command *cmd, struct cli_options *o,
-                              const struct cli_option_info *info, const char *value,
+                              const struct cli_option *opt, const char *value,
                               const char *where, const char **shown)
 {
     const char *prog = o->prog;
@@ -188,14 +180,14 @@ static bool cli_apply_layered(const struct cli_command *cmd, struct cli_options 
 
     o->prog = where;
     *shown = value;
-    if (info->takes_arg) {
-        ok = cli_option_apply(cmd, o, info->key, value);
+    if (opt->has_arg != no_argument) {
+        ok = cli_option_apply(cmd, o, opt->key, value);
     } else if (!cli_parse_bool(value, &on)) {
-        cli_error(o->prog, "invalid value '%s' for %s (true or false)", value, info->long_name);
+        cli_error(o->prog, "invalid value '%s' for %s (true or false)", value, opt->long_name);
         ok = false;
     } else {
         /* false means "not given": a flag has no way to be switched off. */
-        ok = on ? cli_option_apply(cmd, o, info->key, NULL) : true;
+        ok = on ? cli_option_apply(cmd, o, opt->key, NULL) : true;
         *shown = on ? "true" : "false";
     }
     o->prog = prog;
@@ -243,7 +235,8 @@ static bool cli_ini_add(struct cli_ini *f, const char *name, const char *value)
 static int cli_ini_handler(void *user, const char *section, const char *name, const char *value)
 {
     struct cli_ini *f = user;
-    struct cli_option_info info;
+    size_t i = cli_option_index(name);
+    const struct cli_option *opt = i != SIZE_MAX ? cli_option_at(i) : NULL;
 
     if (strcmp(section, "midge") != 0) {
         if (section[0] == '\0')
@@ -253,16 +246,16 @@ static int cli_ini_handler(void *user, const char *section, const char *name, co
                      section);
         return 0;
     }
-    if (cli_option_index(name, &info) == SIZE_MAX || cli_flag_only(name)) {
+    if (opt == NULL || (opt->flags & CLI_OPT_FLAG_ONLY)) {
         snprintf(f->err, sizeof f->err, "unknown key '%s'", name);
         return 0;
     }
-    if (strcmp(name, "config") == 0) {
-        snprintf(f->err, sizeof f->err, "'config' cannot name another file");
+    if (opt->flags & CLI_OPT_CONFIG_FILE) {
+        snprintf(f->err, sizeof f->err, "'%s' cannot name another file", opt->long_name);
         return 0;
     }
-    if (cli_is_secret(name) && f->secret == NULL)
-        f->secret = strcmp(name, "password") == 0 ? "password" : "device-key";
+    if ((opt->flags & CLI_OPT_SECRET) && f->secret == NULL)
+        f->secret = opt->long_name;
     if (!cli_ini_add(f, name, value)) {
         snprintf(f->err, sizeof f->err, "out of memory");
         return 0;
@@ -341,58 +334,59 @@ static const char *cli_env_value(const char *long_name, char *name, size_t cap)
 }
 
 static bool cli_apply_env(const struct cli_command *cmd, struct cli_options *o, size_t i,
-                          const struct cli_option_info *info, bool *taken)
+                          bool *taken)
 {
+    const struct cli_option *opt = cli_option_at(i);
     char name[80];
     char where[160];
-    const char *v = cli_env_value(info->long_name, name, sizeof name);
+    const char *v = cli_env_value(opt->long_name, name, sizeof name);
 
     *taken = v != NULL;
     if (v == NULL)
         return true;
     snprintf(where, sizeof where, "%s: %s", o->prog, name);
-    if (!cli_apply_layered(cmd, o, info, v, where, &v))
+    if (!cli_apply_layered(cmd, o, opt, v, where, &v))
         return false;
     cli_record(i, CLI_LAYER_ENV, v);
     return true;
 }
 
-static bool cli_apply_file(const struct cli_command *cmd, struct cli_options *o, size_t i,
-                           const struct cli_option_info *info)
+static bool cli_apply_file(const struct cli_command *cmd, struct cli_options *o, size_t i)
 {
+    const struct cli_option *opt = cli_option_at(i);
     char where[PATH_MAX + 96];
     unsigned first = 0;
 
     for (size_t k = 0; k < cli_file.count; k++) {
         const struct cli_ini_entry *e = &cli_file.entries[k];
-        if (strcmp(e->name, info->long_name) != 0)
+        if (strcmp(e->name, opt->long_name) != 0)
             continue;
         snprintf(where, sizeof where, "%s: config %s:%u", o->prog, cli_file.path, e->line);
-        if (first != 0 && !cli_is_repeatable(info->key)) {
+        if (first != 0 && (opt->flags & CLI_OPT_REPEATABLE) == 0) {
             cli_error(where, "'%s' given twice (first on line %u)", e->name, first);
             return false;
         }
         if (first == 0)
             first = e->line;
         const char *shown = NULL;
-        if (!cli_apply_layered(cmd, o, info, e->value, where, &shown))
+        if (!cli_apply_layered(cmd, o, opt, e->value, where, &shown))
             return false;
         cli_record(i, CLI_LAYER_FILE, shown);
     }
     return true;
 }
 
-/* --config from the flag, else MIDGE_CONFIG. */
+/* --config from the flag, else MIDGE_CONFIG: the one option whose
+ * environment layer is read before any file, since it names the file. */
 static const char *cli_config_path(struct cli_options *o)
 {
-    char name[32];
-    struct cli_option_info info;
+    char name[80];
+    size_t i = cli_option_find(NULL, CLI_OPT_CONFIG_FILE);
 
-    if (o->config_path != NULL)
+    if (o->config_path != NULL || i == SIZE_MAX)
         return o->config_path;
-    const char *v = cli_env_value("config", name, sizeof name);
-    size_t i = cli_option_index("config", &info);
-    if (v != NULL && i != SIZE_MAX)
+    const char *v = cli_env_value(cli_option_at(i)->long_name, name, sizeof name);
+    if (v != NULL)
         cli_record(i, CLI_LAYER_ENV, v);
     o->config_path = v;
     return v;
@@ -401,12 +395,7 @@ static const char *cli_config_path(struct cli_options *o)
 bool cli_layers_apply(const struct cli_command *cmd, struct cli_options *o)
 {
     size_t n = cli_option_count();
-    struct cli_option_info info;
 
-    if (n > CLI_LAYER_MAX_OPTIONS) {
-        cli_error(o->prog, "internal error: option table larger than %d", CLI_LAYER_MAX_OPTIONS);
-        return false;
-    }
     memset(&cli_file, 0, sizeof cli_file);
     if (cmd->groups & CLI_GROUP_CONFIG) {
         const char *path = cli_config_path(o);
@@ -414,14 +403,14 @@ bool cli_layers_apply(const struct cli_command *cmd, struct cli_options *o)
             return false;
     }
     for (size_t i = 0; i < n; i++) {
-        cli_option_info_at(cmd, i, &info);
-        if (!info.accepted || cli_flag_only(info.long_name) ||
-            strcmp(info.long_name, "config") == 0 || cli_records[i].layer == CLI_LAYER_FLAG)
+        const struct cli_option *opt = cli_option_at(i);
+        if (!cli_option_accepted(cmd, opt) || !cli_is_layered(opt) ||
+            cli_records[i].layer == CLI_LAYER_FLAG)
             continue;
         bool taken = false;
-        if (!cli_apply_env(cmd, o, i, &info, &taken))
+        if (!cli_apply_env(cmd, o, i, &taken))
             return false;
-        if (!taken && !cli_apply_file(cmd, o, i, &info))
+        if (!taken && !cli_apply_file(cmd, o, i))
             return false;
     }
     return true;
@@ -429,89 +418,19 @@ bool cli_layers_apply(const struct cli_command *cmd, struct cli_options *o)
 
 /* --- --print-config ------------------------------------------------------------- */
 
-enum cli_field_kind {
-    CLI_FIELD_STR,
-    CLI_FIELD_U8,
-    CLI_FIELD_U16,
-    CLI_FIELD_ULONG,
-    CLI_FIELD_ULL,
-    CLI_FIELD_BOOL,
-    CLI_FIELD_NOT_BOOL /* the option is the negation of the field (-c) */
-};
-
-/* Where each option's effective value lives, for options no layer set
- * (their default, or one derived from other options). */
-struct cli_field {
-    const char *name;
-    enum cli_field_kind kind;
-    size_t offset;
-    const char *fallback; /* shown for a NULL string or a 0 number; NULL = unset */
-};
-
-#define CLI_FIELD(name, kind, member, fallback) \
-    { name, kind, offsetof(struct cli_options, member), fallback }
-
-static const struct cli_field cli_fields[] = {
-    CLI_FIELD("host", CLI_FIELD_STR, host, NULL),
-    CLI_FIELD("port", CLI_FIELD_U16, port, NULL),
-    CLI_FIELD("id", CLI_FIELD_STR, client_id, NULL),
-    CLI_FIELD("username", CLI_FIELD_STR, username, NULL),
-    CLI_FIELD("password", CLI_FIELD_STR, password, NULL),
-    CLI_FIELD("keepalive", CLI_FIELD_U16, keepalive_s, "0"),
-    CLI_FIELD("disable-clean-session", CLI_FIELD_NOT_BOOL, clean_session, NULL),
-    CLI_FIELD("debug", CLI_FIELD_BOOL, debug, NULL),
-    CLI_FIELD("will-topic", CLI_FIELD_STR, will_topic, NULL),
-    CLI_FIELD("will-qos", CLI_FIELD_U8, will_qos, "0"),
-    CLI_FIELD("will-retain", CLI_FIELD_BOOL, will_retain, NULL),
-    CLI_FIELD("max-packet-size", CLI_FIELD_ULONG, max_packet_size, NULL),
-    CLI_FIELD("connack-timeout", CLI_FIELD_ULONG, connack_timeout_ms, NULL),
-    CLI_FIELD("qos", CLI_FIELD_U8, qos, "0"),
-    CLI_FIELD("retain", CLI_FIELD_BOOL, retain, NULL),
-    CLI_FIELD("verbose", CLI_FIELD_BOOL, verbose, NULL),
-    CLI_FIELD("tls", CLI_FIELD_BOOL, tls, NULL),
-    CLI_FIELD("cafile", CLI_FIELD_STR, cafile, NULL),
-    CLI_FIELD("capath", CLI_FIELD_STR, capath, NULL),
-    CLI_FIELD("cert", CLI_FIELD_STR, certfile, NULL),
-    CLI_FIELD("key", CLI_FIELD_STR, keyfile, NULL),
-    CLI_FIELD("insecure", CLI_FIELD_BOOL, insecure, NULL),
-    CLI_FIELD("tls-version", CLI_FIELD_STR, tls_version, NULL),
-    CLI_FIELD("profile", CLI_FIELD_STR, profile, "mqtt"),
-    CLI_FIELD("device-id", CLI_FIELD_STR, device_id, NULL),
-    CLI_FIELD("product-id", CLI_FIELD_STR, product_id, NULL),
-    CLI_FIELD("prefix", CLI_FIELD_STR, prefix, NULL),
-    CLI_FIELD("led", CLI_FIELD_STR, led, "sim"),
-    CLI_FIELD("property", CLI_FIELD_STR, property, "led"),
-    CLI_FIELD("subscribe-commands", CLI_FIELD_BOOL, subscribe_commands, NULL),
-    CLI_FIELD("backoff-min", CLI_FIELD_ULONG, backoff_min_ms, NULL),
-    CLI_FIELD("backoff-max", CLI_FIELD_ULONG, backoff_max_ms, NULL),
-    CLI_FIELD("log-level", CLI_FIELD_STR, log_level, "info"),
-    CLI_FIELD("quiet", CLI_FIELD_BOOL, quiet, NULL),
-    CLI_FIELD("device-key", CLI_FIELD_STR, device_key, NULL),
-    CLI_FIELD("method", CLI_FIELD_STR, method, CLI_TOKEN_METHOD_DEFAULT),
-    CLI_FIELD("expires", CLI_FIELD_ULL, expires, NULL),
-    CLI_FIELD("ttl", CLI_FIELD_ULONG, ttl_s, "31536000"),
-    CLI_FIELD("watch", CLI_FIELD_BOOL, watch, NULL),
-};
-
 /* The effective value of an option no layer set; false = unset. */
-static bool cli_field_value(const struct cli_options *o, const char *name, char *buf, size_t cap)
+static bool cli_field_value(const struct cli_options *o, const struct cli_option *opt,
+                            char *buf, size_t cap)
 {
-    const struct cli_field *f = NULL;
-
-    for (size_t i = 0; i < sizeof cli_fields / sizeof cli_fields[0] && f == NULL; i++) {
-        if (strcmp(cli_fields[i].name, name) == 0)
-            f = &cli_fields[i];
-    }
-    if (f == NULL)
-        return false;
-    const char *base = (const char *)o + f->offset;
+    const char *base = (const char *)o + opt->offset;
     unsigned long long v = 0;
-    switch (f->kind) {
+    switch (opt->kind) {
+    case CLI_FIELD_NONE: return false;
     case CLI_FIELD_STR: {
         const char *s;
         memcpy(&s, base, sizeof s);
         if (s == NULL)
-            s = f->fallback;
+            s = opt->zero;
         if (s == NULL)
             return false;
         snprintf(buf, cap, "%s", s);
@@ -521,7 +440,7 @@ static bool cli_field_value(const struct cli_options *o, const char *name, char 
     case CLI_FIELD_NOT_BOOL: {
         bool b;
         memcpy(&b, base, sizeof b);
-        snprintf(buf, cap, "%s", b != (f->kind == CLI_FIELD_NOT_BOOL) ? "true" : "false");
+        snprintf(buf, cap, "%s", b != (opt->kind == CLI_FIELD_NOT_BOOL) ? "true" : "false");
         return true;
     }
     case CLI_FIELD_U8: v = *(const uint8_t *)base; break;
@@ -529,11 +448,11 @@ static bool cli_field_value(const struct cli_options *o, const char *name, char 
     case CLI_FIELD_ULONG: { unsigned long x; memcpy(&x, base, sizeof x); v = x; break; }
     case CLI_FIELD_ULL: memcpy(&v, base, sizeof v); break;
     }
-    if (v == 0 && f->fallback != NULL) {
-        snprintf(buf, cap, "%s", f->fallback);
+    if (v == 0 && opt->zero != NULL) {
+        snprintf(buf, cap, "%s", opt->zero);
         return true;
     }
-    if (v == 0 && f->kind != CLI_FIELD_U8 && f->kind != CLI_FIELD_U16)
+    if (v == 0 && opt->kind != CLI_FIELD_U8 && opt->kind != CLI_FIELD_U16)
         return false;
     snprintf(buf, cap, "%llu", v);
     return true;
@@ -557,49 +476,47 @@ static const char *cli_layer_note(enum cli_layer layer, const char *long_name, c
     }
 }
 
-static void cli_print_line(const char *name, const char *value, const char *note)
+static void cli_print_line(const struct cli_option *opt, const char *value, const char *note)
 {
     /* A masked secret says that one is set, never what it is. */
-    if (cli_is_secret(name))
+    if (opt->flags & CLI_OPT_SECRET)
         value = "********";
-    printf("%s = %s  # %s\n", name, value, note);
+    printf("%s = %s  # %s\n", opt->long_name, value, note);
 }
 
-static void cli_print_option(const struct cli_options *o, size_t i,
-                             const struct cli_option_info *info)
+static void cli_print_option(const struct cli_options *o, size_t i)
 {
+    const struct cli_option *opt = cli_option_at(i);
     const struct cli_layer_record *r = &cli_records[i];
     char note[PATH_MAX + 32];
     char value[64];
 
     if (r->layer != CLI_LAYER_NONE) {
-        const char *what = cli_layer_note(r->layer, info->long_name, note, sizeof note);
+        const char *what = cli_layer_note(r->layer, opt->long_name, note, sizeof note);
         for (size_t k = 0; k < r->count; k++)
-            cli_print_line(info->long_name, r->values[k], what);
+            cli_print_line(opt, r->values[k], what);
         return;
     }
-    /* -t collected from nowhere has no value; a derived default has one. */
-    if (cli_field_value(o, info->long_name, value, sizeof value))
-        cli_print_line(info->long_name, value, "default");
+    /* An option no one field holds (-t, -m) has no value of its own; a
+     * default, even one derived from other options, has. */
+    if (cli_field_value(o, opt, value, sizeof value))
+        cli_print_line(opt, value, "default");
     else
-        printf("# %s =\n", info->long_name);
+        printf("# %s =\n", opt->long_name);
 }
 
 void cli_layers_print(const struct cli_command *cmd, const struct cli_options *o)
 {
     size_t n = cli_option_count();
-    struct cli_option_info info;
 
     printf("# midge %s: effective configuration (flag > environment > config file)\n",
            cmd->name);
     if (o->config_path != NULL)
         printf("# config file: %s\n", o->config_path);
     printf("[midge]\n");
-    for (size_t i = 0; i < n && i < CLI_LAYER_MAX_OPTIONS; i++) {
-        cli_option_info_at(cmd, i, &info);
-        if (!info.accepted || cli_flag_only(info.long_name) ||
-            strcmp(info.long_name, "config") == 0)
-            continue;
-        cli_print_option(o, i, &info);
+    for (size_t i = 0; i < n; i++) {
+        const struct cli_option *opt = cli_option_at(i);
+        if (cli_option_accepted(cmd, opt) && cli_is_layered(opt))
+            cli_print_option(o, i);
     }
 }

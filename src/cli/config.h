@@ -13,9 +13,11 @@
  * on several INI lines. --help, --version and --print-config are flags
  * only; --config may also come from MIDGE_CONFIG.
  *
- * Everything here works over the option table in options.c, so a new
- * option is layered without any change to this file. Strings taken from
- * the environment or the file live until the process ends.
+ * Everything here works over the option table in options.c, whose entries
+ * also say where each value lives in struct cli_options and which values
+ * are secrets, so a new option is layered, printed and, if secret, masked
+ * without any change to this file. Strings taken from the environment or
+ * the file live until the process ends.
  */
 #ifndef MIDGE_CLI_CONFIG_H
 #define MIDGE_CLI_CONFIG_H

@@ -1,14 +1,16 @@
 /*
  * midge CLI: the shared option parser (see options.h).
  *
- * One table drives getopt_long's arguments, the --help text and the group
- * filter, so a flag cannot be accepted without being documented or the
- * other way round.
+ * One table drives getopt_long's arguments, the --help text, the group
+ * filter and the configuration layers (config.c: environment names, INI
+ * keys, --print-config rows, secrets), so a flag cannot be accepted without
+ * being documented, layered and printed, or the other way round.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,78 +65,81 @@ enum cli_key {
     KEY_PLOT,
 };
 
-struct cli_option {
-    const char *long_name;
-    int key;         /* the short letter, or a KEY_* for long-only options */
-    int has_arg;     /* no_argument / required_argument */
-    unsigned group;  /* 0 = every subcommand */
-    const char *arg; /* argument name shown in --help */
-    const char *help;
-};
+/* Where an entry's value lives in struct cli_options, for --print-config:
+ * FIELD(STR, host), or FIELD_OR(STR, led, "sim") with the value shown for
+ * NULL or 0. NO_FIELD is for the options no one field holds: -t fills an
+ * array, and -m, -n, -f and -l share o->source and o->message (with -f,
+ * o->message is a path), so their rows show only what a layer gave. */
+#define FIELD_OR(kind, member, zero) CLI_FIELD_##kind, offsetof(struct cli_options, member), zero
+#define FIELD(kind, member) FIELD_OR(kind, member, NULL)
+#define NO_FIELD CLI_FIELD_NONE, 0, NULL
 
+/* Each row: long name, key, argument, groups, --help, CLI_OPT_* flags, field. */
 static const struct cli_option cli_table[] = {
-    { "host", 'h', required_argument, CLI_GROUP_BROKER, "host", "broker host (default localhost)" },
-    { "port", 'p', required_argument, CLI_GROUP_BROKER, "port", "broker port (default 1883)" },
-    { "id", 'i', required_argument, CLI_GROUP_BROKER, "id", "client id (default midge-<command>-<pid>)" },
-    { "username", 'u', required_argument, CLI_GROUP_BROKER, "user", "user name" },
-    { "password", 'P', required_argument, CLI_GROUP_BROKER, "password", "password (needs -u)" },
-    { "keepalive", 'k', required_argument, CLI_GROUP_BROKER, "seconds", "keepalive interval (default 60, 0 = off)" },
-    { "disable-clean-session", 'c', no_argument, CLI_GROUP_BROKER, NULL, "keep the session on the broker (needs -i)" },
-    { "debug", 'd', no_argument, CLI_GROUP_BROKER, NULL, "print every packet sent and received on stderr" },
-    { "will-topic", KEY_WILL_TOPIC, required_argument, CLI_GROUP_BROKER, "topic", "last will topic" },
-    { "will-payload", KEY_WILL_PAYLOAD, required_argument, CLI_GROUP_BROKER, "text", "last will message" },
-    { "will-qos", KEY_WILL_QOS, required_argument, CLI_GROUP_BROKER, "0|1|2", "last will QoS (default 0)" },
-    { "will-retain", KEY_WILL_RETAIN, no_argument, CLI_GROUP_BROKER, NULL, "retain the last will" },
-    { "max-packet-size", KEY_MAX_PACKET_SIZE, required_argument, CLI_GROUP_BROKER, "bytes", "largest packet accepted; a larger one closes the connection (default 65536, sub 16777216)" },
-    { "connack-timeout", KEY_CONNACK_TIMEOUT, required_argument, CLI_GROUP_BROKER, "ms", "give up on a broker that accepts TCP but sends no CONNACK or SUBACK (default 10000; device: its --backoff-max, 2000..10000)" },
-    { "topic", 't', required_argument, CLI_GROUP_TOPIC | CLI_GROUP_DEVICE, "topic", "topic (a filter for sub; sub takes several)" },
-    { "qos", 'q', required_argument, CLI_GROUP_TOPIC, "0|1|2", "quality of service (default 0)" },
-    { "message", 'm', required_argument, CLI_GROUP_SEND, "text", "send text as the message" },
-    { "null-message", 'n', no_argument, CLI_GROUP_SEND, NULL, "send an empty message" },
-    { "file", 'f', required_argument, CLI_GROUP_SEND, "path", "send a whole file as the message" },
-    { "stdin-line", 'l', no_argument, CLI_GROUP_SEND, NULL, "send each line of stdin as a message" },
-    { "retain", 'r', no_argument, CLI_GROUP_SEND, NULL, "ask the broker to retain the message" },
-    { "count", 'C', required_argument, CLI_GROUP_RECEIVE, "n", "exit after n messages" },
-    { "timeout", 'W', required_argument, CLI_GROUP_RECEIVE | CLI_GROUP_WAIT, "seconds", "give up after this long (exit status 27)" },
-    { "verbose", 'v', no_argument, CLI_GROUP_RECEIVE, NULL, "print \"topic payload\" rather than the payload" },
-    { "profile", KEY_PROFILE, required_argument, CLI_GROUP_IDENTITY, "name", "mqtt (default), onenet or onenet-studio" },
-    { "device-id", KEY_DEVICE_ID, required_argument, CLI_GROUP_IDENTITY, "id", "the device (onenet-studio: its name)" },
-    { "product-id", KEY_PRODUCT_ID, required_argument, CLI_GROUP_IDENTITY, "id", "the OneNET product (onenet, onenet-studio)" },
-    { "prefix", KEY_PREFIX, required_argument, CLI_GROUP_IDENTITY, "topic", "mqtt profile topic prefix (default devices/<device-id>)" },
-    { "device-key", KEY_DEVICE_KEY, required_argument, CLI_GROUP_TOKEN, "base64", "the device key that signs the token" },
-    { "method", KEY_METHOD, required_argument, CLI_GROUP_TOKEN, "name", "token signature: md5, sha1 or sha256 (default)" },
-    { "expires", KEY_EXPIRES, required_argument, CLI_GROUP_TOKEN, "unix", "token valid until this Unix time (not with --ttl)" },
-    { "ttl", KEY_TTL, required_argument, CLI_GROUP_TOKEN, "seconds", "token valid this long from now (default 31536000, a year)" },
-    { "watch", KEY_WATCH, no_argument, CLI_GROUP_WATCH, NULL, "keep running and print every change (until Ctrl-C)" },
-    { "tls", KEY_TLS, no_argument, CLI_GROUP_TLS, NULL, "connect over TLS 1.2 (default port 8883)" },
-    { "cafile", KEY_CAFILE, required_argument, CLI_GROUP_TLS, "file", "trusted CA certificates (PEM); implies --tls" },
-    { "capath", KEY_CAPATH, required_argument, CLI_GROUP_TLS, "dir", "directory of trusted CA certificates; implies --tls" },
-    { "cert", KEY_CERT, required_argument, CLI_GROUP_TLS, "file", "client certificate (PEM, needs --key); implies --tls" },
-    { "key", KEY_KEY, required_argument, CLI_GROUP_TLS, "file", "client private key (PEM); implies --tls" },
-    { "insecure", KEY_INSECURE, no_argument, CLI_GROUP_TLS, NULL, "skip the host-name check only (the chain is still verified)" },
-    { "tls-version", KEY_TLS_VERSION, required_argument, CLI_GROUP_TLS, "version", "tlsv1.2 (the only one accepted)" },
-    { "config", KEY_CONFIG, required_argument, CLI_GROUP_CONFIG, "file", "read options from this INI file ([midge] section)" },
-    { "print-config", KEY_PRINT_CONFIG, no_argument, CLI_GROUP_CONFIG, NULL, "print the effective configuration and exit" },
-    { "led", KEY_LED, required_argument, CLI_GROUP_DEVICE, "spec", "sim (default) or gpio:CHIP:LINE[:active-low]" },
-    { "property", KEY_PROPERTY, required_argument, CLI_GROUP_DEVICE, "name", "onenet-studio LED property (default led)" },
-    { "subscribe-commands", KEY_SUBSCRIBE_COMMANDS, no_argument, CLI_GROUP_DEVICE, NULL, "onenet: also subscribe $creq/# (plain brokers)" },
-    { "backoff-min", KEY_BACKOFF_MIN, required_argument, CLI_GROUP_DEVICE, "ms", "first reconnect delay (default 500)" },
-    { "backoff-max", KEY_BACKOFF_MAX, required_argument, CLI_GROUP_DEVICE, "ms", "longest reconnect delay (default 30000)" },
-    { "log-level", KEY_LOG_LEVEL, required_argument, CLI_GROUP_DEVICE, "level", "log up to error, warn, info (default) or debug; -d implies debug" },
-    { "quiet", 'q', no_argument, CLI_GROUP_DEVICE, NULL, "log errors only (--log-level error)" },
-    { "devices", KEY_DEVICES, required_argument, CLI_GROUP_BENCH, "n", "devices to simulate (required)" },
-    { "rate", KEY_RATE, required_argument, CLI_GROUP_BENCH, "n", "commands per second to random devices (default 100, 0 = none)" },
-    { "duration", KEY_DURATION, required_argument, CLI_GROUP_BENCH, "seconds", "length of the command phase (default 10)" },
-    { "qos", 'q', required_argument, CLI_GROUP_BENCH, "0|1|2", "QoS of the commands (default 1)" },
-    { "bind", KEY_BIND, required_argument, CLI_GROUP_BENCH, "addr[-addr]", "source IPv4 addresses, e.g. 127.0.0.2-127.0.0.20" },
-    { "workers", KEY_WORKERS, required_argument, CLI_GROUP_BENCH, "n", "processes sharing the devices (default 1)" },
-    { "json", KEY_JSON, required_argument, CLI_GROUP_BENCH, "file", "write every figure to this JSON file" },
-    { "plot", KEY_PLOT, required_argument, CLI_GROUP_BENCH, "file.png", "draw the latency charts with gnuplot" },
-    { "help", KEY_HELP, no_argument, 0, NULL, "print this help and exit" },
-    { "version", KEY_VERSION, no_argument, 0, NULL, "print the version and exit" },
+    { "host", 'h', required_argument, CLI_GROUP_BROKER, "host", "broker host (default localhost)", 0, FIELD(STR, host) },
+    { "port", 'p', required_argument, CLI_GROUP_BROKER, "port", "broker port (default 1883)", 0, FIELD(U16, port) },
+    { "id", 'i', required_argument, CLI_GROUP_BROKER, "id", "client id (default midge-<command>-<pid>)", 0, FIELD(STR, client_id) },
+    { "username", 'u', required_argument, CLI_GROUP_BROKER, "user", "user name", 0, FIELD(STR, username) },
+    { "password", 'P', required_argument, CLI_GROUP_BROKER, "password", "password (needs -u)", CLI_OPT_SECRET, FIELD(STR, password) },
+    { "keepalive", 'k', required_argument, CLI_GROUP_BROKER, "seconds", "keepalive interval (default 60, 0 = off)", 0, FIELD(U16, keepalive_s) },
+    { "disable-clean-session", 'c', no_argument, CLI_GROUP_BROKER, NULL, "keep the session on the broker (needs -i)", 0, FIELD(NOT_BOOL, clean_session) },
+    { "debug", 'd', no_argument, CLI_GROUP_BROKER, NULL, "print every packet sent and received on stderr", 0, FIELD(BOOL, debug) },
+    { "will-topic", KEY_WILL_TOPIC, required_argument, CLI_GROUP_BROKER, "topic", "last will topic", 0, FIELD(STR, will_topic) },
+    { "will-payload", KEY_WILL_PAYLOAD, required_argument, CLI_GROUP_BROKER, "text", "last will message", 0, FIELD(STR, will_payload) },
+    { "will-qos", KEY_WILL_QOS, required_argument, CLI_GROUP_BROKER, "0|1|2", "last will QoS (default 0)", 0, FIELD(U8, will_qos) },
+    { "will-retain", KEY_WILL_RETAIN, no_argument, CLI_GROUP_BROKER, NULL, "retain the last will", 0, FIELD(BOOL, will_retain) },
+    { "max-packet-size", KEY_MAX_PACKET_SIZE, required_argument, CLI_GROUP_BROKER, "bytes", "largest packet accepted; a larger one closes the connection (default 65536, sub 16777216)", 0, FIELD(ULONG, max_packet_size) },
+    { "connack-timeout", KEY_CONNACK_TIMEOUT, required_argument, CLI_GROUP_BROKER, "ms", "give up on a broker that accepts TCP but sends no CONNACK or SUBACK (default 10000; device: its --backoff-max, 2000..10000)", 0, FIELD(ULONG, connack_timeout_ms) },
+    { "topic", 't', required_argument, CLI_GROUP_TOPIC | CLI_GROUP_DEVICE, "topic", "topic (a filter for sub; sub takes several)", CLI_OPT_REPEATABLE, NO_FIELD },
+    { "qos", 'q', required_argument, CLI_GROUP_TOPIC, "0|1|2", "quality of service (default 0)", 0, FIELD(U8, qos) },
+    { "message", 'm', required_argument, CLI_GROUP_SEND, "text", "send text as the message", 0, NO_FIELD },
+    { "null-message", 'n', no_argument, CLI_GROUP_SEND, NULL, "send an empty message", 0, NO_FIELD },
+    { "file", 'f', required_argument, CLI_GROUP_SEND, "path", "send a whole file as the message", 0, NO_FIELD },
+    { "stdin-line", 'l', no_argument, CLI_GROUP_SEND, NULL, "send each line of stdin as a message", 0, NO_FIELD },
+    { "retain", 'r', no_argument, CLI_GROUP_SEND, NULL, "ask the broker to retain the message", 0, FIELD(BOOL, retain) },
+    { "count", 'C', required_argument, CLI_GROUP_RECEIVE, "n", "exit after n messages", 0, FIELD(ULONG, count) },
+    { "timeout", 'W', required_argument, CLI_GROUP_RECEIVE | CLI_GROUP_WAIT, "seconds", "give up after this long (exit status 27)", 0, FIELD(ULONG, timeout_s) },
+    { "verbose", 'v', no_argument, CLI_GROUP_RECEIVE, NULL, "print \"topic payload\" rather than the payload", 0, FIELD(BOOL, verbose) },
+    { "profile", KEY_PROFILE, required_argument, CLI_GROUP_IDENTITY, "name", "mqtt (default), onenet or onenet-studio", 0, FIELD_OR(STR, profile, "mqtt") },
+    { "device-id", KEY_DEVICE_ID, required_argument, CLI_GROUP_IDENTITY, "id", "the device (onenet-studio: its name)", 0, FIELD(STR, device_id) },
+    { "product-id", KEY_PRODUCT_ID, required_argument, CLI_GROUP_IDENTITY, "id", "the OneNET product (onenet, onenet-studio)", 0, FIELD(STR, product_id) },
+    { "prefix", KEY_PREFIX, required_argument, CLI_GROUP_IDENTITY, "topic", "mqtt profile topic prefix (default devices/<device-id>)", 0, FIELD(STR, prefix) },
+    { "device-key", KEY_DEVICE_KEY, required_argument, CLI_GROUP_TOKEN, "base64", "the device key that signs the token", CLI_OPT_SECRET, FIELD(STR, device_key) },
+    { "method", KEY_METHOD, required_argument, CLI_GROUP_TOKEN, "name", "token signature: md5, sha1 or sha256 (default)", 0, FIELD_OR(STR, method, CLI_TOKEN_METHOD_DEFAULT) },
+    { "expires", KEY_EXPIRES, required_argument, CLI_GROUP_TOKEN, "unix", "token valid until this Unix time (not with --ttl)", 0, FIELD(ULL, expires) },
+    { "ttl", KEY_TTL, required_argument, CLI_GROUP_TOKEN, "seconds", "token valid this long from now (default 31536000, a year)", 0, FIELD_OR(ULONG, ttl_s, "31536000") },
+    { "watch", KEY_WATCH, no_argument, CLI_GROUP_WATCH, NULL, "keep running and print every change (until Ctrl-C)", 0, FIELD(BOOL, watch) },
+    { "tls", KEY_TLS, no_argument, CLI_GROUP_TLS, NULL, "connect over TLS 1.2 (default port 8883)", 0, FIELD(BOOL, tls) },
+    { "cafile", KEY_CAFILE, required_argument, CLI_GROUP_TLS, "file", "trusted CA certificates (PEM); implies --tls", 0, FIELD(STR, cafile) },
+    { "capath", KEY_CAPATH, required_argument, CLI_GROUP_TLS, "dir", "directory of trusted CA certificates; implies --tls", 0, FIELD(STR, capath) },
+    { "cert", KEY_CERT, required_argument, CLI_GROUP_TLS, "file", "client certificate (PEM, needs --key); implies --tls", 0, FIELD(STR, certfile) },
+    { "key", KEY_KEY, required_argument, CLI_GROUP_TLS, "file", "client private key (PEM); implies --tls", 0, FIELD(STR, keyfile) },
+    { "insecure", KEY_INSECURE, no_argument, CLI_GROUP_TLS, NULL, "skip the host-name check only (the chain is still verified)", 0, FIELD(BOOL, insecure) },
+    { "tls-version", KEY_TLS_VERSION, required_argument, CLI_GROUP_TLS, "version", "tlsv1.2 (the only one accepted)", 0, FIELD(STR, tls_version) },
+    { "config", KEY_CONFIG, required_argument, CLI_GROUP_CONFIG, "file", "read options from this INI file ([midge] section)", CLI_OPT_CONFIG_FILE, FIELD(STR, config_path) },
+    { "print-config", KEY_PRINT_CONFIG, no_argument, CLI_GROUP_CONFIG, NULL, "print the effective configuration and exit", CLI_OPT_FLAG_ONLY, FIELD(BOOL, print_config) },
+    { "led", KEY_LED, required_argument, CLI_GROUP_DEVICE, "spec", "sim (default) or gpio:CHIP:LINE[:active-low]", 0, FIELD_OR(STR, led, "sim") },
+    { "property", KEY_PROPERTY, required_argument, CLI_GROUP_DEVICE, "name", "onenet-studio LED property (default led)", 0, FIELD_OR(STR, property, "led") },
+    { "subscribe-commands", KEY_SUBSCRIBE_COMMANDS, no_argument, CLI_GROUP_DEVICE, NULL, "onenet: also subscribe $creq/# (plain brokers)", 0, FIELD(BOOL, subscribe_commands) },
+    { "backoff-min", KEY_BACKOFF_MIN, required_argument, CLI_GROUP_DEVICE, "ms", "first reconnect delay (default 500)", 0, FIELD(ULONG, backoff_min_ms) },
+    { "backoff-max", KEY_BACKOFF_MAX, required_argument, CLI_GROUP_DEVICE, "ms", "longest reconnect delay (default 30000)", 0, FIELD(ULONG, backoff_max_ms) },
+    { "log-level", KEY_LOG_LEVEL, required_argument, CLI_GROUP_DEVICE, "level", "log up to error, warn, info (default) or debug; -d implies debug", 0, FIELD_OR(STR, log_level, "info") },
+    { "quiet", 'q', no_argument, CLI_GROUP_DEVICE, NULL, "log errors only (--log-level error)", 0, FIELD(BOOL, quiet) },
+    { "devices", KEY_DEVICES, required_argument, CLI_GROUP_BENCH, "n", "devices to simulate (required)", 0, FIELD(ULONG, devices) },
+    { "rate", KEY_RATE, required_argument, CLI_GROUP_BENCH, "n", "commands per second to random devices (default 100, 0 = none)", 0, FIELD(ULONG, rate) },
+    { "duration", KEY_DURATION, required_argument, CLI_GROUP_BENCH, "seconds", "length of the command phase (default 10)", 0, FIELD(ULONG, duration_s) },
+    { "qos", 'q', required_argument, CLI_GROUP_BENCH, "0|1|2", "QoS of the commands (default 1)", 0, FIELD(U8, qos) },
+    { "bind", KEY_BIND, required_argument, CLI_GROUP_BENCH, "addr[-addr]", "source IPv4 addresses, e.g. 127.0.0.2-127.0.0.20", 0, FIELD(STR, bind_range) },
+    { "workers", KEY_WORKERS, required_argument, CLI_GROUP_BENCH, "n", "processes sharing the devices (default 1)", 0, FIELD(ULONG, workers) },
+    { "json", KEY_JSON, required_argument, CLI_GROUP_BENCH, "file", "write every figure to this JSON file", 0, FIELD(STR, json_path) },
+    { "plot", KEY_PLOT, required_argument, CLI_GROUP_BENCH, "file.png", "draw the latency charts with gnuplot", 0, FIELD(STR, plot_path) },
+    { "help", KEY_HELP, no_argument, 0, NULL, "print this help and exit", CLI_OPT_FLAG_ONLY, NO_FIELD },
+    { "version", KEY_VERSION, no_argument, 0, NULL, "print the version and exit", CLI_OPT_FLAG_ONLY, NO_FIELD },
 };
 
 #define CLI_TABLE_LEN (sizeof cli_table / sizeof cli_table[0])
+
+_Static_assert(CLI_TABLE_LEN <= CLI_OPTION_MAX, "raise CLI_OPTION_MAX (options.h)");
 
 /* -W in seconds must still fit a millisecond uint32_t deadline. */
 #define CLI_TIMEOUT_MAX_S 2000000ul
@@ -150,7 +155,7 @@ void cli_error(const char *prog, const char *fmt, ...)
     fputc('\n', stderr);
 }
 
-static bool cli_accepts(const struct cli_command *cmd, const struct cli_option *opt)
+bool cli_option_accepted(const struct cli_command *cmd, const struct cli_option *opt)
 {
     return opt->group == 0 || (cmd->groups & opt->group) != 0;
 }
@@ -161,7 +166,7 @@ void cli_usage(const struct cli_command *cmd)
            (cmd->groups & CLI_GROUP_OPERAND) ? " COMMAND" : "", cmd->summary);
     for (size_t i = 0; i < CLI_TABLE_LEN; i++) {
         const struct cli_option *opt = &cli_table[i];
-        if (!cli_accepts(cmd, opt))
+        if (!cli_option_accepted(cmd, opt))
             continue;
         char flags[64];
         int n = opt->key < 256 ? snprintf(flags, sizeof flags, "-%c, --%s", opt->key, opt->long_name)
@@ -546,7 +551,7 @@ enum cli_parse_result cli_parse(const struct cli_command *cmd, int argc, char **
     cli_layers_reset();
     for (size_t i = 0; i < CLI_TABLE_LEN; i++) {
         const struct cli_option *opt = &cli_table[i];
-        if (!cli_accepts(cmd, opt))
+        if (!cli_option_accepted(cmd, opt))
             continue;
         longs[nl++] = (struct option){ opt->long_name, opt->has_arg, NULL, opt->key };
         if (opt->key < 256) {
@@ -607,15 +612,7 @@ enum cli_parse_result cli_parse(const struct cli_command *cmd, int argc, char **
 
 size_t cli_option_count(void) { return CLI_TABLE_LEN; }
 
-void cli_option_info_at(const struct cli_command *cmd, size_t i, struct cli_option_info *info)
-{
-    const struct cli_option *opt = &cli_table[i];
-
-    info->long_name = opt->long_name;
-    info->key = opt->key;
-    info->takes_arg = opt->has_arg == required_argument;
-    info->accepted = cmd != NULL && cli_accepts(cmd, opt);
-}
+const struct cli_option *cli_option_at(size_t i) { return &cli_table[i]; }
 
 bool cli_option_apply(const struct cli_command *cmd, struct cli_options *o, int key,
                       const char *arg)

@@ -169,16 +169,59 @@ void cli_usage(const struct cli_command *cmd);
 void cli_error(const char *prog, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* The option table as the configuration layers (config.c) walk it. */
-struct cli_option_info {
-    const char *long_name;
-    int key;        /* the short letter, or a private key above 255 */
-    bool takes_arg;
-    bool accepted;  /* by the command asked about */
+/* --- the option table, as the configuration layers (config.c) walk it ----- */
+
+/* How --print-config reads the value in force from struct cli_options
+ * when no layer set the option (its default, or one derived from others). */
+enum cli_field_kind {
+    CLI_FIELD_NONE = 0, /* no one field holds the value: only a layer's value is shown */
+    CLI_FIELD_STR,      /* const char *; NULL = unset */
+    CLI_FIELD_U8,
+    CLI_FIELD_U16,
+    CLI_FIELD_ULONG,    /* 0 = unset */
+    CLI_FIELD_ULL,      /* 0 = unset */
+    CLI_FIELD_BOOL,
+    CLI_FIELD_NOT_BOOL  /* the option is the negation of the field (-c) */
 };
 
+/* How the layers treat an option, beyond its value. */
+enum cli_option_flag {
+    CLI_OPT_SECRET = 1u << 0,      /* masked by --print-config; a file that others may read
+                                      and that holds it draws a warning */
+    CLI_OPT_FLAG_ONLY = 1u << 1,   /* no variable, no INI key, no --print-config row */
+    CLI_OPT_REPEATABLE = 1u << 2,  /* may stand on several lines of the file (-t) */
+    CLI_OPT_CONFIG_FILE = 1u << 3  /* names the file layer itself: a flag or MIDGE_CONFIG,
+                                      never a key of the file; printed as the header */
+};
+
+/* One option: everything the parser, --help and the layers know of it.
+ * Its long name is also its INI key, and "MIDGE_" + the long name in upper
+ * case with '-' as '_' is its environment variable (config.h). */
+struct cli_option {
+    const char *long_name;
+    int key;         /* the short letter, or a private key above 255 */
+    int has_arg;     /* no_argument or required_argument (getopt.h) */
+    unsigned group;  /* 0 = every subcommand */
+    const char *arg; /* argument name shown in --help */
+    const char *help;
+    unsigned flags;  /* CLI_OPT_* */
+    enum cli_field_kind kind;
+    size_t offset;   /* of the field in struct cli_options; 0 with CLI_FIELD_NONE */
+    const char *zero; /* --print-config's value for a NULL string or a zero number: the
+                         default only the subcommand applies (--led sim); NULL = unset */
+};
+
+/* The table's length is bounded so the layers can keep one record an
+ * option in static storage (options.c checks it at compile time). */
+#define CLI_OPTION_MAX 96
+
 size_t cli_option_count(void);
-void cli_option_info_at(const struct cli_command *cmd, size_t i, struct cli_option_info *info);
+
+/* The i-th entry (i < cli_option_count()), valid for the whole run. */
+const struct cli_option *cli_option_at(size_t i);
+
+/* True when `cmd` takes the option. */
+bool cli_option_accepted(const struct cli_command *cmd, const struct cli_option *opt);
 
 /* Apply one value as if it had been given as a flag; false after printing
  * one line prefixed with o->prog. */

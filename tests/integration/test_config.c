@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include <ctype.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 
@@ -381,6 +382,209 @@ static void test_onenet_profile_defaults(void **state)
     assert_null(strstr(run.out, SECRET_PRINTED_API_KEY));
 }
 
+/* --- every option of the table, through every layer ---------------------------- */
+
+/* The commands that read a config file, and what each needs in the file to
+ * get as far as --print-config. An option under test replaces its own line. */
+static const struct layered_command {
+    const char *name;
+    const char *needs;   /* INI lines */
+    const char *operand; /* NULL = none */
+} layered_commands[] = {
+    { "pub", "topic = base/t\nmessage = base\n", NULL },
+    { "sub", "topic = base/t\n", NULL },
+    { "send", "", "on" },
+    { "devices", "", NULL },
+    { "token", "", NULL },
+    { "device", "device-id = base\n", NULL },
+};
+
+/* A value for each option, found by the argument name --help gives it,
+ * else (where that says too little, as "name") by its long name; a new
+ * argument name needs a line here. -i and --device-id share "base", which
+ * a device takes as one identity. */
+static const struct sample {
+    const char *key;
+    const char *value;
+    bool secret; /* --print-config must mask it */
+} samples[] = {
+    { "profile", "mqtt", false },   { "method", "sha1", false },
+    { "property", "lamp7", false }, { "host", "host7.example", false },
+    { "port", "1234", false },      { "id", "base", false },
+    { "user", "user7", false },     { "password", SECRET_INI_PASSWORD, true },
+    { "seconds", "7", false },      { "0|1|2", "1", false },
+    { "topic", "t/7", false },      { "text", "text7", false },
+    { "path", "/etc/hostname", false }, { "n", "7", false },
+    { "bytes", "4096", false },     { "ms", "5000", false },
+    { "base64", SECRET_ONENET_DEVICE_KEY, true }, { "unix", "2000000000", false },
+    { "file", "/tmp/file7.pem", false }, { "dir", "/tmp", false },
+    { "version", "tlsv1.2", false }, { "spec", "sim", false },
+    { "level", "warn", false },
+};
+
+/* Options valid only beside another, and the line that makes them valid. */
+static const struct {
+    const char *name;
+    const char *line;
+} companions[] = {
+    { "password", "username = user7\n" },      { "disable-clean-session", "id = base\n" },
+    { "will-payload", "will-topic = w/7\n" }, { "will-qos", "will-topic = w/7\n" },
+    { "will-retain", "will-topic = w/7\n" },  { "cert", "key = /tmp/key7.pem\n" },
+    { "key", "cert = /tmp/cert7.pem\n" },
+};
+
+/* pub's message sources: exactly one of them, so one replaces another. */
+static bool is_message_source(const char *name)
+{
+    return strcmp(name, "message") == 0 || strcmp(name, "null-message") == 0 ||
+           strcmp(name, "file") == 0 || strcmp(name, "stdin-line") == 0;
+}
+
+struct help_option {
+    char name[40];
+    char arg[24]; /* "" = a flag */
+};
+
+/* The options `midge <cmd> --help` lists that the layers carry: all but
+ * --help, --version, --print-config and --config. */
+static size_t layered_options(const char *cmd, struct help_option *opts, size_t cap)
+{
+    size_t n = 0;
+
+    proc_run(&run, MIDGE_ARGV((char *)cmd, "--help"), NULL, RUN_TIMEOUT_MS);
+    expect_exit(&run, 0, cmd);
+    for (const char *line = run.out; line != NULL && *line != '\0';) {
+        const char *end = strchr(line, '\n');
+        const char *dash = strstr(line, "--");
+        struct help_option h = { "", "" };
+        if (strncmp(line, "  ", 2) == 0 && dash != NULL && (end == NULL || dash < end) &&
+            sscanf(dash + 2, "%39[^ \n]", h.name) == 1) {
+            const char *after = dash + 2 + strlen(h.name);
+            if (after[0] == ' ' && after[1] != ' ')
+                sscanf(after + 1, "%23[^ \n]", h.arg);
+            if (strcmp(h.name, "help") != 0 && strcmp(h.name, "version") != 0 &&
+                strcmp(h.name, "print-config") != 0 && strcmp(h.name, "config") != 0) {
+                assert_true(n < cap);
+                opts[n++] = h;
+            }
+        }
+        line = end != NULL ? end + 1 : NULL;
+    }
+    return n;
+}
+
+static const struct sample *sample_for(const struct help_option *h)
+{
+    static const struct sample flag = { "", "yes", false };
+
+    if (h->arg[0] == '\0')
+        return &flag;
+    for (int by_name = 0; by_name < 2; by_name++) {
+        for (size_t i = 0; i < sizeof samples / sizeof samples[0]; i++) {
+            if (strcmp(samples[i].key, by_name ? h->name : h->arg) == 0)
+                return &samples[i];
+        }
+    }
+    fail_msg("no sample value for --%s %s: add one to samples[]", h->name, h->arg);
+    return NULL;
+}
+
+/* The file a command needs, with `name`'s own lines (and what they would
+ * conflict with) left out, and the lines `name` itself needs. */
+static void layered_ini(const struct layered_command *c, const char *name, char *buf,
+                        size_t cap)
+{
+    size_t len = 0;
+
+    buf[0] = '\0';
+    len += (size_t)snprintf(buf + len, cap - len, "[midge]\n");
+    for (const char *line = c->needs; *line != '\0';) {
+        const char *end = strchr(line, '\n');
+        size_t key_len = strcspn(line, " ");
+        char key[40];
+        snprintf(key, sizeof key, "%.*s", (int)key_len, line);
+        bool replaced = strcmp(key, name) == 0 ||
+                        (is_message_source(key) && is_message_source(name));
+        if (!replaced)
+            len += (size_t)snprintf(buf + len, cap - len, "%.*s\n", (int)(end - line), line);
+        line = end + 1;
+    }
+    for (size_t i = 0; i < sizeof companions / sizeof companions[0]; i++) {
+        if (strcmp(companions[i].name, name) == 0)
+            len += (size_t)snprintf(buf + len, cap - len, "%s", companions[i].line);
+    }
+    assert_true(len < cap);
+}
+
+static void run_print_config(const struct layered_command *c)
+{
+    char *argv[] = { MIDGE_BINARY, (char *)c->name, "--config", ini, "--print-config",
+                     (char *)c->operand, NULL };
+    proc_run(&run, argv, NULL, RUN_TIMEOUT_MS);
+}
+
+/* `name = shown  # from <where>` in the output, the secret never shown. */
+static void expect_layered_row(const struct help_option *h, const struct sample *v,
+                               const char *where)
+{
+    char row[512];
+
+    snprintf(row, sizeof row, "\n%s = %s  # from %s\n", h->name,
+             v->secret ? "********" : h->arg[0] ? v->value : "true", where);
+    if (proc_exit_code(&run) != 0 || strstr(run.out, row) == NULL)
+        proc_dump(&run, row + 1);
+    assert_int_equal(proc_exit_code(&run), 0);
+    assert_non_null(strstr(run.out, row));
+    if (v->secret) {
+        assert_null(strstr(run.out, v->value));
+        assert_null(strstr(run.err, v->value));
+    }
+}
+
+/* One option through the file, then through its MIDGE_ variable. */
+static void check_option_layers(const struct layered_command *c, const struct help_option *h)
+{
+    const struct sample *v = sample_for(h);
+    char text[1024];
+    char line[256];
+    char env[64] = "MIDGE_";
+    char where[sizeof ini + 16];
+
+    for (size_t k = 0; h->name[k] != '\0' && k + 7 < sizeof env; k++)
+        env[6 + k] = h->name[k] == '-' ? '_' : (char)toupper((unsigned char)h->name[k]);
+    layered_ini(c, h->name, text, sizeof text);
+    snprintf(line, sizeof line, "%s = %s\n", h->name, v->value);
+    write_ini(strcat(text, line), 0600);
+    run_print_config(c);
+    snprintf(where, sizeof where, "config %s", ini);
+    expect_layered_row(h, v, where);
+
+    layered_ini(c, h->name, text, sizeof text);
+    write_ini(text, 0600);
+    setenv(env, h->arg[0] ? v->value : "on", 1);
+    run_print_config(c);
+    unsetenv(env);
+    snprintf(where, sizeof where, "env %s", env);
+    expect_layered_row(h, v, where);
+}
+
+/* The option table is the one list behind flags, variables, file keys and
+ * --print-config: every option a command lists in --help reads from the
+ * file and from MIDGE_<NAME>, has its row, and a secret is masked. */
+static void test_every_option_reads_from_file_and_environment(void **state)
+{
+    struct help_option opts[96];
+    (void)state;
+
+    for (size_t i = 0; i < sizeof layered_commands / sizeof layered_commands[0]; i++) {
+        const struct layered_command *c = &layered_commands[i];
+        size_t n = layered_options(c->name, opts, sizeof opts / sizeof opts[0]);
+        assert_true(n > 0);
+        for (size_t k = 0; k < n; k++)
+            check_option_layers(c, &opts[k]);
+    }
+}
+
 #define T(f) cmocka_unit_test_teardown(f, clear_env)
 
 int main(void)
@@ -408,6 +612,7 @@ int main(void)
         T(test_max_packet_size_from_file_and_environment),
         T(test_onenet_studio_over_tls_trusts_the_shipped_ca),
         T(test_onenet_profile_defaults),
+        T(test_every_option_reads_from_file_and_environment),
     };
     return cmocka_run_group_tests(tests, make_dir, remove_dir);
 }
