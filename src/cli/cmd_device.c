@@ -26,6 +26,7 @@
  * (bad option, bad LED, invalid identity); 0 after SIGINT/SIGTERM. A
  * broker that refuses or vanishes is logged and retried, never fatal.
  */
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +35,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "led_state.h"
 #include "log.h"
 #include "midge/device.h"
 #include "midge/led.h"
@@ -145,6 +147,31 @@ static bool device_secret(struct device_app *a)
     return true;
 }
 
+/* --state-file: the LED starts as it was when the device last ran. A
+ * missing file is a first start; a bad one is said once and the LED starts
+ * off, to be saved again at its next change: a lamp that cannot remember
+ * is still a lamp. */
+static void device_restore_led(struct device_app *a)
+{
+    char err[256];
+    bool on = false;
+
+    if (a->o.state_file == NULL)
+        return;
+    switch (cli_led_state_load(a->o.state_file, &on, err, sizeof err)) {
+    case CLI_LED_STATE_READ:
+        a->cfg.led_initial = on;
+        cli_log(CLI_LOG_INFO, "LED %s, restored from %s", midge_device_led_text(on),
+                a->o.state_file);
+        break;
+    case CLI_LED_STATE_ABSENT:
+        break;
+    case CLI_LED_STATE_BAD:
+        cli_log(CLI_LOG_WARN, "%s; the LED starts off", err);
+        break;
+    }
+}
+
 static bool device_configure(struct device_app *a)
 {
     const struct cli_options *o = &a->o;
@@ -163,6 +190,7 @@ static bool device_configure(struct device_app *a)
     a->cfg.keepalive_s = o->keepalive_s;
     a->cfg.clean_session = o->clean_session;
     a->cfg.subscribe_commands = o->subscribe_commands;
+    device_restore_led(a);
     if (!device_secret(a))
         return false;
     if (midge_device_init(&a->dev, &a->cfg, &why) != MIDGE_OK) {
@@ -194,6 +222,11 @@ static bool device_open_led(struct device_app *a)
         return false;
     }
     midge_led_set_log(&a->led, device_led_log, a);
+    /* Drivers open with the LED off; a restored state lights it now. */
+    if (a->cfg.led_initial && midge_led_set(&a->led, true) != MIDGE_OK) {
+        cli_error(a->o.prog, "--led %s: cannot drive the LED", spec);
+        return false;
+    }
     return true;
 }
 
@@ -381,8 +414,13 @@ static bool device_decide(struct device_app *a, const midge_publish *msg)
 static void device_log_and_drive(struct device_app *a)
 {
     device_log_out(&a->out);
-    if (a->out.led_changed && midge_led_set(&a->led, a->out.led) != MIDGE_OK)
+    if (!a->out.led_changed)
+        return;
+    if (midge_led_set(&a->led, a->out.led) != MIDGE_OK)
         cli_log(CLI_LOG_ERROR, "cannot drive the LED");
+    char err[PATH_MAX + 96];
+    if (a->o.state_file != NULL && !cli_led_state_save(a->o.state_file, a->out.led, err, sizeof err))
+        cli_log(CLI_LOG_WARN, "%s", err);
 }
 
 /* A message from the inbox, outside any callback. */

@@ -52,6 +52,7 @@ enum cli_key {
     KEY_PRINT_CONFIG,
     KEY_LED,
     KEY_PROPERTY,
+    KEY_STATE_FILE,
     KEY_SUBSCRIBE_COMMANDS,
     KEY_BACKOFF_MIN,
     KEY_BACKOFF_MAX,
@@ -120,6 +121,7 @@ static const struct cli_option cli_table[] = {
     { "print-config", KEY_PRINT_CONFIG, no_argument, CLI_GROUP_CONFIG, NULL, "print the effective configuration and exit", CLI_OPT_FLAG_ONLY, FIELD(BOOL, print_config) },
     { "led", KEY_LED, required_argument, CLI_GROUP_DEVICE, "spec", "sim (default) or gpio:CHIP:LINE[:active-low]", 0, FIELD_OR(STR, led, "sim") },
     { "property", KEY_PROPERTY, required_argument, CLI_GROUP_DEVICE, "name", "onenet-studio LED property (default led)", 0, FIELD_OR(STR, property, "led") },
+    { "state-file", KEY_STATE_FILE, required_argument, CLI_GROUP_DEVICE, "path", "keep the LED state here and restore it at start", 0, FIELD(STR, state_file) },
     { "subscribe-commands", KEY_SUBSCRIBE_COMMANDS, no_argument, CLI_GROUP_DEVICE, NULL, "onenet: also subscribe $creq/# (plain brokers)", 0, FIELD(BOOL, subscribe_commands) },
     { "backoff-min", KEY_BACKOFF_MIN, required_argument, CLI_GROUP_DEVICE, "ms", "first reconnect delay (default 500)", 0, FIELD(ULONG, backoff_min_ms) },
     { "backoff-max", KEY_BACKOFF_MAX, required_argument, CLI_GROUP_DEVICE, "ms", "longest reconnect delay (default 30000)", 0, FIELD(ULONG, backoff_max_ms) },
@@ -369,6 +371,7 @@ static bool cli_apply_device(struct cli_options *o, int key, const char *arg)
     case KEY_PRINT_CONFIG: o->print_config = true; return true;
     case KEY_LED: o->led = arg; return true;
     case KEY_PROPERTY: o->property = arg; return true;
+    case KEY_STATE_FILE: o->state_file = arg; return true;
     case KEY_SUBSCRIBE_COMMANDS: o->subscribe_commands = true; return true;
     case KEY_BACKOFF_MIN:
     case KEY_BACKOFF_MAX:
@@ -456,6 +459,7 @@ static bool cli_apply(const struct cli_command *cmd, struct cli_options *o, int 
     case KEY_PRINT_CONFIG:
     case KEY_LED:
     case KEY_PROPERTY:
+    case KEY_STATE_FILE:
     case KEY_SUBSCRIBE_COMMANDS:
     case KEY_BACKOFF_MIN:
     case KEY_BACKOFF_MAX:

@@ -121,6 +121,7 @@ struct cli_options {
     /* device */
     const char *led;        /* "sim" (default) or gpio:CHIP:LINE[:active-low] */
     const char *property;   /* onenet-studio property name (default "led") */
+    const char *state_file; /* the LED's last state, restored at start; NULL = none */
     bool subscribe_commands;
     unsigned long backoff_min_ms;
     unsigned long backoff_max_ms;

@@ -11,7 +11,9 @@
 
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "broker.h"
 #include "peer.h"
@@ -57,6 +59,38 @@ static void start_device(const char *id)
                                            "400", "-k", "5"),
                                 NULL),
                      0);
+}
+
+/* The same, keeping its LED state in `state_file`. */
+static void start_device_with_state(const char *id, const char *state_file)
+{
+    assert_int_equal(proc_start(&device,
+                                MIDGE_ARGV("device", "-h", "127.0.0.1", "-p", port, "--device-id",
+                                           (char *)id, "--backoff-min", "100", "--backoff-max",
+                                           "400", "-k", "5", "--state-file", (char *)state_file),
+                                NULL),
+                     0);
+}
+
+/* A fresh directory `dir` (a mkdtemp template) and `path` = dir/led in it. */
+static void state_path(char *dir, char *path, size_t cap)
+{
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, cap, "%s/led", dir);
+}
+
+/* The whole content of a small file, "" when it cannot be read. */
+static const char *file_text(const char *path)
+{
+    static char text[64];
+    FILE *f = fopen(path, "r");
+    size_t n = 0;
+    if (f != NULL) {
+        n = fread(text, 1, sizeof text - 1, f);
+        fclose(f);
+    }
+    text[n] = '\0';
+    return text;
 }
 
 /* A peer watching every topic of device `id`. */
@@ -351,6 +385,69 @@ static void test_oversized_command_on_a_persistent_session_is_dropped(void **sta
     expect_reply(p, "lamp8", "m2", "off", "off");
 }
 
+static void test_state_file_restores_the_led_after_a_restart(void **state)
+{
+    char dir[] = "/tmp/midge-state-XXXXXX";
+    char path[64];
+    (void)state;
+    state_path(dir, path, sizeof path);
+
+    start_device_with_state("lamp9", path);
+    peer *p = watcher("lamp9");
+    wait_online(p, "lamp9");
+    expect_reply(p, "lamp9", "s1", "on", "on");
+    assert_string_equal(file_text(path), "on\n");
+    proc_stop(&device);
+    assert_int_equal(proc_exit_code(&device), 0);
+
+    /* A stale retained state: the restarted device must replace it with
+     * the state it restored, not leave it or report "off". */
+    assert_int_equal(midge_client_publish(&p->client, "devices/lamp9/state",
+                                          "{\"led\":\"off\"}", 13, 1, true, NULL),
+                     MIDGE_OK);
+    assert_int_equal(midge_client_flush(&p->client, REPLY_TIMEOUT_MS), MIDGE_OK);
+    memset(&device, 0, sizeof device);
+    start_device_with_state("lamp9", path);
+    const char *got = status_when_back(p, "lamp9");
+    assert_non_null(got);
+    assert_string_equal(got, "on");
+    peer *late = watcher("lamp9");
+    assert_true(await_message(late, "devices/lamp9/state", "{\"led\":\"on\"}", 5000) >= 0);
+    proc_pump(&device, 100);
+    assert_int_equal(log_lines_with("restored from "), 1);
+
+    expect_reply(p, "lamp9", "s2", "toggle", "off");
+    assert_string_equal(file_text(path), "off\n");
+    /* "status" changes nothing, so nothing is written. */
+    assert_int_equal(unlink(path), 0);
+    expect_reply(p, "lamp9", "s3", "status", "off");
+    assert_int_equal(access(path, F_OK), -1);
+    rmdir(dir);
+}
+
+static void test_corrupt_state_file_is_one_warning_and_the_led_starts_off(void **state)
+{
+    char dir[] = "/tmp/midge-state-XXXXXX";
+    char path[64];
+    (void)state;
+    state_path(dir, path, sizeof path);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("\x01garbage", f);
+    fclose(f);
+
+    start_device_with_state("lamp10", path);
+    peer *p = watcher("lamp10");
+    wait_online(p, "lamp10");
+    expect_reply(p, "lamp10", "b1", "status", "off");
+    proc_pump(&device, 100);
+    assert_int_equal(log_lines_with("expected \"on\" or \"off\"; the LED starts off"), 1);
+    expect_reply(p, "lamp10", "b2", "on", "on");
+    assert_string_equal(file_text(path), "on\n");
+    unlink(path);
+    rmdir(dir);
+}
+
 #define T(f) cmocka_unit_test_teardown(f, device_teardown)
 
 int main(void)
@@ -364,6 +461,8 @@ int main(void)
         T(test_device_reconnects_after_broker_restart),
         T(test_oversized_command_costs_one_connection_and_one_line),
         T(test_oversized_command_on_a_persistent_session_is_dropped),
+        T(test_state_file_restores_the_led_after_a_restart),
+        T(test_corrupt_state_file_is_one_warning_and_the_led_starts_off),
     };
     return cmocka_run_group_tests(tests, start_broker, stop_broker);
 }
