@@ -12,6 +12,32 @@
  * Every call returns a midge_status. After a failure status the connection
  * is closed; with auto_reconnect on, the next call reconnects (with backoff),
  * renews the subscriptions and resends what the session holds.
+ *
+ * Bounded calls. publish, subscribe, subscribe_many, unsubscribe and ping
+ * take no timeout argument: each returns within cfg.call_timeout_ms,
+ * waiting for room in the session (a full QoS 1/2 store, a full tx), for
+ * a connection (auto_reconnect), for its SUBACK/UNSUBACK or for the socket.
+ * A reconnect attempt made inside one of them gets no more than what is
+ * left of the bound (keep the bound above connect_timeout_ms plus
+ * connack_timeout_ms for these calls to reconnect by themselves). connect,
+ * flush and poll have timeouts of their own; wait_msg has none.
+ *
+ * MIDGE_TIMEOUT (the bound passed) and MIDGE_ERR_INTERRUPTED (cfg.interrupted
+ * said so) lose nothing and close nothing: the connection, if open, stays
+ * open, and the session keeps what it held.
+ *   publish: the message was not taken, and nothing of it is queued; the
+ *     caller may publish it again. Messages taken earlier stay in the
+ *     session store and are sent, or resent after a reconnect (section 4.4),
+ *     as before. Once a message is taken (QoS 1/2: copied into the store,
+ *     QoS 0: into tx), publish returns MIDGE_OK even if the bound passes
+ *     before the socket has all of it: the rest leaves with the next call.
+ *   subscribe, unsubscribe: the request may be queued or sent already and
+ *     may still take effect at the broker; a filter is remembered for
+ *     renewal only once granted, and unsubscribe forgets it in any case.
+ *   ping: a PINGREQ not yet sent leaves with the next call.
+ * Whatever the status, publish's topic and payload are the caller's again
+ * once it returns (the message was copied, or not taken at all); the
+ * filters of subscribe stay borrowed as said above.
  */
 #ifndef MIDGE_CLIENT_H
 #define MIDGE_CLIENT_H
@@ -44,13 +70,19 @@ typedef struct midge_client_config {
     midge_connect_opts connect;   /* client id, credentials, keepalive, clean session */
     uint32_t connect_timeout_ms;  /* TCP (and TLS) connect; 0 = 10000 */
     uint32_t connack_timeout_ms;  /* 0 = MIDGE_CONNACK_TIMEOUT_MS */
-    bool auto_reconnect;          /* reconnect on loss inside wait/poll/publish */
+    bool auto_reconnect;          /* reconnect on loss inside every call that waits,
+                                     except connect */
     uint32_t backoff_min_ms;      /* first reconnect delay; 0 = 500 */
     uint32_t backoff_max_ms;      /* cap of the doubling delay; 0 = 30000 */
+    /* The bound of publish, subscribe(_many), unsubscribe and ping (see
+     * "Bounded calls" above); 0 = 30000, UINT32_MAX = no limit. */
+    uint32_t call_timeout_ms;
     midge_transport_open_fn open; /* NULL = plain TCP (midge_tcp_opener) */
     void *opener;                 /* context for `open` */
-    /* Optional: asked after every wait inside connect and subscribe; true
-     * abandons the call with MIDGE_ERR_INTERRUPTED (e.g. a signal arrived). */
+    /* Optional: asked after every wait inside connect, publish, subscribe,
+     * unsubscribe, ping and wait_msg (not flush or poll, which have their
+     * own deadlines); true abandons the call with MIDGE_ERR_INTERRUPTED
+     * (e.g. a signal arrived), with what is kept as for MIDGE_TIMEOUT. */
     bool (*interrupted)(void *user);
     void *interrupt_user;
     midge_trace_fn trace;         /* optional packet trace (-d) */
@@ -100,12 +132,15 @@ midge_status midge_client_connect(midge_client *c, bool *session_present);
 /* Send DISCONNECT, flush, close. */
 midge_status midge_client_disconnect(midge_client *c);
 
-/* Send PINGREQ now (the client also does it by itself at keepalive). */
+/* Send PINGREQ now (the client also does it by itself at keepalive).
+ * Bounded by call_timeout_ms. */
 midge_status midge_client_ping(midge_client *c);
 
 /* Publish. QoS 0 returns once the bytes are handed to the transport; QoS 1/2
  * return once the message is in the session store and sent (not yet
- * acknowledged: see midge_client_flush). *packet_id may be NULL. */
+ * acknowledged: see midge_client_flush). *packet_id may be NULL. Waits for
+ * room (and, with auto_reconnect, for a connection) up to call_timeout_ms:
+ * MIDGE_TIMEOUT then means the message was not taken (see above). */
 midge_status midge_client_publish(midge_client *c, const char *topic, const void *payload,
                                   size_t len, uint8_t qos, bool retain, uint16_t *packet_id);
 
@@ -115,7 +150,9 @@ midge_status midge_client_publish(midge_client *c, const char *topic, const void
 midge_status midge_client_flush(midge_client *c, uint32_t timeout_ms);
 
 /* Subscribe and wait for SUBACK. MIDGE_ERR_SUBSCRIBE when the broker answers
- * 0x80. `filter` is kept by pointer for resubscription. */
+ * 0x80. `filter` is kept by pointer for resubscription. The SUBACK wait ends
+ * with MIDGE_TIMEOUT after connack_timeout_ms or call_timeout_ms, whichever
+ * is shorter; the whole call within call_timeout_ms. */
 midge_status midge_client_subscribe(midge_client *c, const char *filter, uint8_t qos);
 
 /* Several filters in one SUBSCRIBE; granted[i] gets each return code (0x80 =
@@ -123,9 +160,11 @@ midge_status midge_client_subscribe(midge_client *c, const char *filter, uint8_t
 midge_status midge_client_subscribe_many(midge_client *c, const midge_subscription *subs,
                                          size_t count, uint8_t *granted);
 
+/* Unsubscribe and wait for UNSUBACK, bounded as subscribe. */
 midge_status midge_client_unsubscribe(midge_client *c, const char *filter);
 
-/* Block until one application message has been handed to the callback. */
+/* Block until one application message has been handed to the callback, a
+ * failure, or cfg.interrupted; no bound (midge_client_poll has one). */
 midge_status midge_client_wait_msg(midge_client *c);
 
 /* Process whatever has arrived without blocking; MIDGE_OK whether or not a

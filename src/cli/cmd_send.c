@@ -185,23 +185,25 @@ static int send_wait(struct cli_conn *k, struct send_state *s, unsigned long tim
     return error ? CLI_EXIT_ERROR : CLI_EXIT_OK;
 }
 
-/* Subscribe to the answer, then publish the command. */
-static bool send_request(struct cli_conn *k, const struct send_state *s)
+/* Subscribe to the answer, then publish the command. -1 when both went
+ * out, else the exit status: 27 when the broker did not take them within
+ * -W (each call is bounded by it, see cli_conn_setup), 1 on any error. */
+static int send_request(struct cli_conn *k, const struct send_state *s)
 {
     const struct cli_options *o = k->opts;
 
     midge_status st = midge_client_subscribe(&k->client, s->response, 1);
-    if (st != MIDGE_OK) {
-        cli_error(o->prog, "subscribe to '%s' failed: %s", s->response, midge_strerror(st));
-        return false;
+    if (st == MIDGE_OK)
+        st = midge_client_publish(&k->client, s->request, o->operand, strlen(o->operand), 1,
+                                  false, NULL);
+    if (st == MIDGE_OK)
+        return -1;
+    if (st == MIDGE_TIMEOUT) {
+        cli_error(o->prog, "the broker did not take the command within %lu s", o->timeout_s);
+        return CLI_EXIT_TIMEOUT;
     }
-    st = midge_client_publish(&k->client, s->request, o->operand, strlen(o->operand), 1, false,
-                              NULL);
-    if (st != MIDGE_OK) {
-        cli_error(o->prog, "publish failed: %s", midge_strerror(st));
-        return false;
-    }
-    return true;
+    cli_error(o->prog, "sending the command failed: %s", midge_strerror(st));
+    return CLI_EXIT_ERROR;
 }
 
 /* Unless -i was given, a client id no other run shares: two sends at once
@@ -252,12 +254,16 @@ int cli_send_run(const struct cli_command *cmd, int argc, char **argv)
         .rx = 65536,
         .store = 2 * (packet + MIDGE_STORE_RECORD_OVERHEAD),
     };
+    /* -W bounds the whole exchange, the client's calls included. */
+    if (o.timeout_s == 0)
+        o.timeout_s = SEND_TIMEOUT_DEFAULT_S;
     cli_signals_install();
     if (!cli_conn_open(&k, &o, &sizes))
         goto done;
     midge_client_set_callback(&k.client, send_on_message, s);
-    if (send_request(&k, s))
-        rc = send_wait(&k, s, o.timeout_s ? o.timeout_s : SEND_TIMEOUT_DEFAULT_S);
+    rc = send_request(&k, s);
+    if (rc < 0)
+        rc = send_wait(&k, s, o.timeout_s);
     /* The broker has the command once it acknowledged it; wait briefly for
      * that so a queued command is not lost to an early DISCONNECT. */
     if (midge_client_is_connected(&k.client))

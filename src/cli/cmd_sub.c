@@ -58,8 +58,9 @@ static bool sub_check(const struct cli_options *o)
     return true;
 }
 
-/* One SUBSCRIBE for every -t; a refused filter is an error. */
-static bool sub_subscribe(struct cli_conn *k)
+/* One SUBSCRIBE for every -t; a refused filter is an error. -1 when
+ * subscribed, else the exit status (27: no SUBACK within -W). */
+static int sub_subscribe(struct cli_conn *k)
 {
     const struct cli_options *o = k->opts;
     midge_subscription subs[CLI_MAX_TOPICS];
@@ -74,17 +75,21 @@ static bool sub_subscribe(struct cli_conn *k)
         for (size_t i = 0; i < o->topic_count; i++) {
             if (granted[i] == MIDGE_SUBACK_FAILURE) {
                 cli_error(o->prog, "subscription to '%s' refused by the broker", o->topics[i]);
-                return false;
+                return CLI_EXIT_ERROR;
             }
         }
+    }
+    if (st == MIDGE_TIMEOUT && o->timeout_s) {
+        cli_error(o->prog, "timed out after %lu s (no SUBACK)", o->timeout_s);
+        return CLI_EXIT_TIMEOUT;
     }
     if (st != MIDGE_OK) {
         char why[160];
         /* A retained message may arrive with the SUBACK: too big already. */
         cli_error(o->prog, "subscribe failed: %s", cli_conn_status_text(k, st, why, sizeof why));
-        return false;
+        return CLI_EXIT_ERROR;
     }
-    return true;
+    return -1;
 }
 
 /* Serve until -C, -W or a signal. Returns the exit status. */
@@ -136,7 +141,9 @@ int cli_sub_run(const struct cli_command *cmd, int argc, char **argv)
 
     struct sub_state s = { .opts = &o, .received = 0 };
     midge_client_set_callback(&k.client, sub_on_message, &s);
-    int rc = sub_subscribe(&k) ? sub_loop(&k, &s) : CLI_EXIT_ERROR;
+    int rc = sub_subscribe(&k);
+    if (rc < 0)
+        rc = sub_loop(&k, &s);
     cli_conn_close(&k);
     return rc;
 }

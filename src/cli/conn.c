@@ -185,6 +185,8 @@ bool cli_conn_setup(struct cli_conn *k, const struct cli_options *o,
             .clean_session = o->clean_session,
         },
         .connack_timeout_ms = (uint32_t)o->connack_timeout_ms,
+        /* -W (sub, send) bounds each subscribe and publish too; else the default. */
+        .call_timeout_ms = (uint32_t)(o->timeout_s * 1000u),
         .interrupted = cli_conn_interrupted,
         .trace = !o->debug ? NULL : sizes->trace ? sizes->trace : cli_trace_packet,
         .trace_user = (void *)o,

@@ -23,6 +23,7 @@
 #define CLIENT_CONNECT_TIMEOUT_MS 10000u
 #define CLIENT_BACKOFF_MIN_MS 500u
 #define CLIENT_BACKOFF_MAX_MS 30000u
+#define CLIENT_CALL_TIMEOUT_MS 30000u
 
 /* DISCONNECT gets this long to leave before the socket is closed anyway. */
 #define CLIENT_DISCONNECT_FLUSH_MS 1000u
@@ -36,8 +37,9 @@
  * topics inside its rx buffer, so this is a fallback only. */
 #define CLIENT_TOPIC_COPY_MAX 256
 
-/* "No limit" for the timeouts of flush and poll. Anything above INT32_MAX
- * counts as no limit too: deadlines are compared as signed differences. */
+/* "No limit" for the timeouts of flush and poll and for call_timeout_ms.
+ * Anything above INT32_MAX counts as no limit too: deadlines are compared
+ * as signed differences. */
 #define CLIENT_FOREVER UINT32_MAX
 
 /* --- time ------------------------------------------------------------- */
@@ -60,6 +62,20 @@ static uint32_t deadline_left(const client_deadline *d)
         return CLIENT_FOREVER;
     int32_t left = (int32_t)(d->at - midge_clock_ms());
     return left > 0 ? (uint32_t)left : 0;
+}
+
+/* The bound of calls that have none (connect, wait_msg, and the reconnect
+ * attempts of flush, poll and check_msg, which keep their own timeouts). */
+static const client_deadline client_unbounded = { 0u, true };
+
+/* Whichever of two deadlines comes first. */
+static client_deadline deadline_min(const client_deadline *a, const client_deadline *b)
+{
+    if (a->forever)
+        return *b;
+    if (b->forever || (int32_t)(a->at - b->at) <= 0)
+        return *a;
+    return *b;
 }
 
 static uint32_t min_u32(uint32_t a, uint32_t b) { return a < b ? a : b; }
@@ -225,15 +241,17 @@ static uint32_t client_connack_timeout(const midge_client *c)
 
 /*
  * Open a fresh transport, send CONNECT and wait for CONNACK. On success
- * granted[0] holds session_present (the scratch array is free here).
+ * granted[0] holds session_present (the scratch array is free here). An
+ * attempt made inside a bounded call ends with it (`bound`): the opener
+ * and the CONNACK wait get no more than what is left.
  */
-static midge_status client_open(midge_client *c)
+static midge_status client_open(midge_client *c, const client_deadline *bound)
 {
     midge_status st;
 
     client_close(c); /* never two transports at once */
-    st = c->cfg.open(c->cfg.opener, c->cfg.host, c->cfg.port, c->cfg.connect_timeout_ms,
-                     &c->transport);
+    st = c->cfg.open(c->cfg.opener, c->cfg.host, c->cfg.port,
+                     min_u32(c->cfg.connect_timeout_ms, deadline_left(bound)), &c->transport);
     if (st != MIDGE_OK)
         goto fail;
     c->transport_open = true;
@@ -247,11 +265,12 @@ static midge_status client_open(midge_client *c)
     c->wait_done = false;
     /* The session enforces the CONNACK timeout in its tick; the deadline
      * here only guards against a session that would not. */
-    client_deadline d = deadline_in(client_connack_timeout(c) + 1000u);
+    client_deadline guard = deadline_in(client_connack_timeout(c) + 1000u);
+    client_deadline end = deadline_min(&guard, bound);
     while (!c->wait_done) {
-        uint32_t left = deadline_left(&d);
+        uint32_t left = deadline_left(&end);
         if (left == 0) {
-            st = MIDGE_ERR_CONNACK_TIMEOUT;
+            st = deadline_left(bound) == 0 ? MIDGE_TIMEOUT : MIDGE_ERR_CONNACK_TIMEOUT;
             goto fail;
         }
         st = client_step(c, left, true, NULL);
@@ -279,16 +298,66 @@ fail:
     return client_lost(c, st);
 }
 
+/*
+ * The transport is closed: with auto_reconnect, wait out the backoff (at
+ * most wait_ms) and try once, within `bound`. MIDGE_OK = open again;
+ * MIDGE_AGAIN = still backing off, no time left to try, or the attempt
+ * failed (the next one is scheduled).
+ */
+static midge_status client_revive(midge_client *c, uint32_t wait_ms, const client_deadline *bound);
+
+/*
+ * A step for the calls that ride out connection loss (publish, flush,
+ * poll, wait_msg, check_msg, and the waits for a connection of subscribe,
+ * unsubscribe and ping). With auto_reconnect a loss is not returned: the
+ * caller's loop goes on and the next pump reconnects, within `bound`.
+ */
+static midge_status client_pump(midge_client *c, uint32_t wait_ms, const client_deadline *bound,
+                                bool wait_input, bool *got_input)
+{
+    midge_status st;
+
+    if (!c->transport_open) {
+        st = client_revive(c, wait_ms, bound);
+        return st == MIDGE_AGAIN ? MIDGE_OK : st;
+    }
+    st = client_step(c, wait_ms, wait_input, got_input);
+    if (st != MIDGE_OK && c->cfg.auto_reconnect)
+        return MIDGE_OK;
+    return st;
+}
+
+/*
+ * One wait of a call bounded by `d` (call_timeout_ms), for whatever keeps
+ * it from going on: room in the session, a reply, a writable socket, or
+ * (ride_out, with auto_reconnect) a connection. MIDGE_OK = look again;
+ * MIDGE_TIMEOUT once `d` has passed and MIDGE_ERR_INTERRUPTED when the
+ * application asks, both with the session as the wait left it; otherwise
+ * the failure that closed the connection.
+ */
+static midge_status client_wait_bounded(midge_client *c, const client_deadline *d,
+                                        bool wait_input, bool ride_out)
+{
+    uint32_t left = deadline_left(d);
+    if (left == 0)
+        return MIDGE_TIMEOUT;
+    midge_status st = ride_out ? client_pump(c, left, d, wait_input, NULL)
+                               : client_step(c, left, wait_input, NULL);
+    if (st != MIDGE_OK)
+        return st;
+    return client_interrupted(c) ? MIDGE_ERR_INTERRUPTED : MIDGE_OK;
+}
+
 /* Queue SUBSCRIBE for `subs`, stepping while the session has no room. */
 static midge_status client_queue_subscribe(midge_client *c, const midge_subscription *subs,
-                                           size_t count, uint16_t *id)
+                                           size_t count, uint16_t *id, const client_deadline *d)
 {
     for (;;) {
         midge_status st = midge_session_subscribe(&c->session, subs, count, id, midge_clock_ms());
         if (st != MIDGE_AGAIN)
             return st;
         /* tx full or too many SUBSCRIBEs unanswered: let replies come in. */
-        st = client_step(c, client_connack_timeout(c), true, NULL);
+        st = client_wait_bounded(c, d, true, false);
         if (st != MIDGE_OK)
             return st;
     }
@@ -296,8 +365,9 @@ static midge_status client_queue_subscribe(midge_client *c, const midge_subscrip
 
 /* Renew every remembered subscription on a new connection, as few
  * SUBSCRIBE packets as tx allows. SUBACKs are not awaited: a broker that
- * refuses now is reported through the event callback. */
-static midge_status client_resubscribe(midge_client *c)
+ * refuses now is reported through the event callback. A connection that
+ * cannot take them all within `bound` is closed: it would lack some. */
+static midge_status client_resubscribe(midge_client *c, const client_deadline *bound)
 {
     midge_subscription batch[MIDGE_CLIENT_MAX_SUBS];
     size_t done = 0;
@@ -310,7 +380,7 @@ static midge_status client_resubscribe(midge_client *c)
             batch[i].filter = c->sub_filters[done + i];
             batch[i].qos = c->sub_qos[done + i];
         }
-        midge_status st = client_queue_subscribe(c, batch, n, NULL);
+        midge_status st = client_queue_subscribe(c, batch, n, NULL, bound);
         /* Too big for tx in one packet: halve the batch and try again. */
         if ((st == MIDGE_ERR_NO_SPACE || st == MIDGE_ERR_TOO_BIG) && n > 1) {
             n /= 2;
@@ -323,20 +393,15 @@ static midge_status client_resubscribe(midge_client *c)
     return MIDGE_OK;
 }
 
-static midge_status client_reconnect(midge_client *c)
+static midge_status client_reconnect(midge_client *c, const client_deadline *bound)
 {
-    midge_status st = client_open(c);
+    midge_status st = client_open(c, bound);
     if (st != MIDGE_OK)
         return st;
-    return client_resubscribe(c);
+    return client_resubscribe(c, bound);
 }
 
-/*
- * The transport is closed: with auto_reconnect, wait out the backoff (at
- * most wait_ms) and try once. MIDGE_OK = open again; MIDGE_AGAIN = still
- * backing off or the attempt failed (the next one is scheduled).
- */
-static midge_status client_revive(midge_client *c, uint32_t wait_ms)
+static midge_status client_revive(midge_client *c, uint32_t wait_ms, const client_deadline *bound)
 {
     if (!c->cfg.auto_reconnect)
         return MIDGE_ERR_NOT_CONNECTED;
@@ -347,74 +412,62 @@ static midge_status client_revive(midge_client *c, uint32_t wait_ms)
         if ((int32_t)(c->retry_at_ms - midge_clock_ms()) > 0)
             return MIDGE_AGAIN;
     }
-    midge_status st = client_reconnect(c);
+    /* An attempt with no time left would only fail and double the backoff. */
+    if (deadline_left(bound) == 0)
+        return MIDGE_AGAIN;
+    midge_status st = client_reconnect(c, bound);
     /* Refusals are the broker's verdict, not a network hiccup: report them. */
     if (st == MIDGE_OK || midge_status_is_refusal(st))
         return st;
     return MIDGE_AGAIN;
 }
 
-/*
- * A step for the calls that ride out connection loss (publish, flush,
- * poll, wait_msg, check_msg). With auto_reconnect a loss is not returned:
- * the caller's loop goes on and the next pump reconnects.
- */
-static midge_status client_pump(midge_client *c, uint32_t wait_ms, bool wait_input,
-                                bool *got_input)
+/* The bound of one publish, subscribe, unsubscribe or ping. */
+static client_deadline client_call_deadline(const midge_client *c)
 {
-    midge_status st;
-
-    if (!c->transport_open) {
-        st = client_revive(c, wait_ms);
-        return st == MIDGE_AGAIN ? MIDGE_OK : st;
-    }
-    st = client_step(c, wait_ms, wait_input, got_input);
-    if (st != MIDGE_OK && c->cfg.auto_reconnect)
-        return MIDGE_OK;
-    return st;
+    return deadline_in(c->cfg.call_timeout_ms);
 }
 
-/* For the calls that need a live connection right now (subscribe,
- * unsubscribe, ping): one reconnect attempt at most. */
-static midge_status client_ready(midge_client *c)
+/* For the calls that need a live connection (subscribe, unsubscribe,
+ * ping): with auto_reconnect, wait for one within `d`. */
+static midge_status client_ready(midge_client *c, const client_deadline *d)
 {
     if (c->dispatching)
         return MIDGE_ERR_STATE;
-    if (c->transport_open)
-        return MIDGE_OK;
-    midge_status st = client_revive(c, CLIENT_FOREVER);
-    return st == MIDGE_AGAIN ? MIDGE_ERR_NOT_CONNECTED : st;
-}
-
-/* Step until the awaited SUBACK/UNSUBACK (wait_id) arrived. */
-static midge_status client_await_reply(midge_client *c)
-{
-    client_deadline d = deadline_in(client_connack_timeout(c));
-
-    while (!c->wait_done) {
-        uint32_t left = deadline_left(&d);
-        if (left == 0)
-            return MIDGE_TIMEOUT;
-        midge_status st = client_step(c, left, true, NULL);
+    if (!c->transport_open && !c->cfg.auto_reconnect)
+        return MIDGE_ERR_NOT_CONNECTED;
+    while (!c->transport_open) {
+        midge_status st = client_wait_bounded(c, d, false, true);
         if (st != MIDGE_OK)
             return st;
-        if (client_interrupted(c) && !c->wait_done)
-            return MIDGE_ERR_INTERRUPTED;
+    }
+    return MIDGE_OK;
+}
+
+/* Step until the awaited SUBACK/UNSUBACK (wait_id) arrived, within the
+ * CONNACK timeout and `d`, whichever ends first. */
+static midge_status client_await_reply(midge_client *c, const client_deadline *d)
+{
+    client_deadline reply = deadline_in(client_connack_timeout(c));
+    client_deadline end = deadline_min(&reply, d);
+
+    while (!c->wait_done) {
+        midge_status st = client_wait_bounded(c, &end, true, false);
+        if (st == MIDGE_ERR_INTERRUPTED && c->wait_done)
+            break;
+        if (st != MIDGE_OK)
+            return st;
     }
     return (midge_status)c->wait_status;
 }
 
-/* Drain tx to the transport, waiting for writability up to timeout_ms. */
-static midge_status client_drain(midge_client *c, uint32_t timeout_ms)
+/* Drain tx to the transport, waiting for writability within `d`. */
+static midge_status client_drain(midge_client *c, const client_deadline *d)
 {
-    client_deadline d = deadline_in(timeout_ms);
     const uint8_t *data;
 
     while (c->transport_open && midge_session_pending(&c->session, &data) > 0) {
-        uint32_t left = deadline_left(&d);
-        if (left == 0)
-            return MIDGE_TIMEOUT;
-        midge_status st = client_pump(c, left, false, NULL);
+        midge_status st = client_wait_bounded(c, d, false, true);
         if (st != MIDGE_OK)
             return st;
     }
@@ -429,7 +482,7 @@ static midge_status client_drain(midge_client *c, uint32_t timeout_ms)
  * sends. Acknowledgements and messages still come in at least that often,
  * and at once whenever a full store or a full socket makes a publish wait.
  */
-static midge_status client_push(midge_client *c)
+static midge_status client_push(midge_client *c, const client_deadline *d)
 {
     if (c->transport_open && midge_clock_ms() == c->read_ms) {
         bool blocked;
@@ -442,7 +495,7 @@ static midge_status client_push(midge_client *c)
         if (!blocked)
             return MIDGE_OK;
     }
-    return client_drain(c, CLIENT_FOREVER);
+    return client_drain(c, d);
 }
 
 /* Push out what tx holds (ending with DISCONNECT) without reading: the
@@ -655,6 +708,8 @@ midge_status midge_client_init(midge_client *c, const midge_client_config *cfg,
         c->cfg.backoff_max_ms = CLIENT_BACKOFF_MAX_MS;
     if (c->cfg.backoff_max_ms < c->cfg.backoff_min_ms)
         c->cfg.backoff_max_ms = c->cfg.backoff_min_ms;
+    if (c->cfg.call_timeout_ms == 0)
+        c->cfg.call_timeout_ms = CLIENT_CALL_TIMEOUT_MS;
     c->backoff_ms = c->cfg.backoff_min_ms;
     c->retry_at_ms = midge_clock_ms();
 
@@ -697,7 +752,7 @@ midge_status midge_client_connect(midge_client *c, bool *session_present)
 {
     if (c->dispatching)
         return MIDGE_ERR_STATE;
-    midge_status st = client_open(c);
+    midge_status st = client_open(c, &client_unbounded);
     if (st != MIDGE_OK)
         return st;
     if (session_present)
@@ -722,13 +777,14 @@ midge_status midge_client_disconnect(midge_client *c)
 
 midge_status midge_client_ping(midge_client *c)
 {
-    midge_status st = client_ready(c);
+    client_deadline d = client_call_deadline(c);
+    midge_status st = client_ready(c, &d);
     if (st != MIDGE_OK)
         return st;
     st = midge_session_ping(&c->session, midge_clock_ms());
     if (st != MIDGE_OK)
         return st;
-    return client_drain(c, CLIENT_FOREVER);
+    return client_drain(c, &d);
 }
 
 midge_status midge_client_publish(midge_client *c, const char *topic, const void *payload,
@@ -754,6 +810,7 @@ midge_status midge_client_publish(midge_client *c, const char *topic, const void
     if (!c->transport_open && !c->cfg.auto_reconnect)
         return MIDGE_ERR_NOT_CONNECTED;
 
+    client_deadline d = client_call_deadline(c);
     midge_status st;
     for (;;) {
         st = c->transport_open
@@ -761,16 +818,22 @@ midge_status midge_client_publish(midge_client *c, const char *topic, const void
                  : MIDGE_AGAIN;
         if (st != MIDGE_AGAIN)
             break;
-        /* No room, or no connection yet. A full store (QoS 1/2) waits for
-         * acknowledgements to come in; a full tx (QoS 0) only for the
-         * socket to take bytes, never for input that may not come. */
-        st = client_pump(c, CLIENT_FOREVER, c->transport_open && qos > 0, NULL);
+        /* No room, or no connection yet; the session took nothing of the
+         * message, so a timeout or an interruption here leaves it all with
+         * the caller. A full store (QoS 1/2) waits for acknowledgements to
+         * come in; a full tx (QoS 0) only for the socket to take bytes,
+         * never for input that may not come. */
+        st = client_wait_bounded(c, &d, c->transport_open && qos > 0, true);
         if (st != MIDGE_OK)
             return st;
     }
     if (st != MIDGE_OK)
         return st;
-    return client_push(c);
+    /* Taken: from here the message is the session's. Whatever the socket
+     * could not take before the bound leaves with the next call, so the
+     * caller must not publish it again. */
+    st = client_push(c, &d);
+    return st == MIDGE_TIMEOUT || st == MIDGE_ERR_INTERRUPTED ? MIDGE_OK : st;
 }
 
 midge_status midge_client_flush(midge_client *c, uint32_t timeout_ms)
@@ -791,7 +854,7 @@ midge_status midge_client_flush(midge_client *c, uint32_t timeout_ms)
          * merely sit in tx (QoS 0 queued from a callback) leave with the
          * step's send; waiting for input after that would hold the call
          * until the next timer (the keepalive) or the deadline. */
-        midge_status st = client_pump(c, left, acks_due, NULL);
+        midge_status st = client_pump(c, left, &client_unbounded, acks_due, NULL);
         if (st != MIDGE_OK)
             return st;
     }
@@ -817,18 +880,19 @@ midge_status midge_client_subscribe_many(midge_client *c, const midge_subscripti
     if (c->sub_count + client_new_subs(c, subs, count) > MIDGE_CLIENT_MAX_SUBS)
         return MIDGE_ERR_NO_SPACE;
 
-    midge_status st = client_ready(c);
+    client_deadline d = client_call_deadline(c);
+    midge_status st = client_ready(c, &d);
     if (st != MIDGE_OK)
         return st;
     uint16_t id = 0;
-    st = client_queue_subscribe(c, subs, count, &id);
+    st = client_queue_subscribe(c, subs, count, &id, &d);
     if (st != MIDGE_OK)
         return st;
 
     c->wait_id = id;
     c->wait_done = false;
     memset(c->granted, MIDGE_SUBACK_FAILURE, sizeof c->granted);
-    st = client_await_reply(c);
+    st = client_await_reply(c, &d);
     c->wait_id = 0;
     if (st != MIDGE_OK && st != MIDGE_ERR_SUBSCRIBE)
         return st;
@@ -856,7 +920,8 @@ midge_status midge_client_unsubscribe(midge_client *c, const char *filter)
      * bring the subscription back. */
     client_forget(c, filter);
 
-    midge_status st = client_ready(c);
+    client_deadline d = client_call_deadline(c);
+    midge_status st = client_ready(c, &d);
     if (st != MIDGE_OK)
         return st;
     uint16_t id = 0;
@@ -864,7 +929,7 @@ midge_status midge_client_unsubscribe(midge_client *c, const char *filter)
         st = midge_session_unsubscribe(&c->session, &filter, 1, &id, midge_clock_ms());
         if (st != MIDGE_AGAIN)
             break;
-        st = client_step(c, client_connack_timeout(c), true, NULL);
+        st = client_wait_bounded(c, &d, true, false);
         if (st != MIDGE_OK)
             return st;
     }
@@ -873,7 +938,7 @@ midge_status midge_client_unsubscribe(midge_client *c, const char *filter)
 
     c->wait_id = id;
     c->wait_done = false;
-    st = client_await_reply(c);
+    st = client_await_reply(c, &d);
     c->wait_id = 0;
     return st;
 }
@@ -884,9 +949,12 @@ midge_status midge_client_wait_msg(midge_client *c)
         return MIDGE_ERR_STATE;
     c->got_message = false;
     while (!c->got_message) {
-        midge_status st = client_pump(c, CLIENT_FOREVER, true, NULL);
+        midge_status st = client_pump(c, CLIENT_FOREVER, &client_unbounded, true, NULL);
         if (st != MIDGE_OK)
             return st;
+        /* No bound of its own, but a signal may still end the wait. */
+        if (!c->got_message && client_interrupted(c))
+            return MIDGE_ERR_INTERRUPTED;
     }
     return MIDGE_OK;
 }
@@ -895,7 +963,7 @@ midge_status midge_client_check_msg(midge_client *c)
 {
     if (c->dispatching)
         return MIDGE_ERR_STATE;
-    return client_pump(c, 0, false, NULL);
+    return client_pump(c, 0, &client_unbounded, false, NULL);
 }
 
 midge_status midge_client_poll(midge_client *c, uint32_t timeout_ms)
@@ -907,7 +975,7 @@ midge_status midge_client_poll(midge_client *c, uint32_t timeout_ms)
     for (;;) {
         bool got = false;
         uint32_t left = deadline_left(&d);
-        midge_status st = client_pump(c, left, true, &got);
+        midge_status st = client_pump(c, left, &client_unbounded, true, &got);
         if (st != MIDGE_OK)
             return st;
         if (got)

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 
 #include "broker.h"
+#include "loopback.h"
 #include "peer.h"
 #include "proc.h"
 #include "secrets.h"
@@ -229,6 +230,52 @@ static void test_sub_timeout_exits_27_when_nothing_arrives(void **state)
     proc_run(&run, MIDGE_ARGV("sub", "-h", "127.0.0.1", "-p", port, "-t", "cli/silence", "-W", "1"),
              NULL, RUN_TIMEOUT_MS);
     expect_exit(&run, 27, "midge sub -W 1");
+    assert_int_equal(run.out_len, 0);
+}
+
+/* A broker that accepts the connection and then never answers again: run
+ * `argv` (whose -p is `silent_port`) against it and return when it ended. */
+static char silent_port[8];
+static void run_against_silent_broker(char *const argv[])
+{
+    static const uint8_t connack[] = {0x20, 0x02, 0x00, 0x00};
+    uint8_t buf[512];
+    size_t got;
+    uint16_t p;
+    int listener = loopback_listen(&p);
+    assert_true(listener >= 0);
+    snprintf(silent_port, sizeof silent_port, "%u", (unsigned)p);
+    assert_int_equal(proc_start(&run, argv, NULL), 0);
+    int fd = loopback_accept(listener, RUN_TIMEOUT_MS);
+    assert_true(fd >= 0);
+    assert_int_equal(loopback_read_some(fd, buf, sizeof buf, RUN_TIMEOUT_MS, &got), LOOPBACK_OK);
+    assert_int_equal(buf[0], 0x10); /* CONNECT */
+    assert_int_equal(loopback_write_all(fd, connack, sizeof connack, RUN_TIMEOUT_MS), LOOPBACK_OK);
+    /* Swallow SUBSCRIBE and anything after it until the tool gives up. */
+    assert_int_equal(loopback_wait_closed(fd, RUN_TIMEOUT_MS, NULL), LOOPBACK_CLOSED);
+    proc_wait(&run, RUN_TIMEOUT_MS);
+    close(fd);
+    close(listener);
+}
+
+static void test_sub_timeout_exits_27_when_the_suback_never_comes(void **state)
+{
+    (void)state;
+    run_against_silent_broker(MIDGE_ARGV("sub", "-h", "127.0.0.1", "-p", silent_port, "-t",
+                                         "cli/silence", "-W", "1"));
+    expect_exit(&run, 27, "midge sub -W 1 against a silent broker");
+    assert_non_null(strstr(run.err, "timed out after 1 s (no SUBACK)"));
+    assert_int_equal(count_lines(run.err), 1);
+}
+
+static void test_send_timeout_exits_27_when_the_broker_takes_nothing(void **state)
+{
+    (void)state;
+    run_against_silent_broker(MIDGE_ARGV("send", "-h", "127.0.0.1", "-p", silent_port,
+                                         "--device-id", "lamp1", "-W", "1", "on"));
+    expect_exit(&run, 27, "midge send -W 1 against a silent broker");
+    assert_non_null(strstr(run.err, "the broker did not take the command within 1 s"));
+    assert_int_equal(count_lines(run.err), 1);
     assert_int_equal(run.out_len, 0);
 }
 
@@ -465,6 +512,10 @@ int main(void)
         cmocka_unit_test_teardown(test_sub_prints_topic_and_payload_of_pub_at_qos1, cli_teardown),
         cmocka_unit_test_teardown(test_sub_prints_topic_and_payload_of_pub_at_qos2, cli_teardown),
         cmocka_unit_test_teardown(test_sub_timeout_exits_27_when_nothing_arrives, cli_teardown),
+        cmocka_unit_test_teardown(test_sub_timeout_exits_27_when_the_suback_never_comes,
+                                  cli_teardown),
+        cmocka_unit_test_teardown(test_send_timeout_exits_27_when_the_broker_takes_nothing,
+                                  cli_teardown),
         cmocka_unit_test_teardown(test_pub_message_arrives_once_at_qos0, cli_teardown),
         cmocka_unit_test_teardown(test_pub_message_arrives_once_at_qos1, cli_teardown),
         cmocka_unit_test_teardown(test_pub_message_arrives_once_at_qos2, cli_teardown),

@@ -448,6 +448,15 @@ int test_broker_kill(test_broker *b)
     return 0;
 }
 
+int test_broker_halt(test_broker *b)
+{
+    if (b->pid <= 0) {
+        fail_line("halt: broker not running");
+        return -1;
+    }
+    return terminate(b);
+}
+
 int test_broker_pause(test_broker *b)
 {
     if (b->pid <= 0 || kill(b->pid, SIGSTOP) != 0)

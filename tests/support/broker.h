@@ -58,6 +58,11 @@ int test_broker_stop(test_broker *b);
  * test_broker_restart(). */
 int test_broker_kill(test_broker *b);
 
+/* SIGTERM and reap, as a clean shutdown would: with "persistence true" the
+ * broker writes its database first, so its sessions come back with
+ * test_broker_restart(). The directory and port are kept. */
+int test_broker_halt(test_broker *b);
+
 /* SIGSTOP / SIGCONT: the broker stops answering but its sockets stay open. */
 int test_broker_pause(test_broker *b);
 int test_broker_resume(test_broker *b);
