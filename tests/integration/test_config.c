@@ -553,7 +553,8 @@ static void check_option_layers(const struct layered_command *c, const struct he
     for (size_t k = 0; h->name[k] != '\0' && k + 7 < sizeof env; k++)
         env[6 + k] = h->name[k] == '-' ? '_' : (char)toupper((unsigned char)h->name[k]);
     layered_ini(c, h->name, text, sizeof text);
-    snprintf(line, sizeof line, "%s = %s\n", h->name, v->value);
+    int n = snprintf(line, sizeof line, "%s = %s\n", h->name, v->value);
+    assert_true(n > 0 && (size_t)n < sizeof line);
     write_ini(strcat(text, line), 0600);
     run_print_config(c);
     snprintf(where, sizeof where, "config %s", ini);
