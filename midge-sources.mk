@@ -15,6 +15,9 @@ MIDGE_MATCH_SOURCES := \
 	$(MIDGE_DIR)/src/mqtt/topic_match.c
 MIDGE_POSIX_SOURCES := \
 	$(MIDGE_DIR)/src/mqtt/client.c \
+	$(MIDGE_DIR)/src/mqtt/client_connect.c \
+	$(MIDGE_DIR)/src/mqtt/client_event.c \
+	$(MIDGE_DIR)/src/mqtt/client_io.c \
 	$(MIDGE_DIR)/src/port/posix/clock.c \
 	$(MIDGE_DIR)/src/port/posix/tcp.c
 MIDGE_INCLUDE_DIRS := $(MIDGE_DIR)/include

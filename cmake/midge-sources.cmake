@@ -42,6 +42,9 @@ set(MIDGE_SERVER_CODEC_SOURCES
 # Blocking client and the POSIX port.
 set(MIDGE_POSIX_SOURCES
     src/mqtt/client.c
+    src/mqtt/client_connect.c
+    src/mqtt/client_event.c
+    src/mqtt/client_io.c
     src/port/posix/clock.c
     src/port/posix/tcp.c
 )
