@@ -41,9 +41,9 @@ static client_deadline client_call_deadline(const midge_client *c)
  * and at once whenever a full store or a full socket makes a publish wait.
  * It sits beside its one caller so that the compiler inlines it there.
  */
-static midge_status client_push(midge_client *c, const client_deadline *d)
+static midge_status client_push(midge_client *c, const client_deadline *d, uint32_t now)
 {
-    if (c->transport_open && midge_clock_ms() == c->read_ms) {
+    if (c->transport_open && now == c->read_ms) {
         bool blocked;
         midge_status st = client__send(c, &blocked);
         if (st != MIDGE_OK) {
@@ -232,12 +232,14 @@ midge_status midge_client_publish(midge_client *c, const char *topic, const void
     if (!c->transport_open && !c->cfg.auto_reconnect)
         return MIDGE_ERR_NOT_CONNECTED;
 
-    client_deadline d = client_call_deadline(c);
+    /* One clock reading serves the deadline, the session and client_push
+     * unless the publish has to wait: the common case costs one. */
+    uint32_t now = midge_clock_ms();
+    client_deadline d = client__deadline_from(now, c->cfg.call_timeout_ms);
     midge_status st;
     for (;;) {
-        st = c->transport_open
-                 ? midge_session_publish(&c->session, &msg, packet_id, midge_clock_ms())
-                 : MIDGE_AGAIN;
+        st = c->transport_open ? midge_session_publish(&c->session, &msg, packet_id, now)
+                               : MIDGE_AGAIN;
         if (st != MIDGE_AGAIN)
             break;
         /* No room, or no connection yet; the session took nothing of the
@@ -248,13 +250,14 @@ midge_status midge_client_publish(midge_client *c, const char *topic, const void
         st = client__wait_bounded(c, &d, c->transport_open && qos > 0, true);
         if (st != MIDGE_OK)
             return st;
+        now = midge_clock_ms();
     }
     if (st != MIDGE_OK)
         return st;
     /* Taken: from here the message is the session's. Whatever the socket
      * could not take before the bound leaves with the next call, so the
      * caller must not publish it again. */
-    st = client_push(c, &d);
+    st = client_push(c, &d, now);
     return st == MIDGE_TIMEOUT || st == MIDGE_ERR_INTERRUPTED ? MIDGE_OK : st;
 }
 

@@ -27,10 +27,17 @@ typedef struct client_deadline {
     bool forever;
 } client_deadline;
 
+/* A deadline timeout_ms after `now` (a midge_clock_ms() reading the
+ * caller has anyway), or after this moment. */
+static inline client_deadline client__deadline_from(uint32_t now, uint32_t timeout_ms)
+{
+    client_deadline d = { now + timeout_ms, timeout_ms > (uint32_t)INT32_MAX };
+    return d;
+}
+
 static inline client_deadline client__deadline_in(uint32_t timeout_ms)
 {
-    client_deadline d = { midge_clock_ms() + timeout_ms, timeout_ms > (uint32_t)INT32_MAX };
-    return d;
+    return client__deadline_from(midge_clock_ms(), timeout_ms);
 }
 
 /* Milliseconds left (wrap-safe), CLIENT_FOREVER for no limit. */
