@@ -132,6 +132,14 @@ midge_status midge_client_connect(midge_client *c, bool *session_present);
 /* Send DISCONNECT, flush, close. */
 midge_status midge_client_disconnect(midge_client *c);
 
+/* Close the connection without DISCONNECT, as a lost link would: the
+ * broker publishes the will (MQTT 3.1.1 section 3.1.2.5). Nothing more is
+ * sent; unacknowledged QoS 1/2 messages stay in the session for a later
+ * connect, and no reconnect is scheduled. For an application that could
+ * not say goodbye properly and wants the will to say it.
+ * MIDGE_ERR_NOT_CONNECTED when there is no connection. */
+midge_status midge_client_abort(midge_client *c);
+
 /* Send PINGREQ now (the client also does it by itself at keepalive).
  * Bounded by call_timeout_ms. */
 midge_status midge_client_ping(midge_client *c);

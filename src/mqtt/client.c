@@ -197,6 +197,17 @@ midge_status midge_client_disconnect(midge_client *c)
     return st;
 }
 
+midge_status midge_client_abort(midge_client *c)
+{
+    if (c->dispatching)
+        return MIDGE_ERR_STATE;
+    if (!c->transport_open)
+        return MIDGE_ERR_NOT_CONNECTED;
+    /* Closed on purpose, like disconnect: no reconnect gets scheduled. */
+    client__close(c);
+    return MIDGE_OK;
+}
+
 midge_status midge_client_ping(midge_client *c)
 {
     client_deadline d = client_call_deadline(c);

@@ -264,6 +264,27 @@ static void test_will_is_published_when_socket_is_cut_without_disconnect(void **
     peer_free(w);
 }
 
+static void test_will_is_published_after_abort(void **state)
+{
+    peer *w, *v;
+    (void)state;
+    w = will_watcher("int-will-watch-abort", "int/will/abort");
+    v = peer_new(broker.port, "int-will-victim-abort", true);
+    assert_non_null(v);
+    assert_int_equal(peer_init(v), MIDGE_OK);
+    assert_int_equal(
+        midge_client_set_last_will(&v->client, "int/will/abort", "aborted", 7, 1, false),
+        MIDGE_OK);
+    assert_int_equal(midge_client_connect(&v->client, NULL), MIDGE_OK);
+
+    assert_int_equal(midge_client_abort(&v->client), MIDGE_OK);
+    assert_false(midge_client_is_connected(&v->client));
+    expect_will(w, "int/will/abort", "aborted");
+    assert_int_equal(midge_client_abort(&v->client), MIDGE_ERR_NOT_CONNECTED);
+    peer_free(v);
+    peer_free(w);
+}
+
 static void test_will_is_not_published_after_clean_disconnect(void **state)
 {
     peer *w, *v;
@@ -426,6 +447,7 @@ int main(void)
         cmocka_unit_test_teardown(test_large_payload_arrives_intact, peer_teardown),
         cmocka_unit_test_teardown(test_retained_message_reaches_later_subscriber_with_retain_flag, peer_teardown),
         cmocka_unit_test_teardown(test_will_is_published_when_client_process_is_killed, peer_teardown),
+        cmocka_unit_test_teardown(test_will_is_published_after_abort, peer_teardown),
         cmocka_unit_test_teardown(test_will_is_published_when_socket_is_cut_without_disconnect, peer_teardown),
         cmocka_unit_test_teardown(test_will_is_not_published_after_clean_disconnect, peer_teardown),
         cmocka_unit_test_teardown(test_persistent_session_receives_qos1_and_qos2_messages_queued_offline, peer_teardown),
