@@ -37,9 +37,10 @@
  * accepted commands. A state report follows every command that changed the
  * LED, and every "status" command. A command id seen among the last
  * MIDGE_DEVICE_DEDUPE_SLOTS is answered again with the same reply and does
- * not act again: a redelivered "toggle" never flips twice. A request
- * delivered with the retain flag (a replay of an old one to a new
- * subscription) is logged and ignored.
+ * not act again: a redelivered "toggle" never flips twice. The ring lives
+ * in midge_device; midge_device_export_ids() and midge_device_import_ids()
+ * carry it across a restart. A request delivered with the retain flag (a
+ * replay of an old one to a new subscription) is logged and ignored.
  *
  * Extra plain topics (the tutorial's "TurnipRobot"): "on", "off", "toggle"
  * act without a reply; anything else is logged and ignored.
@@ -236,6 +237,26 @@ midge_status midge_device_shutdown(midge_device *dev, midge_device_out *out);
 /* Current LED state and counters. */
 bool midge_device_led(const midge_device *dev);
 const midge_device_stats *midge_device_get_stats(const midge_device *dev);
+
+/* The dedupe ring, to keep across restarts (the CLI keeps it in its
+ * --state-file): a device that acted on a command id before a restart
+ * then still answers it without acting. Each record is 64 bits, a hash of
+ * the command id with the remembered reply in bit 0. Records are stable
+ * across runs and across builds of the same major version (64-bit FNV-1a
+ * of a tag for the id's kind and the id), and opaque otherwise: store
+ * them and give them back, never make or edit one.
+ *
+ * Export copies the newest min(cap, ids remembered) records into
+ * `records`, oldest first, and returns how many (0 for a NULL argument);
+ * MIDGE_DEVICE_DEDUPE_SLOTS records always hold them all. */
+size_t midge_device_export_ids(const midge_device *dev, uint64_t *records, size_t cap);
+
+/* Import takes records as export wrote them, oldest first, into a device
+ * fresh from midge_device_init() (before its first message; into any other
+ * device they are added as the newest ids). Of more than
+ * MIDGE_DEVICE_DEDUPE_SLOTS records, the last (newest) are kept.
+ * MIDGE_ERR_INVALID for a NULL device, or NULL records with a count. */
+midge_status midge_device_import_ids(midge_device *dev, const uint64_t *records, size_t count);
 
 /* "on" / "off". */
 const char *midge_device_led_text(bool on);

@@ -147,22 +147,24 @@ static bool device_secret(struct device_app *a)
     return true;
 }
 
-/* --state-file: the LED starts as it was when the device last ran. A
- * missing file is a first start; a bad one is said once and the LED starts
- * off, to be saved again at its next change: a lamp that cannot remember
- * is still a lamp. */
-static void device_restore_led(struct device_app *a)
+/* --state-file: the LED starts as it was when the device last ran, and the
+ * command ids it had acted on are still known (imported once the device
+ * is set up). A missing file is a first start; a bad one is said once and
+ * the LED starts off with no ids, to be saved again at its next change: a
+ * lamp that cannot remember is still a lamp. */
+static void device_restore_led(struct device_app *a, struct cli_led_saved *saved)
 {
     char err[256];
-    bool on = false;
 
+    saved->id_count = 0;
     if (a->o.state_file == NULL)
         return;
-    switch (cli_led_state_load(a->o.state_file, &on, err, sizeof err)) {
+    switch (cli_led_state_load(a->o.state_file, saved, err, sizeof err)) {
     case CLI_LED_STATE_READ:
-        a->cfg.led_initial = on;
-        cli_log(CLI_LOG_INFO, "LED %s, restored from %s", midge_device_led_text(on),
-                a->o.state_file);
+        a->cfg.led_initial = saved->on;
+        cli_log(CLI_LOG_INFO, "LED %s, restored from %s with %zu command id%s",
+                midge_device_led_text(saved->on), a->o.state_file, saved->id_count,
+                saved->id_count == 1 ? "" : "s");
         break;
     case CLI_LED_STATE_ABSENT:
         break;
@@ -176,6 +178,7 @@ static bool device_configure(struct device_app *a)
 {
     const struct cli_options *o = &a->o;
     const char *why = NULL;
+    struct cli_led_saved saved;
 
     midge_device_config_init(&a->cfg);
     if (o->profile != NULL)
@@ -190,13 +193,15 @@ static bool device_configure(struct device_app *a)
     a->cfg.keepalive_s = o->keepalive_s;
     a->cfg.clean_session = o->clean_session;
     a->cfg.subscribe_commands = o->subscribe_commands;
-    device_restore_led(a);
+    device_restore_led(a, &saved);
     if (!device_secret(a))
         return false;
     if (midge_device_init(&a->dev, &a->cfg, &why) != MIDGE_OK) {
         cli_error(o->prog, "%s", why ? why : "invalid device configuration");
         return false;
     }
+    /* At most CLI_LED_STATE_IDS records, never NULL: cannot fail. */
+    (void)midge_device_import_ids(&a->dev, saved.ids, saved.id_count);
     midge_device_out_init(&a->out, a->out_buf, sizeof a->out_buf);
     midge_device_out_init(&a->conn_out, a->conn_buf, sizeof a->conn_buf);
     if (midge_device_connect(&a->dev, &a->conn_out) != MIDGE_OK) {
@@ -407,10 +412,31 @@ static bool device_decide(struct device_app *a, const midge_publish *msg)
     return false;
 }
 
+/* --state-file: the LED and every command id the device remembers, this
+ * command's included. From the message callback this runs before the
+ * command's PUBACK is sent (the client queues it, and writes it only
+ * after the callback returns); keep it there. A crash before the file is
+ * in place then leaves the command unacknowledged, for the broker to
+ * deliver again to a device restored to the state from before it; a
+ * crash after it finds the id restored and answers without acting. A
+ * message that waited in the inbox had its PUBACK queued on arrival and
+ * usually sent before this. */
+static void device_save_state(struct device_app *a)
+{
+    char err[PATH_MAX + 96];
+    struct cli_led_saved saved = {.on = a->out.led};
+
+    saved.id_count = midge_device_export_ids(&a->dev, saved.ids, CLI_LED_STATE_IDS);
+    if (!cli_led_state_save(a->o.state_file, &saved, err, sizeof err))
+        cli_log(CLI_LOG_WARN, "%s", err);
+}
+
 /* After the answers are queued or sent: the log line and the LED (whose
  * driver logs too), neither of which the answers should wait for. The
  * state report may leave a moment before the LED changes; from a callback
- * it cannot, as nothing is sent before the callback returns. */
+ * it cannot, as nothing is sent before the callback returns. The state
+ * file is written only when the LED changed: a command that changed
+ * nothing would change nothing if acted on again after a restart. */
 static void device_log_and_drive(struct device_app *a)
 {
     device_log_out(&a->out);
@@ -418,9 +444,8 @@ static void device_log_and_drive(struct device_app *a)
         return;
     if (midge_led_set(&a->led, a->out.led) != MIDGE_OK)
         cli_log(CLI_LOG_ERROR, "cannot drive the LED");
-    char err[PATH_MAX + 96];
-    if (a->o.state_file != NULL && !cli_led_state_save(a->o.state_file, a->out.led, err, sizeof err))
-        cli_log(CLI_LOG_WARN, "%s", err);
+    if (a->o.state_file != NULL)
+        device_save_state(a);
 }
 
 /* A message from the inbox, outside any callback. */

@@ -12,14 +12,100 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "midge/device.h"
+/* The first line with its line ending: "off\n" and a little slack for a
+ * hand-written file ("on\r\n", "off  \n"). */
+#define LED_STATE_LINE_MAX 16
+/* A record as written: a space and 16 hex digits. */
+#define LED_STATE_RECORD_LEN 17
+/* The second line as written: "ids", the records, '\n'. */
+#define LED_STATE_IDS_LINE_MAX (3 + LED_STATE_RECORD_LEN * CLI_LED_STATE_IDS + 1)
+/* The whole file, with the same slack again. */
+#define LED_STATE_MAX (LED_STATE_LINE_MAX + LED_STATE_IDS_LINE_MAX + LED_STATE_LINE_MAX)
 
-/* "off\n" and a little slack for a hand-written file ("on\r\n", "off  \n"). */
-#define LED_STATE_MAX 16
+static const char hex_digits[] = "0123456789abcdef";
 
-enum cli_led_state cli_led_state_load(const char *path, bool *on, char *err, size_t errcap)
+/* Exactly 16 lower-case hex digits at p: the form written, nothing else. */
+static bool parse_record(const char *p, size_t len, uint64_t *v)
+{
+    uint64_t x = 0;
+
+    if (len != LED_STATE_RECORD_LEN - 1)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        const char *d = memchr(hex_digits, p[i], 16);
+        if (d == NULL)
+            return false;
+        x = x << 4 | (uint64_t)(d - hex_digits);
+    }
+    *v = x;
+    return true;
+}
+
+static bool is_blank(char c)
+{
+    return c == '\n' || c == '\r' || c == ' ';
+}
+
+enum ids_line {
+    IDS_OK,
+    IDS_MALFORMED,
+    IDS_TOO_MANY,
+    IDS_EXTRA_LINE
+};
+
+/* The part after the first line, its trailing blanks already cut: empty,
+ * or "ids" and records each after one or more spaces. */
+static enum ids_line parse_ids(const char *p, size_t len, struct cli_led_saved *saved)
+{
+    saved->id_count = 0;
+    if (len == 0)
+        return IDS_OK;
+    if (memchr(p, '\n', len) != NULL)
+        return IDS_EXTRA_LINE;
+    if (len < 3 || memcmp(p, "ids", 3) != 0)
+        return IDS_MALFORMED;
+    size_t i = 3;
+    while (i < len) {
+        if (p[i] != ' ')
+            return IDS_MALFORMED;
+        while (i < len && p[i] == ' ')
+            i++;
+        size_t start = i;
+        while (i < len && p[i] != ' ')
+            i++;
+        if (saved->id_count == CLI_LED_STATE_IDS)
+            return IDS_TOO_MANY;
+        if (!parse_record(p + start, i - start, &saved->ids[saved->id_count]))
+            return IDS_MALFORMED;
+        saved->id_count++;
+    }
+    return IDS_OK;
+}
+
+/* Every byte up to cap: a state file is small, but a read may still
+ * return less than asked. -1 with errno on failure. */
+static ssize_t read_all(int fd, char *buf, size_t cap)
+{
+    size_t got = 0;
+
+    while (got < cap) {
+        ssize_t n = read(fd, buf + got, cap - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        if (n == 0)
+            break;
+        got += (size_t)n;
+    }
+    return (ssize_t)got;
+}
+
+enum cli_led_state cli_led_state_load(const char *path, struct cli_led_saved *saved, char *err,
+                                      size_t errcap)
 {
     char buf[LED_STATE_MAX + 1];
+    struct cli_led_saved got;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
 
     if (fd < 0) {
@@ -28,26 +114,70 @@ enum cli_led_state cli_led_state_load(const char *path, bool *on, char *err, siz
         snprintf(err, errcap, "%s: %s", path, strerror(errno));
         return CLI_LED_STATE_BAD;
     }
-    ssize_t n;
-    do
-        n = read(fd, buf, sizeof buf);
-    while (n < 0 && errno == EINTR);
-    int saved = errno;
+    /* One byte more than the longest valid file tells a file that is too
+     * long from one that fits. */
+    ssize_t n = read_all(fd, buf, sizeof buf);
+    int saved_errno = errno;
     close(fd);
     if (n < 0) {
-        snprintf(err, errcap, "%s: %s", path, strerror(saved));
+        snprintf(err, errcap, "%s: %s", path, strerror(saved_errno));
         return CLI_LED_STATE_BAD;
     }
-    /* One read of one byte more than the longest valid file tells a file
-     * that is too long from one that fits. */
+    if ((size_t)n > LED_STATE_MAX) {
+        snprintf(err, errcap, "%s: longer than %d bytes", path, (int)LED_STATE_MAX);
+        return CLI_LED_STATE_BAD;
+    }
+
+    /* The first line, as a file of one word always was. */
     size_t len = (size_t)n;
-    while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' '))
-        len--;
-    if ((size_t)n > LED_STATE_MAX || !midge_device_led_parse(buf, len, on)) {
+    const char *nl = memchr(buf, '\n', len);
+    size_t line = nl != NULL ? (size_t)(nl - buf) + 1 : len;
+    size_t word = line;
+    while (word > 0 && is_blank(buf[word - 1]))
+        word--;
+    if (line > LED_STATE_LINE_MAX || !midge_device_led_parse(buf, word, &got.on)) {
         snprintf(err, errcap, "%s: expected \"on\" or \"off\"", path);
         return CLI_LED_STATE_BAD;
     }
+    while (len > line && is_blank(buf[len - 1]))
+        len--;
+    switch (parse_ids(buf + line, len - line, &got)) {
+    case IDS_OK:
+        break;
+    case IDS_MALFORMED:
+        snprintf(err, errcap, "%s: expected \"ids\" and 16-digit lower-case hex records on the "
+                 "second line", path);
+        return CLI_LED_STATE_BAD;
+    case IDS_TOO_MANY:
+        snprintf(err, errcap, "%s: more than %d command ids", path, (int)CLI_LED_STATE_IDS);
+        return CLI_LED_STATE_BAD;
+    case IDS_EXTRA_LINE:
+        snprintf(err, errcap, "%s: more than two lines", path);
+        return CLI_LED_STATE_BAD;
+    }
+    *saved = got;
     return CLI_LED_STATE_READ;
+}
+
+/* The file's text into buf (LED_STATE_MAX bytes suffice); its length. */
+static size_t format_state(const struct cli_led_saved *saved, char *buf)
+{
+    size_t count = saved->id_count < CLI_LED_STATE_IDS ? saved->id_count : CLI_LED_STATE_IDS;
+    const char *word = saved->on ? "on\n" : "off\n";
+    size_t len = strlen(word);
+
+    memcpy(buf, word, len);
+    if (count == 0)
+        return len;
+    memcpy(buf + len, "ids", 3);
+    len += 3;
+    for (size_t i = 0; i < count; i++) {
+        buf[len++] = ' ';
+        for (int shift = 60; shift >= 0; shift -= 4)
+            buf[len++] = hex_digits[(saved->ids[i] >> shift) & 0xfu];
+    }
+    buf[len++] = '\n';
+    return len;
 }
 
 /* fsync the directory holding path, so the rename itself survives a power
@@ -75,11 +205,12 @@ static void sync_parent(const char *path)
     close(fd);
 }
 
-bool cli_led_state_save(const char *path, bool on, char *err, size_t errcap)
+bool cli_led_state_save(const char *path, const struct cli_led_saved *saved, char *err,
+                        size_t errcap)
 {
     char tmp[PATH_MAX];
-    const char *text = on ? "on\n" : "off\n";
-    size_t len = strlen(text);
+    char text[LED_STATE_MAX];
+    size_t len = format_state(saved, text);
 
     if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", path) >= sizeof tmp) {
         snprintf(err, errcap, "%s: path too long", path);
@@ -93,16 +224,16 @@ bool cli_led_state_save(const char *path, bool on, char *err, size_t errcap)
         n = write(fd, text, len);
     while (n < 0 && errno == EINTR);
     if (n != (ssize_t)len || fsync(fd) != 0) {
-        int saved = n >= 0 && n != (ssize_t)len ? ENOSPC : errno;
+        int saved_errno = n >= 0 && n != (ssize_t)len ? ENOSPC : errno;
         close(fd);
         unlink(tmp);
-        errno = saved;
+        errno = saved_errno;
         goto fail;
     }
     if (close(fd) != 0 || rename(tmp, path) != 0) {
-        int saved = errno;
+        int saved_errno = errno;
         unlink(tmp);
-        errno = saved;
+        errno = saved_errno;
         goto fail;
     }
     /* The new state is in place; making its directory entry durable is

@@ -41,13 +41,43 @@ bool midge_device__seen(const midge_device *dev, uint64_t key, bool *led)
     return false;
 }
 
-static void seen_add(midge_device *dev, uint64_t key, bool led)
+static void seen_push(midge_device *dev, uint64_t record)
 {
     /* A ring: once full, the oldest id is the one forgotten. */
-    dev->seen[dev->seen_head] = key | (led ? 1u : 0u);
+    dev->seen[dev->seen_head] = record;
     dev->seen_head = (uint16_t)((dev->seen_head + 1u) % MIDGE_DEVICE_DEDUPE_SLOTS);
     if (dev->seen_count < MIDGE_DEVICE_DEDUPE_SLOTS)
         dev->seen_count++;
+}
+
+static void seen_add(midge_device *dev, uint64_t key, bool led)
+{
+    seen_push(dev, key | (led ? 1u : 0u));
+}
+
+size_t midge_device_export_ids(const midge_device *dev, uint64_t *records, size_t cap)
+{
+    if (dev == NULL || records == NULL)
+        return 0;
+    size_t n = cap < dev->seen_count ? cap : dev->seen_count;
+    /* The newest n end just before seen_head; the oldest of them is first. */
+    size_t slot = (dev->seen_head + MIDGE_DEVICE_DEDUPE_SLOTS - n) % MIDGE_DEVICE_DEDUPE_SLOTS;
+    for (size_t i = 0; i < n; i++) {
+        records[i] = dev->seen[slot];
+        slot = (slot + 1u) % MIDGE_DEVICE_DEDUPE_SLOTS;
+    }
+    return n;
+}
+
+midge_status midge_device_import_ids(midge_device *dev, const uint64_t *records, size_t count)
+{
+    if (dev == NULL || (records == NULL && count != 0))
+        return MIDGE_ERR_INVALID;
+    /* Records older than the ring holds would only be pushed out again. */
+    size_t first = count > MIDGE_DEVICE_DEDUPE_SLOTS ? count - MIDGE_DEVICE_DEDUPE_SLOTS : 0;
+    for (size_t i = first; i < count; i++)
+        seen_push(dev, records[i]);
+    return MIDGE_OK;
 }
 
 /* --- Commands ------------------------------------------------------------- */

@@ -2,7 +2,8 @@
  * `midge device` on the mqtt profile against a real mosquitto: commands and
  * replies, retained state and presence, the will after a crash, a clean
  * exit on SIGTERM, reconnection after the broker restarts, duplicate and
- * unknown commands.
+ * unknown commands, and the LED and command ids kept across a restart by
+ * --state-file.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -72,6 +73,14 @@ static void start_device_with_state(const char *id, const char *state_file)
                      0);
 }
 
+/* SIGTERM, a clean exit, and `device` ready to be started again. */
+static void stop_device(void)
+{
+    proc_stop(&device);
+    assert_int_equal(proc_exit_code(&device), 0);
+    memset(&device, 0, sizeof device);
+}
+
 /* A fresh directory `dir` (a mkdtemp template) and `path` = dir/led in it. */
 static void state_path(char *dir, char *path, size_t cap)
 {
@@ -82,7 +91,7 @@ static void state_path(char *dir, char *path, size_t cap)
 /* The whole content of a small file, "" when it cannot be read. */
 static const char *file_text(const char *path)
 {
-    static char text[64];
+    static char text[2048];
     FILE *f = fopen(path, "r");
     size_t n = 0;
     if (f != NULL) {
@@ -91,6 +100,21 @@ static const char *file_text(const char *path)
     }
     text[n] = '\0';
     return text;
+}
+
+/* The state file holds the LED `led` and `ids` command ids (saved with
+ * every change of the LED, so never none). */
+static void expect_state_file(const char *path, const char *led, int ids)
+{
+    const char *text = file_text(path);
+    size_t n = strlen(led);
+    if (strncmp(text, led, n) != 0 || text[n] != '\n' || strncmp(text + n + 1, "ids", 3) != 0)
+        fail_msg("state file %s holds \"%s\", not %s and ids", path, text, led);
+    const char *records = text + n + 1 + 3;
+    assert_int_equal(strlen(records), 17u * (size_t)ids + 1u);
+    for (int i = 0; i < ids; i++)
+        assert_int_equal(records[17 * i], ' ');
+    assert_int_equal(records[17 * ids], '\n');
 }
 
 /* A peer watching every topic of device `id`. */
@@ -205,6 +229,22 @@ static void send_oversized(peer *p, const char *id, size_t len, uint8_t qos)
     assert_int_equal(midge_client_publish(&p->client, request, payload, len, qos, false, NULL),
                      MIDGE_OK);
     assert_int_equal(midge_client_flush(&p->client, REPLY_TIMEOUT_MS), MIDGE_OK);
+}
+
+/* The first run of device `id` with its state in `path`: `cmd` as command
+ * `cmdid` is answered `want` (the LED it leaves, saved with that one id),
+ * then the device stops. The watcher stays, emptied for the next run. */
+static peer *first_run_with_state(const char *id, const char *path, const char *cmdid,
+                                  const char *cmd, const char *want)
+{
+    start_device_with_state(id, path);
+    peer *p = watcher(id);
+    wait_online(p, id);
+    expect_reply(p, id, cmdid, cmd, want);
+    expect_state_file(path, want, 1);
+    stop_device();
+    p->count = 0;
+    return p;
 }
 
 /* --- tests ----------------------------------------------------------------- */
@@ -392,13 +432,7 @@ static void test_state_file_restores_the_led_after_a_restart(void **state)
     (void)state;
     state_path(dir, path, sizeof path);
 
-    start_device_with_state("lamp9", path);
-    peer *p = watcher("lamp9");
-    wait_online(p, "lamp9");
-    expect_reply(p, "lamp9", "s1", "on", "on");
-    assert_string_equal(file_text(path), "on\n");
-    proc_stop(&device);
-    assert_int_equal(proc_exit_code(&device), 0);
+    peer *p = first_run_with_state("lamp9", path, "s1", "on", "on");
 
     /* A stale retained state: the restarted device must replace it with
      * the state it restored, not leave it or report "off". */
@@ -406,7 +440,6 @@ static void test_state_file_restores_the_led_after_a_restart(void **state)
                                           "{\"led\":\"off\"}", 13, 1, true, NULL),
                      MIDGE_OK);
     assert_int_equal(midge_client_flush(&p->client, REPLY_TIMEOUT_MS), MIDGE_OK);
-    memset(&device, 0, sizeof device);
     start_device_with_state("lamp9", path);
     const char *got = status_when_back(p, "lamp9");
     assert_non_null(got);
@@ -417,7 +450,7 @@ static void test_state_file_restores_the_led_after_a_restart(void **state)
     assert_int_equal(log_lines_with("restored from "), 1);
 
     expect_reply(p, "lamp9", "s2", "toggle", "off");
-    assert_string_equal(file_text(path), "off\n");
+    assert_int_equal(strncmp(file_text(path), "off\nids ", 8), 0);
     /* "status" changes nothing, so nothing is written. */
     assert_int_equal(unlink(path), 0);
     expect_reply(p, "lamp9", "s3", "status", "off");
@@ -443,9 +476,61 @@ static void test_corrupt_state_file_is_one_warning_and_the_led_starts_off(void *
     proc_pump(&device, 100);
     assert_int_equal(log_lines_with("expected \"on\" or \"off\"; the LED starts off"), 1);
     expect_reply(p, "lamp10", "b2", "on", "on");
-    assert_string_equal(file_text(path), "on\n");
+    expect_state_file(path, "on", 2); /* b1 and b2 */
     unlink(path);
     rmdir(dir);
+}
+
+static void test_command_acted_on_before_a_restart_is_answered_without_acting(void **state)
+{
+    char dir[] = "/tmp/midge-state-XXXXXX";
+    char path[64];
+    (void)state;
+    state_path(dir, path, sizeof path);
+
+    peer *p = first_run_with_state("lamp11", path, "x1", "toggle", "on");
+
+    /* The same command delivered again to the restarted device: it was
+     * acted on, so it is answered as before and the LED does not flip. */
+    start_device_with_state("lamp11", path);
+    wait_online(p, "lamp11");
+    expect_reply(p, "lamp11", "x1", "toggle", "on");
+    expect_reply(p, "lamp11", "x2", "status", "on");
+    proc_pump(&device, 100);
+    if (log_lines_with("LED on (sim)") != 1 || log_lines_with("repeated command") != 1)
+        proc_dump(&device, "midge device --state-file (second run)");
+    assert_int_equal(log_lines_with("restored from "), 1);
+    assert_int_equal(log_lines_with("with 1 command id\n"), 1);
+    /* The only LED line of this run is the restore's. */
+    assert_int_equal(log_lines_with("LED on (sim)"), 1);
+    assert_int_equal(log_lines_with("LED off (sim)"), 0);
+    assert_int_equal(log_lines_with("repeated command"), 1);
+
+    /* A new id acts. */
+    expect_reply(p, "lamp11", "x3", "toggle", "off");
+    expect_state_file(path, "off", 3);
+    unlink(path);
+    rmdir(dir);
+}
+
+static void test_without_a_state_file_a_restart_forgets_the_ids(void **state)
+{
+    (void)state;
+    start_device("lamp12");
+    peer *p = watcher("lamp12");
+    wait_online(p, "lamp12");
+    expect_reply(p, "lamp12", "y1", "toggle", "on");
+    expect_reply(p, "lamp12", "y2", "toggle", "off");
+    stop_device();
+
+    /* Remembered, y1 would be answered "on" and leave the LED off. */
+    p->count = 0;
+    start_device("lamp12");
+    wait_online(p, "lamp12");
+    expect_reply(p, "lamp12", "y1", "toggle", "on");
+    expect_reply(p, "lamp12", "y3", "status", "on");
+    proc_pump(&device, 100);
+    assert_int_equal(log_lines_with("repeated command"), 0);
 }
 
 #define T(f) cmocka_unit_test_teardown(f, device_teardown)
@@ -463,6 +548,8 @@ int main(void)
         T(test_oversized_command_on_a_persistent_session_is_dropped),
         T(test_state_file_restores_the_led_after_a_restart),
         T(test_corrupt_state_file_is_one_warning_and_the_led_starts_off),
+        T(test_command_acted_on_before_a_restart_is_answered_without_acting),
+        T(test_without_a_state_file_a_restart_forgets_the_ids),
     };
     return cmocka_run_group_tests(tests, start_broker, stop_broker);
 }

@@ -373,6 +373,116 @@ static void test_dedupe_keeps_64_ids_and_the_next_evicts_the_oldest(void **state
     assert_false(f.out.led_changed);
 }
 
+/* ---- dedupe ring across a restart ---------------------------------------- */
+
+static void test_exported_ids_import_as_the_same_ring(void **state)
+{
+    fixture a, b;
+    uint64_t first[MIDGE_DEVICE_DEDUPE_SLOTS], again[MIDGE_DEVICE_DEDUPE_SLOTS];
+    const unsigned slots = MIDGE_DEVICE_DEDUPE_SLOTS;
+
+    (void)state;
+    mqtt_fixture(&a);
+    assert_int_equal(midge_device_export_ids(&a.dev, first, slots), 0);
+    /* Past a wrap of the ring: ids 6..69 are remembered, 6 the oldest. */
+    for (unsigned i = 0; i < slots + 6; i++)
+        send_toggle(&a, i);
+    assert_int_equal(midge_device_export_ids(&a.dev, first, slots), slots);
+
+    mqtt_fixture(&b);
+    assert_int_equal(midge_device_import_ids(&b.dev, first, slots), MIDGE_OK);
+    assert_int_equal(midge_device_export_ids(&b.dev, again, slots), slots);
+    assert_memory_equal(again, first, sizeof first);
+
+    /* A smaller array gets the newest, still oldest first. */
+    assert_int_equal(midge_device_export_ids(&b.dev, again, 3), 3);
+    assert_memory_equal(again, &first[slots - 3], 3 * sizeof first[0]);
+
+    /* The order came across too: a new id pushes out id 6, not another. */
+    send_toggle(&b, 1000);
+    assert_true(b.out.led_changed);
+    send_toggle(&b, 7);
+    assert_false(b.out.led_changed);
+    send_toggle(&b, 6);
+    assert_true(b.out.led_changed);
+}
+
+static void test_imported_id_is_answered_with_its_reply_without_acting(void **state)
+{
+    fixture before, after;
+    uint64_t records[MIDGE_DEVICE_DEDUPE_SLOTS];
+
+    (void)state;
+    mqtt_fixture(&before);
+    assert_int_equal(deliver(&before, "devices/lamp1/cmd/request/t1", "toggle"), MIDGE_OK);
+    assert_int_equal(deliver(&before, "devices/lamp1/cmd/request/t2", "off"), MIDGE_OK);
+    size_t n = midge_device_export_ids(&before.dev, records, MIDGE_DEVICE_DEDUPE_SLOTS);
+    assert_int_equal(n, 2);
+
+    /* The restarted device: LED as saved (off), the ids imported. */
+    mqtt_fixture(&after);
+    assert_int_equal(midge_device_import_ids(&after.dev, records, n), MIDGE_OK);
+    assert_int_equal(deliver(&after, "devices/lamp1/cmd/request/t1", "toggle"), MIDGE_OK);
+    expect_msg(&after.out, 0, "devices/lamp1/cmd/response/t1", "on", 1, false);
+    assert_int_equal(after.out.msg_count, 1);
+    assert_false(after.out.led_changed);
+    assert_false(midge_device_led(&after.dev));
+    expect_log(&after.out, MIDGE_DEVICE_LOG_INFO, "repeated command");
+    assert_int_equal(midge_device_get_stats(&after.dev)->duplicates, 1);
+    assert_int_equal(midge_device_get_stats(&after.dev)->commands, 0);
+
+    /* A new id acts. */
+    assert_int_equal(deliver(&after, "devices/lamp1/cmd/request/t3", "toggle"), MIDGE_OK);
+    assert_true(after.out.led_changed);
+    assert_true(midge_device_led(&after.dev));
+}
+
+static void test_import_of_more_than_the_ring_keeps_the_newest(void **state)
+{
+    fixture a, b, c;
+    const unsigned slots = MIDGE_DEVICE_DEDUPE_SLOTS;
+    uint64_t records[MIDGE_DEVICE_DEDUPE_SLOTS + 8], kept[MIDGE_DEVICE_DEDUPE_SLOTS];
+
+    (void)state;
+    /* Ids 0..63 from one device, 64..71 from another: 72 records in all. */
+    mqtt_fixture(&a);
+    for (unsigned i = 0; i < slots; i++)
+        send_toggle(&a, i);
+    assert_int_equal(midge_device_export_ids(&a.dev, records, slots), slots);
+    mqtt_fixture(&b);
+    for (unsigned i = slots; i < slots + 8; i++)
+        send_toggle(&b, i);
+    assert_int_equal(midge_device_export_ids(&b.dev, &records[slots], 8), 8);
+
+    mqtt_fixture(&c);
+    assert_int_equal(midge_device_import_ids(&c.dev, records, slots + 8), MIDGE_OK);
+    assert_int_equal(midge_device_export_ids(&c.dev, kept, slots), slots);
+    assert_memory_equal(kept, &records[8], sizeof kept);
+
+    /* Ids 8..71 are remembered; 0..7 were the oldest: forgotten, they act. */
+    send_toggle(&c, 8);
+    assert_false(c.out.led_changed);
+    send_toggle(&c, slots + 7);
+    assert_false(c.out.led_changed);
+    send_toggle(&c, 7);
+    assert_true(c.out.led_changed);
+}
+
+static void test_export_and_import_refuse_null_arguments(void **state)
+{
+    fixture f;
+    uint64_t record = 0;
+
+    (void)state;
+    mqtt_fixture(&f);
+    assert_int_equal(midge_device_export_ids(NULL, &record, 1), 0);
+    assert_int_equal(midge_device_export_ids(&f.dev, NULL, 1), 0);
+    assert_int_equal(midge_device_import_ids(NULL, &record, 1), MIDGE_ERR_INVALID);
+    assert_int_equal(midge_device_import_ids(&f.dev, NULL, 1), MIDGE_ERR_INVALID);
+    assert_int_equal(midge_device_import_ids(&f.dev, NULL, 0), MIDGE_OK);
+    assert_int_equal(midge_device_export_ids(&f.dev, &record, 1), 0);
+}
+
 static void test_unknown_command_gets_error_reply_naming_accepted_commands(void **state)
 {
     fixture f;
@@ -642,6 +752,10 @@ int main(void)
         cmocka_unit_test(test_toggle_delivered_twice_flips_once_with_same_reply),
         cmocka_unit_test(test_duplicate_gets_the_reply_of_its_first_delivery),
         cmocka_unit_test(test_dedupe_keeps_64_ids_and_the_next_evicts_the_oldest),
+        cmocka_unit_test(test_exported_ids_import_as_the_same_ring),
+        cmocka_unit_test(test_imported_id_is_answered_with_its_reply_without_acting),
+        cmocka_unit_test(test_import_of_more_than_the_ring_keeps_the_newest),
+        cmocka_unit_test(test_export_and_import_refuse_null_arguments),
         cmocka_unit_test(test_unknown_command_gets_error_reply_naming_accepted_commands),
         cmocka_unit_test(test_near_miss_commands_are_unknown),
         cmocka_unit_test(test_error_reply_escapes_and_cuts_long_odd_input),
