@@ -634,9 +634,19 @@ static void device_shutdown(struct device_app *a)
         cli_log(CLI_LOG_INFO, "stopped");
         return;
     }
-    if (midge_device_shutdown(&a->dev, &a->out) == MIDGE_OK &&
-        device_publish_outputs(a, &a->out) == MIDGE_OK &&
-        midge_client_flush(c, DEVICE_SHUTDOWN_FLUSH_MS) != MIDGE_OK)
+    if (midge_device_shutdown(&a->dev, &a->out) != MIDGE_OK ||
+        device_publish_outputs(a, &a->out) != MIDGE_OK) {
+        /* The notice could not even be queued (the in-flight window was
+         * full when the stop came). A DISCONNECT now would leave the
+         * retained status saying "online"; a connection closed without
+         * one makes the broker publish the will, which says "offline". */
+        cli_log(CLI_LOG_WARN, "offline notice not sent; closing without DISCONNECT so the "
+                              "broker publishes the will");
+        midge_client_abort(c);
+        cli_log(CLI_LOG_INFO, "stopped");
+        return;
+    }
+    if (midge_client_flush(c, DEVICE_SHUTDOWN_FLUSH_MS) != MIDGE_OK)
         cli_log(CLI_LOG_WARN, "offline notice not acknowledged in time");
     midge_client_disconnect(c);
     cli_log(CLI_LOG_INFO, "disconnected; stopped");

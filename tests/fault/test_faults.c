@@ -646,6 +646,72 @@ static void test_device_detects_a_frozen_broker_and_comes_back(void **state)
 
 /* --- main ------------------------------------------------------------------- */
 
+/* --- (d) stopped while nothing it sends gets through ------------------------ */
+
+/* Whether the device's kept log tail holds `needle`. */
+static bool log_tail_has(device_proc *d, const char *needle)
+{
+    static char text[DEVICE_PROC_TAIL + 1];
+    size_t n = 0;
+    pthread_mutex_lock(&d->lock);
+    if (d->tail_wrapped) {
+        memcpy(text, d->tail + d->tail_head, DEVICE_PROC_TAIL - d->tail_head);
+        n = DEVICE_PROC_TAIL - d->tail_head;
+    }
+    memcpy(text + n, d->tail, d->tail_head);
+    n += d->tail_head;
+    pthread_mutex_unlock(&d->lock);
+    text[n] = '\0';
+    return strstr(text, needle) != NULL;
+}
+
+/*
+ * The device's path to the broker stalls (what it sends is held), so no
+ * acknowledgement ever comes back and the answers to a stream of commands
+ * fill its in-flight window. Stopped then, it cannot queue its "offline"
+ * notice; a DISCONNECT would leave the retained presence saying "online"
+ * for good. It must close without one, so the broker's will says "offline".
+ */
+static void test_device_stopped_with_a_full_window_leaves_the_will_to_say_offline(void **state)
+{
+    static const char device_id[] = "fault-full";
+    char presence[16];
+    (void)state;
+
+    proxy = fault_proxy_start(broker.port);
+    assert_non_null(proxy);
+    start_device(device_id, fault_proxy_port(proxy));
+    console *c = console_open(broker.port, device_id, "full", false);
+    fault_proxy_stall(proxy, FAULT_UP);
+
+    /* Commands at QoS 0, so the broker's own in-flight limit towards the
+     * device (20 unacknowledged QoS 1 messages) does not hold them back;
+     * the answers, QoS 1 and about 60 bytes each, overfill the device's
+     * 64 KB store long before 2,000. */
+    for (unsigned idx = 1; idx < 2000; idx++) {
+        char topic[128];
+        snprintf(topic, sizeof topic, "%sc%05u", c->request_prefix, idx);
+        assert_int_equal(midge_client_publish(&c->client, topic, "status", 6, 0, false, NULL),
+                         MIDGE_OK);
+        if (idx % 50 == 0)
+            (void)midge_client_poll(&c->client, 5);
+    }
+    console_idle(c, 1500);
+
+    int code = device_proc_stop(&device);
+    if (code != 0 || !log_tail_has(&device, "offline notice not sent"))
+        device_proc_dump(&device, "stopped with a full window");
+    assert_int_equal(code, 0);
+    assert_true(log_tail_has(&device, "offline notice not sent"));
+
+    fault_proxy_stall(proxy, FAULT_NONE);
+    long long deadline = fault_proxy_now_ms() + 10000;
+    do {
+        retained_presence(device_id, presence, sizeof presence);
+    } while (strcmp(presence, "offline") != 0 && fault_proxy_now_ms() < deadline);
+    assert_string_equal(presence, "offline");
+}
+
 int main(int argc, char **argv)
 {
     const char *scenario = NULL;
@@ -682,8 +748,14 @@ int main(int argc, char **argv)
         return cmocka_run_group_tests_name("device: commands under resets", commands, NULL, NULL);
     if (scenario != NULL && strcmp(scenario, "broker-kill") == 0)
         return cmocka_run_group_tests_name("device: broker killed", kills, NULL, NULL);
+    const struct CMUnitTest full[] = {cmocka_unit_test_setup_teardown(
+        test_device_stopped_with_a_full_window_leaves_the_will_to_say_offline, scenario_setup,
+        scenario_teardown)};
+    if (scenario != NULL && strcmp(scenario, "full-window") == 0)
+        return cmocka_run_group_tests_name("device: stopped with a full window", full, NULL, NULL);
     if (scenario != NULL && strcmp(scenario, "broker-freeze") == 0)
         return cmocka_run_group_tests_name("device: broker frozen", freezes, NULL, NULL);
-    fprintf(stderr, "usage: %s [--long] commands|broker-kill|broker-freeze\n", argv[0]);
+    fprintf(stderr, "usage: %s [--long] commands|broker-kill|broker-freeze|full-window\n",
+            argv[0]);
     return 2;
 }
