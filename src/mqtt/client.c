@@ -214,7 +214,15 @@ midge_status midge_client_ping(midge_client *c)
     midge_status st = client__ready(c, &d);
     if (st != MIDGE_OK)
         return st;
-    st = midge_session_ping(&c->session, midge_clock_ms());
+    for (;;) {
+        st = midge_session_ping(&c->session, midge_clock_ms());
+        if (st != MIDGE_AGAIN)
+            break;
+        /* tx is full: wait for the socket to take bytes, within the bound. */
+        st = client__wait_bounded(c, &d, false, false);
+        if (st != MIDGE_OK)
+            return st;
+    }
     if (st != MIDGE_OK)
         return st;
     return client__drain(c, &d);

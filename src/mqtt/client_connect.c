@@ -54,6 +54,10 @@ void client__close(midge_client *c)
     c->transport.close(c->transport.ctx);
     c->transport_open = false;
     midge_session_transport_lost(&c->session);
+    /* A close with no retry scheduled after it (disconnect, abort) allows
+     * one at once: a retry time left from a loss weeks ago would read as
+     * far in the future once the millisecond clock has moved 2^31 on. */
+    c->retry_at_ms = midge_clock_ms();
 }
 
 midge_status client__lost(midge_client *c, midge_status st)

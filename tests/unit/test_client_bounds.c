@@ -474,6 +474,30 @@ static void test_reconnect_attempt_inside_publish_ends_with_the_bound(void **sta
     assert_int_equal(midge_session_inflight(&r->client.session), 1);
 }
 
+/* A loss schedules a retry time; a close on purpose must not leave that
+ * time behind: 30 days on, the millisecond clock has moved past 2^31 and an
+ * old retry time would read as weeks ahead, stalling every reconnect. */
+static void test_abort_weeks_after_a_loss_reconnects_at_once(void **state)
+{
+    rig *r = *state;
+    uint16_t id = 0;
+
+    r->cfg.call_timeout_ms = 1500;
+    r->cfg.auto_reconnect = true;
+    rig_connect(r);
+    break_link(r); /* a loss: a retry time is set */
+    r->net.refuse = false;
+    assert_int_equal(publish(r, "m1", &id), MIDGE_OK); /* back */
+    unsigned opens = r->net.opens;
+    clock_skew_ms += 30u * 24u * 3600u * 1000u;
+    assert_int_equal(midge_client_abort(&r->client), MIDGE_OK);
+
+    uint32_t start = midge_clock_ms();
+    assert_int_equal(publish(r, "m2", &id), MIDGE_OK);
+    assert_true(since(start) < 1500);
+    assert_int_equal(r->net.opens, opens + 1);
+}
+
 /* --- subscribe, unsubscribe, ping ----------------------------------------------- */
 
 static void test_subscribe_without_suback_times_out_at_the_shorter_bound(void **state)
@@ -568,6 +592,29 @@ static void test_ping_into_a_full_socket_times_out_and_is_sent_later(void **stat
     assert_int_equal(count_type(list, n, MIDGE_PINGREQ), 1);
 }
 
+/* tx full of QoS 0 bytes the socket will not take: ping waits for room
+ * like every bounded call, then times out. */
+static void test_ping_into_a_full_tx_waits_for_room_within_the_bound(void **state)
+{
+    rig *r = *state;
+    char big[248];
+    const uint8_t *data;
+
+    r->cfg.call_timeout_ms = 1000;
+    rig_connect(r);
+    r->net.send_room = 0;
+    memset(big, 'x', sizeof big);
+    /* Two PUBLISHes of 256 bytes (1 + 2 length bytes + 2 + "a/b" + 248)
+     * fill the 512-byte tx exactly; the socket takes none of it. */
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(midge_client_publish(&r->client, "a/b", big, sizeof big, 0, false, NULL),
+                         MIDGE_OK);
+    assert_int_equal(midge_session_pending(&r->client.session, &data), sizeof r->tx);
+    uint32_t start = midge_clock_ms();
+    assert_int_equal(midge_client_ping(&r->client), MIDGE_TIMEOUT);
+    assert_returned_at(start, 1000);
+}
+
 /* --- wait_msg ----------------------------------------------------------------- */
 
 static void test_wait_msg_has_no_bound_but_can_be_interrupted(void **state)
@@ -602,6 +649,8 @@ int main(void)
         cmocka_unit_test_setup(test_interrupted_subscribe_and_unsubscribe_stop_waiting, rig_setup),
         cmocka_unit_test_setup(test_unsubscribe_without_unsuback_times_out_and_forgets_the_filter, rig_setup),
         cmocka_unit_test_setup(test_ping_into_a_full_socket_times_out_and_is_sent_later, rig_setup),
+        cmocka_unit_test_setup(test_ping_into_a_full_tx_waits_for_room_within_the_bound, rig_setup),
+        cmocka_unit_test_setup(test_abort_weeks_after_a_loss_reconnects_at_once, rig_setup),
         cmocka_unit_test_setup(test_wait_msg_has_no_bound_but_can_be_interrupted, rig_setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
