@@ -18,7 +18,8 @@
  *     as P/cmd/request/+ at QoS 1), replies on P/cmd/response/{cmdid},
  *     retained state P/state = {"led":"on"} / {"led":"off"}, retained
  *     presence P/status = "online" after each CONNACK, "offline" as the will
- *     and before a clean exit. All at QoS 1.
+ *     and before a clean exit. Replies and presence at QoS 1; the state at
+ *     QoS 0 (a last value, sent again after every CONNACK).
  *   MIDGE_DEVICE_PROFILE_ONENET: OneNET's legacy MQTT (onenet.md section 1,
  *     the tutorial's service). Client id = device id, user = product id,
  *     password = API key; no will, no retain. Commands arrive on

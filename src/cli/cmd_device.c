@@ -159,8 +159,11 @@ static void device_restore_led(struct device_app *a, struct cli_led_saved *saved
     saved->id_count = 0;
     if (a->o.state_file == NULL)
         return;
+    err[0] = '\0';
     switch (cli_led_state_load(a->o.state_file, saved, err, sizeof err)) {
     case CLI_LED_STATE_READ:
+        if (err[0] != '\0')
+            cli_log(CLI_LOG_WARN, "%s", err);
         a->cfg.led_initial = saved->on;
         cli_log(CLI_LOG_INFO, "LED %s, restored from %s with %zu command id%s",
                 midge_device_led_text(saved->on), a->o.state_file, saved->id_count,
@@ -488,6 +491,15 @@ static midge_status device_drain_inbox(struct device_app *a)
             a->inbox_tail = NULL;
         midge_status st = m->answer ? device_publish_one(a, &m->msg)
                                     : device_handle_one(a, &m->msg);
+        if (st == MIDGE_TIMEOUT || st == MIDGE_ERR_INTERRUPTED) {
+            /* Not taken (client.h): it stays first in line. A command
+             * handled again is a repeat by then, answered without acting. */
+            m->next = a->inbox_head;
+            a->inbox_head = m;
+            if (a->inbox_tail == NULL)
+                a->inbox_tail = m;
+            return st;
+        }
         free(m);
         if (st != MIDGE_OK)
             return st;

@@ -156,10 +156,10 @@ static void send_print_answer(const struct send_state *s)
 }
 
 /* Serve the connection until the answer, the deadline or a signal. */
-static int send_wait(struct cli_conn *k, struct send_state *s, unsigned long timeout_s)
+static int send_wait(struct cli_conn *k, struct send_state *s, unsigned long timeout_s,
+                     uint32_t start)
 {
     const struct cli_options *o = k->opts;
-    uint32_t start = midge_clock_ms();
     uint32_t limit = (uint32_t)(timeout_s * 1000u);
 
     while (!s->answered) {
@@ -186,9 +186,10 @@ static int send_wait(struct cli_conn *k, struct send_state *s, unsigned long tim
 }
 
 /* Subscribe to the answer, then publish the command. -1 when both went
- * out, else the exit status: 27 when the broker did not take them within
- * -W (each call is bounded by it, see cli_conn_setup), 1 on any error. */
-static int send_request(struct cli_conn *k, const struct send_state *s)
+ * out, else the exit status: 27 when -W (counted from `start`; each call
+ * is bounded by it too, see cli_conn_setup) ran out first, 1 on any
+ * other failure. */
+static int send_request(struct cli_conn *k, const struct send_state *s, uint32_t start)
 {
     const struct cli_options *o = k->opts;
 
@@ -198,7 +199,7 @@ static int send_request(struct cli_conn *k, const struct send_state *s)
                                   false, NULL);
     if (st == MIDGE_OK)
         return -1;
-    if (st == MIDGE_TIMEOUT) {
+    if (st == MIDGE_TIMEOUT && midge_clock_ms() - start >= (uint32_t)(o->timeout_s * 1000u)) {
         cli_error(o->prog, "the broker did not take the command within %lu s", o->timeout_s);
         return CLI_EXIT_TIMEOUT;
     }
@@ -261,9 +262,11 @@ int cli_send_run(const struct cli_command *cmd, int argc, char **argv)
     if (!cli_conn_open(&k, &o, &sizes))
         goto done;
     midge_client_set_callback(&k.client, send_on_message, s);
-    rc = send_request(&k, s);
+    /* One -W for the whole exchange, from the connection on. */
+    uint32_t start = midge_clock_ms();
+    rc = send_request(&k, s, start);
     if (rc < 0)
-        rc = send_wait(&k, s, o.timeout_s);
+        rc = send_wait(&k, s, o.timeout_s, start);
     /* The broker has the command once it acknowledged it; wait briefly for
      * that so a queued command is not lost to an early DISCONNECT. */
     if (midge_client_is_connected(&k.client))

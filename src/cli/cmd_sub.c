@@ -59,8 +59,9 @@ static bool sub_check(const struct cli_options *o)
 }
 
 /* One SUBSCRIBE for every -t; a refused filter is an error. -1 when
- * subscribed, else the exit status (27: no SUBACK within -W). */
-static int sub_subscribe(struct cli_conn *k)
+ * subscribed, else the exit status (27: -W, counted from `start`, ran out
+ * before the SUBACK came). */
+static int sub_subscribe(struct cli_conn *k, uint32_t start)
 {
     const struct cli_options *o = k->opts;
     midge_subscription subs[CLI_MAX_TOPICS];
@@ -79,7 +80,8 @@ static int sub_subscribe(struct cli_conn *k)
             }
         }
     }
-    if (st == MIDGE_TIMEOUT && o->timeout_s) {
+    if (st == MIDGE_TIMEOUT && o->timeout_s &&
+        midge_clock_ms() - start >= (uint32_t)(o->timeout_s * 1000u)) {
         cli_error(o->prog, "timed out after %lu s (no SUBACK)", o->timeout_s);
         return CLI_EXIT_TIMEOUT;
     }
@@ -92,11 +94,11 @@ static int sub_subscribe(struct cli_conn *k)
     return -1;
 }
 
-/* Serve until -C, -W or a signal. Returns the exit status. */
-static int sub_loop(struct cli_conn *k, struct sub_state *s)
+/* Serve until -C, -W (counted from `start`) or a signal. Returns the exit
+ * status. */
+static int sub_loop(struct cli_conn *k, struct sub_state *s, uint32_t start)
 {
     const struct cli_options *o = k->opts;
-    uint32_t start = midge_clock_ms();
     uint32_t limit = (uint32_t)(o->timeout_s * 1000u);
 
     while (!sub_done(s) && !cli_stop_requested()) {
@@ -141,9 +143,12 @@ int cli_sub_run(const struct cli_command *cmd, int argc, char **argv)
 
     struct sub_state s = { .opts = &o, .received = 0 };
     midge_client_set_callback(&k.client, sub_on_message, &s);
-    int rc = sub_subscribe(&k);
+    /* -W runs from here, as mosquitto_sub's does from its connection:
+     * the SUBSCRIBE's wait is part of it. */
+    uint32_t start = midge_clock_ms();
+    int rc = sub_subscribe(&k, start);
     if (rc < 0)
-        rc = sub_loop(&k, &s);
+        rc = sub_loop(&k, &s, start);
     cli_conn_close(&k);
     return rc;
 }

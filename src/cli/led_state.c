@@ -141,19 +141,26 @@ enum cli_led_state cli_led_state_load(const char *path, struct cli_led_saved *sa
     }
     while (len > line && is_blank(buf[len - 1]))
         len--;
+    /* The first line is whole on its own: a bad ids line costs the ids,
+     * never the state. */
+    char why[96] = "";
     switch (parse_ids(buf + line, len - line, &got)) {
     case IDS_OK:
         break;
     case IDS_MALFORMED:
-        snprintf(err, errcap, "%s: expected \"ids\" and 16-digit lower-case hex records on the "
-                 "second line", path);
-        return CLI_LED_STATE_BAD;
+        snprintf(why, sizeof why, "expected \"ids\" and 16-digit lower-case hex records on "
+                 "the second line");
+        break;
     case IDS_TOO_MANY:
-        snprintf(err, errcap, "%s: more than %d command ids", path, (int)CLI_LED_STATE_IDS);
-        return CLI_LED_STATE_BAD;
+        snprintf(why, sizeof why, "more than %d command ids", (int)CLI_LED_STATE_IDS);
+        break;
     case IDS_EXTRA_LINE:
-        snprintf(err, errcap, "%s: more than two lines", path);
-        return CLI_LED_STATE_BAD;
+        snprintf(why, sizeof why, "more than two lines");
+        break;
+    }
+    if (why[0] != '\0') {
+        got.id_count = 0;
+        snprintf(err, errcap, "%s: %s; its command ids are ignored", path, why);
     }
     *saved = got;
     return CLI_LED_STATE_READ;

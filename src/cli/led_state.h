@@ -43,7 +43,9 @@ enum cli_led_state {
 /* Read the state saved at path into *saved (left as it was unless the
  * result is CLI_LED_STATE_READ; a file without ids reads as id_count 0).
  * err (errcap > 0) gets one line naming the path, without a newline, when
- * the result is CLI_LED_STATE_BAD. */
+ * the result is CLI_LED_STATE_BAD, and also with CLI_LED_STATE_READ when
+ * the ids line was malformed: the state is read, the ids are not (the
+ * caller clears err[0] first to tell). */
 enum cli_led_state cli_led_state_load(const char *path, struct cli_led_saved *saved, char *err,
                                       size_t errcap);
 

@@ -268,6 +268,19 @@ static void test_sub_timeout_exits_27_when_the_suback_never_comes(void **state)
     assert_int_equal(count_lines(run.err), 1);
 }
 
+/* The SUBACK wait ends at the CONNACK time-out, long before -W: that is a
+ * failure (1), not -W running out (27). */
+static void test_sub_without_suback_before_w_runs_out_exits_1(void **state)
+{
+    (void)state;
+    run_against_silent_broker(MIDGE_ARGV("sub", "-h", "127.0.0.1", "-p", silent_port, "-t",
+                                         "cli/silence", "-W", "60", "--connack-timeout",
+                                         "1000"));
+    expect_exit(&run, 1, "midge sub -W 60 --connack-timeout 1000 against a silent broker");
+    assert_null(strstr(run.err, "timed out after 60 s"));
+    assert_int_equal(count_lines(run.err), 1);
+}
+
 static void test_send_timeout_exits_27_when_the_broker_takes_nothing(void **state)
 {
     (void)state;
@@ -515,6 +528,8 @@ int main(void)
         cmocka_unit_test_teardown(test_sub_timeout_exits_27_when_the_suback_never_comes,
                                   cli_teardown),
         cmocka_unit_test_teardown(test_send_timeout_exits_27_when_the_broker_takes_nothing,
+                                  cli_teardown),
+        cmocka_unit_test_teardown(test_sub_without_suback_before_w_runs_out_exits_1,
                                   cli_teardown),
         cmocka_unit_test_teardown(test_pub_message_arrives_once_at_qos0, cli_teardown),
         cmocka_unit_test_teardown(test_pub_message_arrives_once_at_qos1, cli_teardown),

@@ -216,7 +216,23 @@ static void expect_bad(const struct dir *d, const char *text, const char *reason
     assert_true(got.ids[0] == 42);
 }
 
-static void test_a_malformed_ids_line_is_bad_with_the_path_in_the_reason(void **state)
+/* `text` restores its LED state (on) but none of its ids, with exactly
+ * "<path>: <reason>; its command ids are ignored" in err. */
+static void expect_ids_ignored(const struct dir *d, const char *text, const char *reason)
+{
+    struct cli_led_saved got = {.on = false, .id_count = 1, .ids = {42}};
+    char err[256], want[256];
+
+    snprintf(want, sizeof want, "%s: %s; its command ids are ignored", d->file, reason);
+    write_file(d->file, text);
+    err[0] = '\0';
+    assert_int_equal(cli_led_state_load(d->file, &got, err, sizeof err), CLI_LED_STATE_READ);
+    assert_string_equal(err, want);
+    assert_true(got.on);
+    assert_int_equal(got.id_count, 0);
+}
+
+static void test_a_malformed_ids_line_costs_the_ids_not_the_state(void **state)
 {
     const struct dir *d = *state;
     const char *reason = "expected \"ids\" and 16-digit lower-case hex records on the second line";
@@ -233,8 +249,9 @@ static void test_a_malformed_ids_line_is_bad_with_the_path_in_the_reason(void **
     };
 
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        expect_bad(d, bad[i], reason);
-    expect_bad(d, "on\nids 0123456789abcdef\nids 0123456789abcdef\n", "more than two lines");
+        expect_ids_ignored(d, bad[i], reason);
+    expect_ids_ignored(d, "on\nids 0123456789abcdef\nids 0123456789abcdef\n",
+                       "more than two lines");
 }
 
 /* `text` reads, with as many ids as the file may hold. */
@@ -248,7 +265,7 @@ static void expect_full_ring(const struct dir *d, const char *text)
     assert_int_equal(got.id_count, CLI_LED_STATE_IDS);
 }
 
-static void test_more_ids_than_the_ring_holds_are_bad(void **state)
+static void test_more_ids_than_the_ring_holds_are_ignored(void **state)
 {
     const struct dir *d = *state;
     char text[2048] = "on\nids", reason[64];
@@ -259,7 +276,7 @@ static void test_more_ids_than_the_ring_holds_are_bad(void **state)
 
     strcat(text, " 00000000000000bb\n");
     snprintf(reason, sizeof reason, "more than %d command ids", CLI_LED_STATE_IDS);
-    expect_bad(d, text, reason);
+    expect_ids_ignored(d, text, reason);
 }
 
 static void test_an_overlong_file_is_bad(void **state)
@@ -338,9 +355,9 @@ int main(void)
                                         dir_setup, dir_teardown),
         cmocka_unit_test_setup_teardown(test_a_file_of_the_led_alone_reads_with_no_ids, dir_setup,
                                         dir_teardown),
-        cmocka_unit_test_setup_teardown(test_a_malformed_ids_line_is_bad_with_the_path_in_the_reason,
+        cmocka_unit_test_setup_teardown(test_a_malformed_ids_line_costs_the_ids_not_the_state,
                                         dir_setup, dir_teardown),
-        cmocka_unit_test_setup_teardown(test_more_ids_than_the_ring_holds_are_bad, dir_setup,
+        cmocka_unit_test_setup_teardown(test_more_ids_than_the_ring_holds_are_ignored, dir_setup,
                                         dir_teardown),
         cmocka_unit_test_setup_teardown(test_an_overlong_file_is_bad, dir_setup, dir_teardown),
         cmocka_unit_test_setup_teardown(test_a_directory_is_bad_with_the_system_reason, dir_setup,
