@@ -57,16 +57,38 @@ struct cli_conn {
     midge_tls_opener_ctx tls_ctx;
     size_t rx_size;      /* the largest packet accepted (--max-packet-size) */
     size_t refused_size; /* the last packet refused as larger than rx_size */
+    uint32_t start_ms;   /* when the connection was set up: -W counts from here */
+    uint32_t limit_ms;   /* -W in milliseconds; 0 = no bound */
+    midge_transport_open_fn open; /* the transport's own opener, under -W's bound */
+    void *opener;
+    unsigned long delivered; /* messages handed to the message callback so far */
 };
 
-/* Allocate, configure from *o and connect. On failure prints one error
- * line, releases everything and returns false. */
-bool cli_conn_open(struct cli_conn *k, const struct cli_options *o,
-                   const struct cli_conn_sizes *sizes);
+/* Allocate, configure from *o, install `on_message` (may be NULL) and
+ * connect. The callback is in place before CONNECT goes out: a broker
+ * holding a persistent session sends its queued messages right behind the
+ * CONNACK, often in the same read. With -W (o->timeout_s) the TCP connect
+ * and the CONNACK wait get only what is left of it. Returns CLI_EXIT_OK
+ * once connected; otherwise prints one error line, releases everything
+ * and returns CLI_EXIT_TIMEOUT when -W ran out, else CLI_EXIT_ERROR. */
+int cli_conn_open(struct cli_conn *k, const struct cli_options *o,
+                  const struct cli_conn_sizes *sizes, midge_message_fn on_message, void *user);
+
+/* Milliseconds left of -W (UINT32_MAX without -W), and whether it ran out. */
+uint32_t cli_conn_left(const struct cli_conn *k);
+bool cli_conn_expired(const struct cli_conn *k);
+
+/* Bound the client's next publish or subscribe by what is left of -W
+ * (every call that takes no timeout of its own waits at most that long).
+ * Without -W nothing changes. */
+void cli_conn_bound_calls(struct cli_conn *k);
 
 /* Serve the connection (send, receive, keepalive) until the socket had
  * input, `extra_fd` (-1 = none) became readable (*extra_ready), timeout_ms
- * passed, or a signal arrived. Returns the client's status. */
+ * passed, or a signal arrived. A message already read (it may have come
+ * with an acknowledgement a previous call waited for) ends it at once,
+ * without sleeping: the caller's loop sees it first. Returns the client's
+ * status. */
 midge_status cli_conn_serve(struct cli_conn *k, int extra_fd, uint32_t timeout_ms,
                             bool *extra_ready);
 

@@ -264,10 +264,12 @@ int cli_devices_run(const struct cli_command *cmd, int argc, char **argv)
         return pr == CLI_PARSE_EXIT_OK ? CLI_EXIT_OK : CLI_EXIT_ERROR;
     struct cli_conn_sizes sizes = { .tx = 4096, .rx = 65536, .store = 0 };
     cli_signals_install();
-    if (!cli_conn_open(&k, &o, &sizes))
-        return CLI_EXIT_ERROR;
-    midge_client_set_callback(&k.client, devices_on_message, &t);
-    int rc = devices_list(&k, &t);
+    /* The callback before the connect: with -c a persistent session's
+     * queued messages may come in the same read as the CONNACK. */
+    int rc = cli_conn_open(&k, &o, &sizes, devices_on_message, &t);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    rc = devices_list(&k, &t);
     cli_conn_close(&k);
     for (size_t i = 0; i < t.count; i++)
         free(t.v[i].id);

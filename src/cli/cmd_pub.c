@@ -2,7 +2,10 @@
  * midge pub: publish one message (-m, -n, -f) or one per stdin line (-l).
  *
  * Exit 0 only once every QoS 1/2 message has been acknowledged and the
- * DISCONNECT has been handed to the socket.
+ * DISCONNECT has been handed to the socket. Every wait for the broker is
+ * bounded: each publish by the client's call bound, the acknowledgements
+ * at the end by PUB_ACK_TIMEOUT_MS; a broker that answers wrongly (a PUBACK
+ * to a QoS 2 PUBLISH) or not at all ends the run with one line and 1.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -24,6 +27,10 @@
 /* The store holds this many largest-size messages before publish waits
  * for acknowledgements. */
 #define PUB_STORE_MESSAGES 4u
+
+/* The acknowledgements of what was published, at the end: as long as one
+ * publish may wait (the client's default call bound). */
+#define PUB_ACK_TIMEOUT_MS 30000u
 
 struct pub_message {
     char *data; /* heap: -f file or -l line buffer */
@@ -69,7 +76,8 @@ static bool pub_one(struct cli_conn *k, const void *data, size_t len)
     midge_status st = midge_client_publish(&k->client, o->topics[0], data, len, o->qos, o->retain,
                                            NULL);
     if (st != MIDGE_OK) {
-        cli_error(o->prog, "publish failed: %s", midge_strerror(st));
+        char why[160];
+        cli_error(o->prog, "publish failed: %s", cli_conn_status_text(k, st, why, sizeof why));
         return false;
     }
     return true;
@@ -139,6 +147,25 @@ static bool pub_stdin_loop(struct cli_conn *k, struct pub_message *m)
     return true;
 }
 
+/* Wait, within PUB_ACK_TIMEOUT_MS, until the broker acknowledged every
+ * QoS 1/2 message; false after one line saying why not. */
+static bool pub_acknowledged(struct cli_conn *k)
+{
+    const struct cli_options *o = k->opts;
+    midge_status st = midge_client_flush(&k->client, PUB_ACK_TIMEOUT_MS);
+    char why[160];
+
+    if (st == MIDGE_OK)
+        return true;
+    if (st == MIDGE_TIMEOUT)
+        cli_error(o->prog, "the broker did not acknowledge every message within %u s",
+                  PUB_ACK_TIMEOUT_MS / 1000u);
+    else
+        cli_error(o->prog, "connection lost before every message was acknowledged: %s",
+                  cli_conn_status_text(k, st, why, sizeof why));
+    return false;
+}
+
 static bool pub_check(const struct cli_options *o)
 {
     const char *t = o->topics[0];
@@ -186,7 +213,8 @@ int cli_pub_run(const struct cli_command *cmd, int argc, char **argv)
         .rx = 65536,
         .store = o.qos ? PUB_STORE_MESSAGES * (packet + MIDGE_STORE_RECORD_OVERHEAD) : 0,
     };
-    if (!cli_conn_open(&k, &o, &sizes))
+    rc = cli_conn_open(&k, &o, &sizes, NULL, NULL);
+    if (rc != CLI_EXIT_OK)
         goto done;
 
     bool ok;
@@ -198,15 +226,8 @@ int cli_pub_run(const struct cli_command *cmd, int argc, char **argv)
         ok = pub_one(&k, m.data, m.len);
 
     /* Every QoS 1/2 message acknowledged before a clean goodbye. */
-    if (ok) {
-        midge_status st = midge_client_flush(&k.client, UINT32_MAX);
-        if (st != MIDGE_OK) {
-            char why[160];
-            cli_error(o.prog, "connection lost before every message was acknowledged: %s",
-                      cli_conn_status_text(&k, st, why, sizeof why));
-            ok = false;
-        }
-    }
+    if (ok)
+        ok = pub_acknowledged(&k);
     if (ok) {
         midge_status st = midge_client_disconnect(&k.client);
         if (st != MIDGE_OK) {

@@ -38,6 +38,9 @@
 /* Room around the payload in a PUBLISH or SUBSCRIBE, with a margin. */
 #define SEND_HEADER_ROOM 16u
 
+/* Longest wait for the command's PUBACK after a failure, within -W. */
+#define SEND_FLUSH_MS 1000u
+
 struct send_state {
     char *request;  /* heap: the command's topic */
     char *response; /* heap: the answer's topic */
@@ -155,25 +158,23 @@ static void send_print_answer(const struct send_state *s)
     fflush(stdout);
 }
 
-/* Serve the connection until the answer, the deadline or a signal. */
-static int send_wait(struct cli_conn *k, struct send_state *s, unsigned long timeout_s,
-                     uint32_t start)
+/* Serve the connection until the answer, -W or a signal. */
+static int send_wait(struct cli_conn *k, struct send_state *s)
 {
     const struct cli_options *o = k->opts;
-    uint32_t limit = (uint32_t)(timeout_s * 1000u);
 
     while (!s->answered) {
         if (cli_stop_requested()) {
             cli_error(o->prog, "interrupted before an answer came");
             return CLI_EXIT_ERROR;
         }
-        uint32_t spent = midge_clock_ms() - start;
-        if (spent >= limit) {
+        uint32_t left = cli_conn_left(k);
+        if (left == 0) {
             cli_error(o->prog, "no answer from %s within %lu s (offline?)", o->device_id,
-                      timeout_s);
+                      o->timeout_s);
             return CLI_EXIT_TIMEOUT;
         }
-        midge_status st = cli_conn_serve(k, -1, limit - spent, NULL);
+        midge_status st = cli_conn_serve(k, -1, left, NULL);
         if (st != MIDGE_OK) {
             cli_conn_report_lost(k, st);
             return CLI_EXIT_ERROR;
@@ -186,20 +187,23 @@ static int send_wait(struct cli_conn *k, struct send_state *s, unsigned long tim
 }
 
 /* Subscribe to the answer, then publish the command. -1 when both went
- * out, else the exit status: 27 when -W (counted from `start`; each call
- * is bounded by it too, see cli_conn_setup) ran out first, 1 on any
- * other failure. */
-static int send_request(struct cli_conn *k, const struct send_state *s, uint32_t start)
+ * out, else the exit status: 27 when -W ran out first (each call gets only
+ * what is left of it), 1 on any other failure. The answer may come inside
+ * either call (with the PUBACK of the command): send_wait sees it then. */
+static int send_request(struct cli_conn *k, const struct send_state *s)
 {
     const struct cli_options *o = k->opts;
 
+    cli_conn_bound_calls(k);
     midge_status st = midge_client_subscribe(&k->client, s->response, 1);
-    if (st == MIDGE_OK)
+    if (st == MIDGE_OK) {
+        cli_conn_bound_calls(k);
         st = midge_client_publish(&k->client, s->request, o->operand, strlen(o->operand), 1,
                                   false, NULL);
+    }
     if (st == MIDGE_OK)
         return -1;
-    if (st == MIDGE_TIMEOUT && midge_clock_ms() - start >= (uint32_t)(o->timeout_s * 1000u)) {
+    if (st == MIDGE_TIMEOUT && cli_conn_expired(k)) {
         cli_error(o->prog, "the broker did not take the command within %lu s", o->timeout_s);
         return CLI_EXIT_TIMEOUT;
     }
@@ -259,18 +263,20 @@ int cli_send_run(const struct cli_command *cmd, int argc, char **argv)
     if (o.timeout_s == 0)
         o.timeout_s = SEND_TIMEOUT_DEFAULT_S;
     cli_signals_install();
-    if (!cli_conn_open(&k, &o, &sizes))
+    /* One -W for the whole exchange, the connection included; the
+     * callback is in place before the CONNACK can bring anything. */
+    rc = cli_conn_open(&k, &o, &sizes, send_on_message, s);
+    if (rc != CLI_EXIT_OK)
         goto done;
-    midge_client_set_callback(&k.client, send_on_message, s);
-    /* One -W for the whole exchange, from the connection on. */
-    uint32_t start = midge_clock_ms();
-    rc = send_request(&k, s, start);
+    rc = send_request(&k, s);
     if (rc < 0)
-        rc = send_wait(&k, s, o.timeout_s, start);
-    /* The broker has the command once it acknowledged it; wait briefly for
-     * that so a queued command is not lost to an early DISCONNECT. */
-    if (midge_client_is_connected(&k.client))
-        midge_client_flush(&k.client, 1000);
+        rc = send_wait(&k, s);
+    /* An answer proves the device had the command: nothing to wait for.
+     * Without one, the command's PUBACK gets what is left of -W (the
+     * DISCONNECT that follows still sends whatever tx holds). */
+    uint32_t left = cli_conn_left(&k);
+    if (!s->answered && left != 0 && midge_client_is_connected(&k.client))
+        midge_client_flush(&k.client, left < SEND_FLUSH_MS ? left : SEND_FLUSH_MS);
     cli_conn_close(&k);
 done:
     free(s->request);

@@ -59,9 +59,9 @@ static bool sub_check(const struct cli_options *o)
 }
 
 /* One SUBSCRIBE for every -t; a refused filter is an error. -1 when
- * subscribed, else the exit status (27: -W, counted from `start`, ran out
- * before the SUBACK came). */
-static int sub_subscribe(struct cli_conn *k, uint32_t start)
+ * subscribed, else the exit status (27: -W ran out before the SUBACK
+ * came). */
+static int sub_subscribe(struct cli_conn *k)
 {
     const struct cli_options *o = k->opts;
     midge_subscription subs[CLI_MAX_TOPICS];
@@ -71,6 +71,7 @@ static int sub_subscribe(struct cli_conn *k, uint32_t start)
         subs[i].filter = o->topics[i];
         subs[i].qos = o->qos;
     }
+    cli_conn_bound_calls(k);
     midge_status st = midge_client_subscribe_many(&k->client, subs, o->topic_count, granted);
     if (st == MIDGE_ERR_SUBSCRIBE) {
         for (size_t i = 0; i < o->topic_count; i++) {
@@ -80,8 +81,7 @@ static int sub_subscribe(struct cli_conn *k, uint32_t start)
             }
         }
     }
-    if (st == MIDGE_TIMEOUT && o->timeout_s &&
-        midge_clock_ms() - start >= (uint32_t)(o->timeout_s * 1000u)) {
+    if (st == MIDGE_TIMEOUT && cli_conn_expired(k)) {
         cli_error(o->prog, "timed out after %lu s (no SUBACK)", o->timeout_s);
         return CLI_EXIT_TIMEOUT;
     }
@@ -94,22 +94,16 @@ static int sub_subscribe(struct cli_conn *k, uint32_t start)
     return -1;
 }
 
-/* Serve until -C, -W (counted from `start`) or a signal. Returns the exit
- * status. */
-static int sub_loop(struct cli_conn *k, struct sub_state *s, uint32_t start)
+/* Serve until -C, -W or a signal. Returns the exit status. */
+static int sub_loop(struct cli_conn *k, struct sub_state *s)
 {
     const struct cli_options *o = k->opts;
-    uint32_t limit = (uint32_t)(o->timeout_s * 1000u);
 
     while (!sub_done(s) && !cli_stop_requested()) {
-        uint32_t wait = UINT32_MAX;
-        if (o->timeout_s) {
-            uint32_t spent = midge_clock_ms() - start;
-            if (spent >= limit) {
-                cli_error(o->prog, "timed out after %lu s", o->timeout_s);
-                return CLI_EXIT_TIMEOUT;
-            }
-            wait = limit - spent;
+        uint32_t wait = cli_conn_left(k);
+        if (wait == 0) {
+            cli_error(o->prog, "timed out after %lu s", o->timeout_s);
+            return CLI_EXIT_TIMEOUT;
         }
         midge_status st = cli_conn_serve(k, -1, wait, NULL);
         if (st != MIDGE_OK) {
@@ -138,17 +132,17 @@ int cli_sub_run(const struct cli_command *cmd, int argc, char **argv)
     struct cli_conn_sizes sizes = { .tx = tx, .rx = SUB_RX_SIZE, .store = 0 };
 
     cli_signals_install();
-    if (!cli_conn_open(&k, &o, &sizes))
-        return CLI_EXIT_ERROR;
-
+    /* The callback before the connect: a persistent session's queued
+     * messages may come in the same read as the CONNACK. -W runs from
+     * here: connecting, the SUBSCRIBE's wait and the messages are all
+     * part of it. */
     struct sub_state s = { .opts = &o, .received = 0 };
-    midge_client_set_callback(&k.client, sub_on_message, &s);
-    /* -W runs from here, as mosquitto_sub's does from its connection:
-     * the SUBSCRIBE's wait is part of it. */
-    uint32_t start = midge_clock_ms();
-    int rc = sub_subscribe(&k, start);
+    int rc = cli_conn_open(&k, &o, &sizes, sub_on_message, &s);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    rc = sub_subscribe(&k);
     if (rc < 0)
-        rc = sub_loop(&k, &s, start);
+        rc = sub_loop(&k, &s);
     cli_conn_close(&k);
     return rc;
 }

@@ -71,6 +71,9 @@ static void cli_conn_on_event(void *user, const midge_event *ev)
 
     if (ev->type == MIDGE_EV_CLOSED && ev->status == MIDGE_ERR_TOO_BIG)
         k->refused_size = ev->closed.packet_size;
+    /* Counted so that cli_conn_serve can tell a read that delivered. */
+    if (ev->type == MIDGE_EV_MESSAGE)
+        k->delivered++;
 }
 
 void cli_conn_describe(const struct cli_conn *k, midge_status st, char *buf, size_t cap)
@@ -126,18 +129,74 @@ static bool cli_conn_transport(struct cli_conn *k, const struct cli_options *o,
     return true;
 }
 
-bool cli_conn_open(struct cli_conn *k, const struct cli_options *o,
-                   const struct cli_conn_sizes *sizes)
+uint32_t cli_conn_left(const struct cli_conn *k)
+{
+    if (k->limit_ms == 0)
+        return UINT32_MAX;
+    uint32_t spent = midge_clock_ms() - k->start_ms;
+    return spent < k->limit_ms ? k->limit_ms - spent : 0;
+}
+
+bool cli_conn_expired(const struct cli_conn *k)
+{
+    return k->limit_ms != 0 && cli_conn_left(k) == 0;
+}
+
+void cli_conn_bound_calls(struct cli_conn *k)
+{
+    uint32_t left = cli_conn_left(k);
+
+    /* The client reads its call bound at the start of every call; 0 would
+     * mean its default, so a spent -W leaves 1 ms. */
+    if (k->limit_ms != 0)
+        k->client.cfg.call_timeout_ms = left != 0 ? left : 1u;
+}
+
+/* The opener under -W: the TCP (and TLS) connect gets at most what is left
+ * of it, and so does the CONNACK wait that follows (the session's CONNACK
+ * timeout is set here, once the transport is up, to the smaller of
+ * --connack-timeout and what is left). */
+static midge_status cli_conn_open_within(void *opener, const char *host, uint16_t port,
+                                         uint32_t timeout_ms, midge_transport *t)
+{
+    struct cli_conn *k = opener;
+    uint32_t left = cli_conn_left(k);
+
+    if (left == 0)
+        return MIDGE_TIMEOUT;
+    midge_status st = k->open(k->opener, host, port, timeout_ms < left ? timeout_ms : left, t);
+    if (st != MIDGE_OK)
+        return cli_conn_expired(k) ? MIDGE_TIMEOUT : st;
+    uint32_t connack = k->opts->connack_timeout_ms != 0 ? (uint32_t)k->opts->connack_timeout_ms
+                                                        : MIDGE_CONNACK_TIMEOUT_MS;
+    left = cli_conn_left(k);
+    midge_session_set_connack_timeout(&k->client.session,
+                                      connack < left ? connack : left != 0 ? left : 1u);
+    return MIDGE_OK;
+}
+
+int cli_conn_open(struct cli_conn *k, const struct cli_options *o,
+                  const struct cli_conn_sizes *sizes, midge_message_fn on_message, void *user)
 {
     if (!cli_conn_setup(k, o, sizes, NULL))
-        return false;
+        return CLI_EXIT_ERROR;
+    midge_client_set_callback(&k->client, on_message, user);
     midge_status st = midge_client_connect(&k->client, NULL);
-    if (st != MIDGE_OK) {
+    if (st == MIDGE_OK)
+        return CLI_EXIT_OK;
+    int rc = CLI_EXIT_ERROR;
+    /* Every wait of the connect was cut to -W: a failure once it ran out
+     * is -W's (a refusal is the broker's answer, whenever it came). */
+    if (cli_conn_expired(k) && !midge_status_is_refusal(st)) {
+        cli_error(o->prog, "timed out after %lu s (%s %s:%u)", o->timeout_s,
+                  st == MIDGE_ERR_CONNACK_TIMEOUT ? "no CONNACK from" : "could not connect to",
+                  o->host, (unsigned)o->port);
+        rc = CLI_EXIT_TIMEOUT;
+    } else {
         cli_conn_report(k, st);
-        cli_conn_free(k);
-        return false;
     }
-    return true;
+    cli_conn_free(k);
+    return rc;
 }
 
 
@@ -156,6 +215,8 @@ bool cli_conn_setup(struct cli_conn *k, const struct cli_options *o,
     memset(k, 0, sizeof *k);
     k->opts = o;
     k->tcp.fd = -1;
+    k->start_ms = midge_clock_ms();
+    k->limit_ms = (uint32_t)(o->timeout_s * 1000u);
     /* A packet is decoded only once it is whole in rx: rx's size is the limit. */
     k->rx_size = o->max_packet_size != 0 ? o->max_packet_size : sizes->rx;
     k->tx = malloc(sizes->tx);
@@ -197,6 +258,12 @@ bool cli_conn_setup(struct cli_conn *k, const struct cli_options *o,
         cli_error(o->prog, "out of memory");
         goto fail;
     }
+    if (k->limit_ms != 0) {
+        k->open = cfg.open;
+        k->opener = cfg.opener;
+        cfg.open = cli_conn_open_within;
+        cfg.opener = k;
+    }
     st = midge_client_init(&k->client, &cfg, &bufs);
     if (st == MIDGE_OK)
         midge_client_set_event_callback(&k->client, cli_conn_on_event, k);
@@ -229,9 +296,12 @@ midge_status cli_conn_serve(struct cli_conn *k, int extra_fd, uint32_t timeout_m
 
     if (extra_ready)
         *extra_ready = false;
-    /* Whatever is already here first: bytes, acknowledgements, timers. */
+    /* Whatever is already here first: bytes, acknowledgements, timers.
+     * A message among them may be what the caller waits for (an answer
+     * that came with the PUBACK of its command): no sleeping then. */
+    unsigned long delivered = k->delivered;
     midge_status st = midge_client_check_msg(c);
-    if (st != MIDGE_OK)
+    if (st != MIDGE_OK || k->delivered != delivered)
         return st;
     /* mbedTLS may hold decrypted bytes the socket no longer shows: poll()
      * would sleep past them. The transport's own wait() counts them. */

@@ -593,9 +593,15 @@ enum cli_parse_result cli_parse(const struct cli_command *cmd, int argc, char **
             return CLI_PARSE_EXIT_USAGE;
         cli_layers_note_flag(cmd, key, optarg);
     }
-    /* getopt_long moves operands behind the options: the last word is it. */
-    if ((cmd->groups & CLI_GROUP_OPERAND) && optind == argc - 1)
+    /* getopt_long moves operands behind the options, in their order: the
+     * first is the operand, and any after it is the unexpected one. */
+    if ((cmd->groups & CLI_GROUP_OPERAND) && optind < argc)
         o->operand = argv[optind++];
+    if (optind < argc && o->operand != NULL) {
+        cli_error(o->prog, "unexpected argument '%s' after '%s' (see 'midge %s --help')",
+                  argv[optind], o->operand, cmd->name);
+        return CLI_PARSE_EXIT_USAGE;
+    }
     if (optind < argc) {
         cli_error(o->prog, "unexpected argument '%s' (see 'midge %s --help')", argv[optind],
                   cmd->name);
