@@ -152,10 +152,24 @@ static void test_sub_prints_every_message_queued_while_it_was_away(void **state)
 /* --- -W bounds the connect ---------------------------------------------------- */
 
 /* A listener that completes TCP handshakes (the kernel does) and never
- * answers a byte: CONNECT waits for a CONNACK that never comes. */
-static void run_against_silent_listener(char *const argv_with_port[], const char *what)
+ * answers a byte: CONNECT waits for a CONNACK that never comes. `args`
+ * follow "-h 127.0.0.1 -p PORT". */
+static void run_against_silent_listener(const char *cmd, char *const args[], const char *what)
 {
-    long long spent = timed_run(argv_with_port);
+    char *argv[16] = {MIDGE_BINARY, (char *)cmd, "-h", "127.0.0.1", "-p"};
+    char silent[8];
+    uint16_t p;
+    size_t n = 6;
+    int listener = loopback_listen(&p);
+    assert_true(listener >= 0);
+    snprintf(silent, sizeof silent, "%u", (unsigned)p);
+    argv[5] = silent;
+    for (size_t i = 0; args[i] != NULL && n < 15; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
+
+    long long spent = timed_run(argv);
+    close(listener);
     expect_one_line_failure(&run, 27, what);
     if (spent >= SILENT_BOUND_MS)
         fprintf(stderr, "%s took %lld ms\n", what, spent);
@@ -166,30 +180,17 @@ static void run_against_silent_listener(char *const argv_with_port[], const char
 
 static void test_send_w_bounds_the_connack_wait(void **state)
 {
-    uint16_t p;
-    char silent[8];
     (void)state;
-    int listener = loopback_listen(&p);
-    assert_true(listener >= 0);
-    snprintf(silent, sizeof silent, "%u", (unsigned)p);
-    run_against_silent_listener(MIDGE_ARGV("send", "-h", "127.0.0.1", "-p", silent, "--device-id",
-                                           "lamp1", "-W", SILENT_W, "on"),
+    run_against_silent_listener("send",
+                                (char *[]){"--device-id", "lamp1", "-W", SILENT_W, "on", NULL},
                                 "midge send -W 2 against a silent listener");
-    close(listener);
 }
 
 static void test_sub_w_bounds_the_connack_wait(void **state)
 {
-    uint16_t p;
-    char silent[8];
     (void)state;
-    int listener = loopback_listen(&p);
-    assert_true(listener >= 0);
-    snprintf(silent, sizeof silent, "%u", (unsigned)p);
-    run_against_silent_listener(MIDGE_ARGV("sub", "-h", "127.0.0.1", "-p", silent, "-t", "a/b",
-                                           "-W", SILENT_W),
+    run_against_silent_listener("sub", (char *[]){"-t", "a/b", "-W", SILENT_W, NULL},
                                 "midge sub -W 2 against a silent listener");
-    close(listener);
 }
 
 /* --- an answer is printed the moment it arrives ------------------------------- */
