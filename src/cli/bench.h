@@ -39,6 +39,10 @@
 /* A command not answered within this long counts as timed out. */
 #define BENCH_COMMAND_TIMEOUT_MS 5000u
 
+/* The commander's cleanup at the end (bench_cmdr_finish): 2 small QoS 0
+ * messages per device, well under a second for 50,000 devices. */
+#define BENCH_CLEAR_TIMEOUT_MS 10000u
+
 /* Descriptors a worker needs besides one per device: epoll, its control
  * socket, stdio, and slack for the C library. */
 #define BENCH_FD_RESERVE 16u
@@ -227,7 +231,8 @@ struct bench_cmdr_stats {
     uint64_t sent;      /* commands handed to a broker connection */
     uint64_t replies;   /* matched replies (round trips measured) */
     uint64_t timeouts;  /* no reply within BENCH_COMMAND_TIMEOUT_MS */
-    uint64_t errors;    /* error replies, publish failures */
+    uint64_t planned;   /* commands the phase was to send: duration x rate */
+    uint64_t errors;    /* error replies, publish failures, lost connections */
     uint64_t unmatched; /* replies to no command of ours (or repeated) */
     uint64_t stalls;    /* times a connection's store was full and sending waited */
 };
@@ -262,8 +267,12 @@ uint64_t bench_cmdr_send_due(struct bench_cmdr *c);
 /* Commands sent but neither answered nor timed out. */
 uint64_t bench_cmdr_outstanding(const struct bench_cmdr *c);
 
-/* Send DISCONNECT on every connection and flush it (best effort). */
-void bench_cmdr_disconnect(struct bench_cmdr *c);
+/* Once the devices are gone: empty retained messages on every device's
+ * presence and state topics, so that the run leaves nothing behind, then
+ * DISCONNECT on every connection, all written out within
+ * BENCH_CLEAR_TIMEOUT_MS. False when some connection could not do it (the
+ * devices that were connected at the end cleared their own already). */
+bool bench_cmdr_finish(struct bench_cmdr *c);
 
 const struct bench_cmdr_stats *bench_cmdr_stats(const struct bench_cmdr *c);
 const struct bench_hist *bench_cmdr_hist(const struct bench_cmdr *c);
@@ -304,7 +313,13 @@ void bench_report_text(const struct bench_results *r, FILE *out);
 /* False after printing one error line. */
 bool bench_report_json(const struct bench_results *r, const char *path);
 
-/* Soft: a missing gnuplot prints one line and still returns true. */
+/* False after one error line when gnuplot failed; a missing gnuplot prints
+ * one line and still returns true. */
 bool bench_report_plot(const struct bench_results *r, const char *path);
+
+/* Whether `path` (the file of `flag`, "--json" or "--plot") can be written,
+ * checked before the run: opened for writing without truncating it, and
+ * removed again when this check created it. False after one error line. */
+bool bench_report_writable(const char *prog, const char *flag, const char *path);
 
 #endif /* MIDGE_CLI_BENCH_H */

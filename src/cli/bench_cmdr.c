@@ -11,6 +11,7 @@
  * allocated per command.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -139,8 +140,12 @@ static void cmdr_arm(struct bench_cmdr *c, struct cmdr_link *l)
 
 static void link_down(struct bench_cmdr *c, struct cmdr_link *l, midge_status st)
 {
-    if (l->state != LINK_DOWN)
+    /* A lost commander connection is an error of the run, counted as such
+     * (a broker answering QoS 2 with PUBACK ends it as a protocol error). */
+    if (l->state != LINK_DOWN) {
+        c->st.errors++;
         cmdr_fail(c, "connection to %s lost: %s", broker_name(c, l), midge_strerror(st));
+    }
     bench_link_close(&l->link);
     midge_session_transport_lost(&l->session);
     l->state = LINK_DOWN;
@@ -540,6 +545,7 @@ struct bench_cmdr *bench_cmdr_create(const struct bench_config *cfg, int epfd, c
     c->mask = size - 1u;
     c->next_seq = c->oldest_seq = 1;
     c->total = (uint64_t)cfg->rate * cfg->duration_s;
+    c->st.planned = c->total;
     c->rng = bench_now_ns() ^ ((uint64_t)getpid() << 32) ^ 0x2545f4914f6cdd1du;
     c->slots = calloc(size, sizeof *c->slots);
     c->tl = malloc(sizeof *c->tl);
@@ -579,21 +585,78 @@ bool bench_cmdr_failed(const struct bench_cmdr *c, const char **why)
     return c->failed;
 }
 
-void bench_cmdr_disconnect(struct bench_cmdr *c)
+/* Empty retained messages on the presence and state topics of every
+ * device of broker l->index (device g is on broker g % brokers), whatever
+ * became of it: one that lost its connection left its will ("offline")
+ * retained. QoS 0: the DISCONNECT behind them on the same connection keeps
+ * the order. tx is moved to the link's queue whenever it fills. */
+static midge_status link_clear(struct bench_cmdr *c, struct cmdr_link *l, uint32_t now_ms)
+{
+    static const char *const kinds[] = {"status", "state"};
+    const struct bench_config *cfg = c->cfg;
+    char topic[160];
+
+    for (uint32_t g = l->index; g < cfg->devices; g += cfg->broker_count) {
+        for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+            int n = snprintf(topic, sizeof topic, "devices/%s-%u-%u/%s", cfg->id_prefix,
+                             g % cfg->workers, g / cfg->workers, kinds[k]);
+            midge_publish m = {.topic = topic, .topic_len = (uint16_t)n, .qos = 0,
+                               .retain = true, .payload = (const uint8_t *)"", .payload_len = 0};
+            midge_status st = midge_session_publish(&l->session, &m, NULL, now_ms);
+            if (st == MIDGE_AGAIN) {
+                st = bench_io_flush(&l->link, &l->session, LINK_OUT_LIMIT, now_ms);
+                if (st == MIDGE_OK)
+                    st = midge_session_publish(&l->session, &m, NULL, now_ms);
+            }
+            if (st != MIDGE_OK)
+                return st;
+        }
+    }
+    return MIDGE_OK;
+}
+
+/* Write what the link has queued, waiting for the socket up to `end_ms`. */
+static midge_status link_drain(struct cmdr_link *l, uint32_t end_ms)
+{
+    while (bench_buf_len(l->link.out) != 0) {
+        int32_t left = (int32_t)(end_ms - midge_clock_ms());
+        if (left <= 0)
+            return MIDGE_TIMEOUT;
+        struct pollfd p = {.fd = l->link.fd, .events = POLLOUT};
+        if (poll(&p, 1, (int)left) < 0 && errno != EINTR)
+            return MIDGE_ERR_IO;
+        midge_status st = bench_io_write(&l->link);
+        if (st != MIDGE_OK)
+            return st;
+    }
+    return MIDGE_OK;
+}
+
+bool bench_cmdr_finish(struct bench_cmdr *c)
 {
     uint32_t now_ms = midge_clock_ms();
+    uint32_t end_ms = now_ms + BENCH_CLEAR_TIMEOUT_MS;
+    bool cleared = true;
 
     for (unsigned b = 0; b < c->cfg->broker_count; b++) {
         struct cmdr_link *l = &c->links[b];
-        if (l->state != LINK_READY)
-            continue;
-        c->cur = l;
-        if (midge_session_disconnect(&l->session, now_ms) == MIDGE_OK)
-            (void)bench_io_flush(&l->link, &l->session, LINK_OUT_LIMIT, now_ms);
-        c->cur = NULL;
+        midge_status st = MIDGE_ERR_NOT_CONNECTED;
+        if (l->state == LINK_READY) {
+            c->cur = l;
+            st = link_clear(c, l, now_ms);
+            if (st == MIDGE_OK)
+                st = midge_session_disconnect(&l->session, now_ms);
+            if (st == MIDGE_OK)
+                st = bench_io_flush(&l->link, &l->session, LINK_OUT_LIMIT, now_ms);
+            if (st == MIDGE_OK)
+                st = link_drain(l, end_ms);
+            c->cur = NULL;
+        }
+        cleared = cleared && st == MIDGE_OK;
         bench_link_close(&l->link);
         l->state = LINK_DOWN;
     }
+    return cleared;
 }
 
 void bench_cmdr_destroy(struct bench_cmdr *c)

@@ -691,8 +691,28 @@ void bench_fleet_io(struct bench_fleet *f, uint32_t i, uint32_t events, uint32_t
     dev_io(f, dev_at(f, i), events);
 }
 
-/* A clean exit for every online device: "offline" presence, DISCONNECT,
- * then close, without waiting for the broker. */
+/* Empty retained messages on the device's presence and state topics: the
+ * broker then forgets both (MQTT 3.1.1 section 3.3.1.3), and a bench leaves
+ * no trace of its devices behind. QoS 0 on the device's own connection,
+ * ahead of its DISCONNECT, so nothing it published earlier can overtake
+ * them. */
+static void dev_clear_retained(struct bench_fleet *f, struct bench_dev *d)
+{
+    static const char *const kinds[] = {"status", "state"};
+    char topic[160];
+
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+        int n = snprintf(topic, sizeof topic, "devices/%s/%s", dev_id(f, d), kinds[k]);
+        midge_publish m = {.topic = topic, .topic_len = (uint16_t)n, .qos = 0, .retain = true,
+                           .payload = (const uint8_t *)"", .payload_len = 0};
+        if (midge_session_publish(&d->session, &m, NULL, f->now_ms) != MIDGE_OK)
+            f->st.errors++;
+    }
+}
+
+/* A clean exit for every connected device: its retained presence and
+ * state removed, DISCONNECT (so the broker sends no will), then close,
+ * without waiting for the broker. */
 static void fleet_shutdown(struct bench_fleet *f)
 {
     f->now_ms = midge_clock_ms();
@@ -702,10 +722,10 @@ static void fleet_shutdown(struct bench_fleet *f)
         f->st.commands += ds->commands;
         f->st.duplicates += ds->duplicates;
         f->st.rejected += ds->rejected;
-        if (d->state == DEV_ONLINE && midge_device_shutdown(&d->device, &f->out) == MIDGE_OK) {
+        /* From SUB on the broker has accepted the connection. */
+        if (d->state == DEV_ONLINE || d->state == DEV_SUB) {
             dev_begin(f, d);
-            dev_publish(f, d, f->out.msgs, f->out.msg_count);
-            (void)bench_io_flush(&d->link, &d->session, OUT_LIMIT, f->now_ms);
+            dev_clear_retained(f, d);
             (void)midge_session_disconnect(&d->session, f->now_ms);
             (void)bench_io_flush(&d->link, &d->session, OUT_LIMIT, f->now_ms);
             f->cur = NULL;

@@ -138,9 +138,11 @@ bool bench_report_json(const struct bench_results *r, const char *path)
             seconds(r->connect_ns), per_second(f->online, r->connect_ns),
             (unsigned long long)f->attempts, (unsigned long long)f->retries);
     fprintf(j, "  \"rate\": %u,\n  \"duration_seconds\": %u,\n  \"command_seconds\": %.6f,\n"
-               "  \"commands\": %llu,\n  \"replies\": %llu,\n  \"commands_per_second\": %.1f,\n",
-            c->rate, c->duration_s, seconds(r->command_ns), (unsigned long long)s->sent,
-            (unsigned long long)s->replies, per_second(s->sent, r->command_ns));
+               "  \"commands_planned\": %llu,\n  \"commands\": %llu,\n  \"replies\": %llu,\n"
+               "  \"commands_per_second\": %.1f,\n",
+            c->rate, c->duration_s, seconds(r->command_ns), (unsigned long long)s->planned,
+            (unsigned long long)s->sent, (unsigned long long)s->replies,
+            per_second(s->sent, r->command_ns));
     fprintf(j, "  \"timeouts\": %llu,\n  \"errors\": %llu,\n  \"command_errors\": %llu,\n"
                "  \"unmatched_replies\": %llu,\n  \"send_stalls\": %llu,\n",
             (unsigned long long)s->timeouts, (unsigned long long)total_errors(r),
@@ -325,12 +327,33 @@ bool bench_report_plot(const struct bench_results *r, const char *path)
         return true;
     }
     int rc = run_gnuplot(&p);
+    bool ok = true;
     if (rc == 127 || rc < 0) {
         fprintf(stderr, "midge bench: no plot: gnuplot is not installed (or not on PATH)\n");
     } else if (rc != 0) {
         first_log_line(&p, msg, sizeof msg);
         fprintf(stderr, "midge bench: no plot: gnuplot failed: %s\n", msg);
+        ok = false;
     }
     plot_cleanup(&p);
+    return ok;
+}
+
+bool bench_report_writable(const char *prog, const char *flag, const char *path)
+{
+    /* O_EXCL first: a file this check creates is removed again, one that
+     * was there stays as it was (no O_TRUNC) until the report replaces it. */
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    bool created = fd >= 0;
+
+    if (!created && errno == EEXIST)
+        fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) {
+        cli_error(prog, "cannot write %s %s: %s", flag, path, strerror(errno));
+        return false;
+    }
+    close(fd);
+    if (created)
+        unlink(path);
     return true;
 }

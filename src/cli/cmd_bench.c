@@ -14,7 +14,12 @@
  * Then the report: stdout, and --json / --plot when asked.
  *
  * Exit status 0 when every device connected and every command was answered
- * without error; otherwise 1 with one line saying why.
+ * without error; otherwise 1 with one line saying why. The report is
+ * printed (and --json written) also for a run interrupted by SIGINT or
+ * SIGTERM, or one that failed once commands ran: the figures until then.
+ * At the end the retained presence and state of every device are removed
+ * (the devices clear their own, the commander the rest), so a bench leaves
+ * nothing for `midge devices` to list.
  */
 #include <errno.h>
 #include <signal.h>
@@ -69,6 +74,7 @@ struct run {
     uint64_t ramp_ns;
     bool display;
     bool failed;
+    bool interrupted; /* SIGINT or SIGTERM: report what was measured */
     char why[256];
     struct bench_ramp_point ramp[BENCH_RAMP_POINTS];
     size_t ramp_len;
@@ -284,6 +290,9 @@ static void display_end(const struct run *r)
 
 static void enter_stop(struct run *r, uint64_t now)
 {
+    /* Stopped early: the command phase ends here. */
+    if (r->phase == PHASE_COMMAND)
+        r->command_end_ns = now;
     r->phase = PHASE_STOP;
     r->deadline_ns = now + STOP_TIMEOUT_NS;
     workers_stop(r);
@@ -350,8 +359,10 @@ static uint64_t run_step(struct run *r, uint64_t now)
 
     if (bench_cmdr_failed(r->cmdr, &why))
         run_fail(r, why);
-    if (cli_stop_requested())
-        run_fail(r, "interrupted");
+    if (cli_stop_requested() && !r->failed) {
+        r->interrupted = true;
+        run_fail(r, "interrupted: the report covers the run until then");
+    }
     if (r->failed && r->phase < PHASE_STOP) {
         enter_stop(r, now);
         return 0;
@@ -489,6 +500,14 @@ static const char *verdict(const struct bench_results *res, char *buf, size_t ca
         snprintf(buf, cap, "no command was answered");
         return buf;
     }
+    /* Sending stopped behind schedule: the broker stopped taking commands
+     * (it did not acknowledge them, so the window stayed full). */
+    if (c->sent < c->planned) {
+        snprintf(buf, cap, "only %llu of %llu commands were sent (%llu stalls)",
+                 (unsigned long long)c->sent, (unsigned long long)c->planned,
+                 (unsigned long long)c->stalls);
+        return buf;
+    }
     return NULL;
 }
 
@@ -516,7 +535,8 @@ static int run_report(struct run *r)
         ok = bench_report_json(&res, r->cfg->opts->json_path);
     if (r->cfg->opts->plot_path != NULL)
         ok = bench_report_plot(&res, r->cfg->opts->plot_path) && ok;
-    const char *bad = verdict(&res, line, sizeof line);
+    /* A failed run has its own line (bench_main). */
+    const char *bad = r->failed ? NULL : verdict(&res, line, sizeof line);
     if (bad != NULL) {
         cli_error(r->prog, "%s", bad);
         return CLI_EXIT_ERROR;
@@ -580,12 +600,19 @@ static int bench_main(struct run *r)
         goto done;
     run_loop(r);
     display_end(r);
-    bench_cmdr_disconnect(r->cmdr);
+    /* The devices are gone (the stop phase): what they retained goes too. */
+    bool cleared = bench_cmdr_finish(r->cmdr);
+    /* A run interrupted, or one that failed once commands ran, reports
+     * what it measured; one that failed before has only its reason. */
+    if (!r->failed || r->interrupted || r->command_start_ns != 0)
+        rc = run_report(r);
     if (r->failed) {
         cli_error(r->prog, "%s", r->why);
-        goto done;
+        rc = CLI_EXIT_ERROR;
+    } else if (rc == CLI_EXIT_OK && !cleared) {
+        cli_error(r->prog, "the retained presence and state of the devices could not be removed");
+        rc = CLI_EXIT_ERROR;
     }
-    rc = run_report(r);
 done:
     workers_stop(r);
     workers_reap(r);
@@ -609,6 +636,11 @@ int cli_bench_run(const struct cli_command *cmd, int argc, char **argv)
         cli_error(o.prog, "%s", why);
         return CLI_EXIT_ERROR;
     }
+    /* Before the run, not after it: a report that cannot be written would
+     * waste the whole benchmark. */
+    if ((o.json_path != NULL && !bench_report_writable(o.prog, "--json", o.json_path)) ||
+        (o.plot_path != NULL && !bench_report_writable(o.prog, "--plot", o.plot_path)))
+        return CLI_EXIT_ERROR;
     memset(&run, 0, sizeof run);
     run.cfg = &cfg;
     run.prog = o.prog;

@@ -1,8 +1,12 @@
 /*
  * `midge bench` against real mosquittos on loopback: a small fleet connects,
  * answers commands at a fixed rate and reports through --json; devices
- * spread over two brokers; worker processes merge their figures; bad flags
- * end in one line and exit status 1. Every run is bounded (a few seconds).
+ * spread over two brokers; worker processes merge their figures; a run
+ * leaves no retained presence or state behind, also when SIGINT ends it
+ * (with the figures until then); bad flags and unwritable report paths end
+ * in one line and exit status 1 before the run; a broker answering QoS 2
+ * with PUBACK (a scripted fake) is an error of the run. Every run is
+ * bounded (a few seconds).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +21,7 @@
 
 #include "broker.h"
 #include "proc.h"
+#include "script_broker.h"
 
 #define RUN_TIMEOUT_MS 60000
 #define MIDGE_ARGV(...) ((char *[]){MIDGE_BINARY, __VA_ARGS__, NULL})
@@ -30,7 +35,8 @@ static test_broker broker_b;
 static char port_a[8];
 static char port_b[8];
 static char json_path[64];
-static proc run; /* large: static */
+static proc run, listing; /* large: static */
+static script_broker fake;
 
 static int start_brokers(void **state)
 {
@@ -136,6 +142,27 @@ static const char *expect_clean_run(int devices)
     return j;
 }
 
+/* How many devices whose id starts with `prefix`- `midge devices` lists
+ * from what broker A retains. */
+static int devices_listed(const char *prefix)
+{
+    char needle[64];
+    int n = 0;
+
+    proc_run(&listing, MIDGE_ARGV("devices", "-h", "127.0.0.1", "-p", port_a), NULL,
+             RUN_TIMEOUT_MS);
+    assert_int_equal(proc_exit_code(&listing), 0);
+    snprintf(needle, sizeof needle, "%s-", prefix);
+    for (const char *line = listing.out; *line != '\0'; line = strchr(line, '\n') + 1) {
+        n += strncmp(line, needle, strlen(needle)) == 0;
+        if (strchr(line, '\n') == NULL)
+            break;
+    }
+    if (n != 0)
+        fprintf(stderr, "midge devices still lists:\n%s", listing.out);
+    return n;
+}
+
 /* --- runs --------------------------------------------------------------------- */
 
 static void test_bench_200_devices_answer_every_command(void **state)
@@ -225,6 +252,52 @@ static void test_bench_with_rate_0_only_connects(void **state)
     assert_int_equal((int)json_number(j, "commands"), 0);
 }
 
+/* --- what a run leaves behind ------------------------------------------------ */
+
+static void test_bench_removes_the_retained_presence_and_state_it_made(void **state)
+{
+    (void)state;
+    unlink(json_path);
+    proc_run(&run,
+             MIDGE_ARGV("bench", "-i", "clean", "-h", "127.0.0.1", "-p", port_a, "--devices", "20",
+                        "--rate", "20", "--duration", "2", "--json", json_path),
+             NULL, RUN_TIMEOUT_MS);
+    expect_exit(&run, 0, "midge bench --devices 20");
+    expect_clean_run(20);
+    assert_int_equal(devices_listed("clean"), 0);
+}
+
+static void test_bench_sigint_reports_so_far_writes_json_and_cleans_up(void **state)
+{
+    (void)state;
+    unlink(json_path);
+    assert_int_equal(proc_start(&run,
+                                MIDGE_ARGV("bench", "-i", "sigint", "-h", "127.0.0.1", "-p", port_a,
+                                           "--devices", "20", "--rate", "20", "--duration", "60",
+                                           "--json", json_path),
+                                NULL),
+                     0);
+    /* Every device connected (the broker logged it), then commands for a
+     * second before Ctrl-C. */
+    for (int i = 0; i < 100 && clients_in_log(&broker_a, "sigint") < 20; i++)
+        proc_pump(&run, 100);
+    assert_int_equal(clients_in_log(&broker_a, "sigint"), 20);
+    proc_pump(&run, 1500);
+    kill(run.pid, SIGINT);
+    proc_wait(&run, 15000);
+
+    expect_one_line_failure(&run, "midge bench after SIGINT");
+    assert_non_null(strstr(run.err, "interrupted"));
+    /* The figures until then: on stdout and in the --json file. */
+    assert_non_null(strstr(run.out, "20/20 online"));
+    assert_non_null(strstr(run.out, "commands:"));
+    const char *j = read_json();
+    assert_int_equal((int)json_number(j, "connected"), 20);
+    assert_true(json_number(j, "commands") > 0);
+    assert_true(json_number(j, "commands") < json_number(j, "commands_planned"));
+    assert_int_equal(devices_listed("sigint"), 0);
+}
+
 /* --- failures ------------------------------------------------------------------- */
 
 static void test_bench_bad_flags_fail_in_one_line(void **state)
@@ -251,6 +324,50 @@ static void test_bench_bad_flags_fail_in_one_line(void **state)
     expect_one_line_failure(&run, "bench -h host:0");
     proc_run(&run, MIDGE_ARGV("bench", "--devices", "2", "--no-such-flag"), NULL, RUN_TIMEOUT_MS);
     expect_one_line_failure(&run, "bench --no-such-flag");
+}
+
+/* Checked before the run: a 60 s run would otherwise end in the failure. */
+static void test_bench_unwritable_report_paths_fail_before_the_run(void **state)
+{
+    static const char *const bad[][2] = {
+        {"--json", "/nonexistent-midge-dir/run.json"},
+        {"--json", "/tmp"},
+        {"--plot", "/nonexistent-midge-dir/run.png"},
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        proc_run(&run,
+                 MIDGE_ARGV("bench", "-h", "127.0.0.1", "-p", port_a, "--devices", "5", "--rate",
+                            "5", "--duration", "60", (char *)bad[i][0], (char *)bad[i][1]),
+                 NULL, 10000);
+        expect_one_line_failure(&run, bad[i][1]);
+        assert_non_null(strstr(run.err, bad[i][0]));
+        assert_int_equal(run.out_len, 0);
+    }
+}
+
+/* The wrong acknowledgement ends the commander's connection as a protocol
+ * error: the run stops at once, counts it, and reports what it had. */
+static void test_bench_qos2_answered_with_puback_is_an_error(void **state)
+{
+    char fake_port[8];
+    (void)state;
+    unlink(json_path);
+    assert_int_equal(script_broker_start(&fake, script_puback_everything, NULL), 0);
+    snprintf(fake_port, sizeof fake_port, "%u", (unsigned)fake.port);
+    long long t0 = proc_now_ms();
+    proc_run(&run,
+             MIDGE_ARGV("bench", "-i", "wrongack", "-h", "127.0.0.1", "-p", fake_port, "--devices",
+                        "2", "--rate", "10", "--duration", "2", "--qos", "2", "--json", json_path),
+             NULL, RUN_TIMEOUT_MS);
+    long long spent = proc_now_ms() - t0;
+    script_broker_stop(&fake);
+    expect_one_line_failure(&run, "midge bench --qos 2 answered with PUBACK");
+    assert_non_null(strstr(run.out, "commands:"));
+    const char *j = read_json();
+    assert_true(json_number(j, "errors") >= 1);
+    /* Not the command time-out (5 s) after the schedule. */
+    assert_true(spent < 5000);
 }
 
 static void test_bench_more_devices_than_descriptors_names_the_fix(void **state)
@@ -287,6 +404,10 @@ int main(void)
         cmocka_unit_test(test_bench_takes_a_comma_separated_broker_list),
         cmocka_unit_test(test_bench_workers_merge_their_figures),
         cmocka_unit_test(test_bench_with_rate_0_only_connects),
+        cmocka_unit_test(test_bench_removes_the_retained_presence_and_state_it_made),
+        cmocka_unit_test(test_bench_sigint_reports_so_far_writes_json_and_cleans_up),
+        cmocka_unit_test(test_bench_unwritable_report_paths_fail_before_the_run),
+        cmocka_unit_test(test_bench_qos2_answered_with_puback_is_an_error),
         cmocka_unit_test(test_bench_bad_flags_fail_in_one_line),
         cmocka_unit_test(test_bench_more_devices_than_descriptors_names_the_fix),
         cmocka_unit_test(test_bench_without_broker_fails_in_one_line),

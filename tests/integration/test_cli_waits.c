@@ -212,7 +212,7 @@ static size_t script_answer_with_puback(void *user, unsigned conn, const midge_c
         break;
     case MIDGE_SUBSCRIBE:
         script_first_filter(pkt, answer_topic, sizeof answer_topic);
-        script_put_suback(out, cap, &len, pkt->packet_id, 1);
+        script_put_suback(out, cap, &len, pkt);
         break;
     case MIDGE_PUBLISH:
         script_put_ack(out, cap, &len, MIDGE_PUBACK, pkt->packet_id);
@@ -281,21 +281,6 @@ static void test_send_to_a_device_exits_at_its_answer(void **state)
 }
 
 /* --- the wrong acknowledgement ------------------------------------------------ */
-
-/* CONNACK, then a PUBACK for every PUBLISH, QoS 2 included (as RabbitMQ
- * does): a QoS 2 sender waits for a PUBREC that never comes. */
-static size_t script_puback_everything(void *user, unsigned conn, const midge_client_packet *pkt,
-                                       uint8_t *out, size_t cap)
-{
-    size_t len = 0;
-    (void)user;
-    (void)conn;
-    if (pkt->type == MIDGE_CONNECT)
-        script_put_connack(out, cap, &len);
-    else if (pkt->type == MIDGE_PUBLISH && pkt->packet_id != 0)
-        script_put_ack(out, cap, &len, MIDGE_PUBACK, pkt->packet_id);
-    return len;
-}
 
 /* One line and a failure status, bounded, once the PUBLISH went out. */
 static void test_pub_qos2_answered_with_puback_fails_in_one_line(void **state)

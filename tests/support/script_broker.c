@@ -1,6 +1,7 @@
 /*
- * The scripted fake broker (script_broker.h): one thread, one connection at
- * a time, every wait a short poll() so that stop is seen at once.
+ * The scripted fake broker (script_broker.h): one thread polling the
+ * listener and every connection, every wait a short poll() so that stop
+ * and pushes are seen at once.
  */
 #include "script_broker.h"
 
@@ -10,79 +11,134 @@
 #include <unistd.h>
 
 #include "loopback.h"
+#include "midge/config.h"
 
-#define SLICE_MS 50
 #define PUSH_SLICE_MS 5 /* how soon a push leaves */
-#define IN_MAX 65536
+#define IN_MAX 16384
 #define WRITE_MS 2000
 
-/* Feed every whole packet in in[0..*len) to the script; false when the
- * connection should end (malformed input, or the answer could not go). */
-static bool serve_packets(script_broker *b, int fd, uint8_t *in, size_t *len)
+/* One client connection: its socket and the start of a packet not yet whole. */
+struct script_conn {
+    int fd; /* -1 = free slot */
+    unsigned index;
+    size_t len;
+    int64_t idle_until;
+    uint8_t in[IN_MAX];
+};
+
+/* One broker thread at a time per process. */
+static struct script_conn conns[SCRIPT_BROKER_CONNS];
+
+/* Feed every whole packet in the connection's buffer to the script; false
+ * when the connection should end (malformed input, or the answer could
+ * not go). */
+static bool serve_packets(script_broker *b, struct script_conn *k)
 {
     size_t off = 0;
 
-    while (off < *len) {
+    while (off < k->len) {
         midge_client_packet pkt;
-        midge_decode_result r = midge_codec_decode_from_client(in + off, *len - off, &pkt);
+        midge_decode_result r = midge_codec_decode_from_client(k->in + off, k->len - off, &pkt);
         if (r.outcome == MIDGE_DECODE_NEED_MORE)
             break;
         if (r.outcome == MIDGE_DECODE_MALFORMED)
             return false;
-        b->packets[pkt.type & 15u]++;
+        __atomic_add_fetch(&b->packets[pkt.type & 15u], 1u, __ATOMIC_RELAXED);
         uint8_t out[SCRIPT_BROKER_OUT_MAX];
-        size_t n = b->script(b->user, b->connections - 1u, &pkt, out, sizeof out);
-        if (n > 0 && loopback_write_all(fd, out, n, WRITE_MS) != LOOPBACK_OK)
+        size_t n = b->script(b->user, k->index, &pkt, out, sizeof out);
+        if (n > 0 && loopback_write_all(k->fd, out, n, WRITE_MS) != LOOPBACK_OK)
             return false;
         off += r.used;
     }
-    memmove(in, in + off, *len - off);
-    *len -= off;
+    memmove(k->in, k->in + off, k->len - off);
+    k->len -= off;
     return true;
 }
 
-/* One connection, until the client closes it, stays idle too long, or stop. */
-static void serve_connection(script_broker *b, int fd)
+static void conn_close(struct script_conn *k)
 {
-    static uint8_t in[IN_MAX]; /* one broker thread at a time per process */
-    size_t len = 0;
-    int64_t idle_until = loopback_now_ms() + SCRIPT_BROKER_IDLE_MS;
+    if (k->fd >= 0)
+        close(k->fd);
+    k->fd = -1;
+}
 
-    while (!b->stop && loopback_now_ms() < idle_until) {
-        size_t push = __atomic_load_n(&b->push_len, __ATOMIC_ACQUIRE);
-        if (push > 0) {
-            if (loopback_write_all(fd, b->push, push, WRITE_MS) != LOOPBACK_OK)
-                return;
-            __atomic_store_n(&b->push_len, 0, __ATOMIC_RELEASE);
+/* Input on one connection; false when it ended. */
+static bool conn_input(script_broker *b, struct script_conn *k)
+{
+    if (k->len == sizeof k->in)
+        return false;
+    ssize_t n = read(k->fd, k->in + k->len, sizeof k->in - k->len);
+    if (n <= 0)
+        return false;
+    k->len += (size_t)n;
+    k->idle_until = loopback_now_ms() + SCRIPT_BROKER_IDLE_MS;
+    return serve_packets(b, k);
+}
+
+static void conn_accept(script_broker *b)
+{
+    int fd = loopback_accept(b->listener, 0);
+    if (fd < 0)
+        return;
+    for (size_t i = 0; i < SCRIPT_BROKER_CONNS; i++) {
+        if (conns[i].fd < 0) {
+            conns[i].fd = fd;
+            conns[i].index = __atomic_fetch_add(&b->connections, 1u, __ATOMIC_RELAXED);
+            conns[i].len = 0;
+            conns[i].idle_until = loopback_now_ms() + SCRIPT_BROKER_IDLE_MS;
+            b->last = (int)i;
+            return;
         }
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        if (poll(&p, 1, PUSH_SLICE_MS) <= 0)
-            continue;
-        if (len == sizeof in)
-            return;
-        ssize_t n = read(fd, in + len, sizeof in - len);
-        if (n <= 0)
-            return;
-        len += (size_t)n;
-        idle_until = loopback_now_ms() + SCRIPT_BROKER_IDLE_MS;
-        if (!serve_packets(b, fd, in, &len))
-            return;
     }
+    close(fd); /* more clients than slots: refused */
+}
+
+/* A pending script_broker_push goes to the newest connection. */
+static void conn_push(script_broker *b)
+{
+    size_t push = __atomic_load_n(&b->push_len, __ATOMIC_ACQUIRE);
+    if (push == 0 || b->last < 0 || conns[b->last].fd < 0)
+        return;
+    if (loopback_write_all(conns[b->last].fd, b->push, push, WRITE_MS) != LOOPBACK_OK)
+        conn_close(&conns[b->last]);
+    __atomic_store_n(&b->push_len, 0, __ATOMIC_RELEASE);
 }
 
 static void *script_broker_main(void *arg)
 {
     script_broker *b = arg;
     int64_t end = loopback_now_ms() + SCRIPT_BROKER_LIFE_MS;
+    struct pollfd fds[SCRIPT_BROKER_CONNS + 1];
+    size_t slot[SCRIPT_BROKER_CONNS + 1];
 
+    for (size_t i = 0; i < SCRIPT_BROKER_CONNS; i++)
+        conns[i].fd = -1;
+    b->last = -1;
     while (!b->stop && loopback_now_ms() < end) {
-        int fd = loopback_accept(b->listener, SLICE_MS);
-        if (fd < 0)
+        conn_push(b);
+        nfds_t n = 0;
+        fds[n++] = (struct pollfd){.fd = b->listener, .events = POLLIN};
+        for (size_t i = 0; i < SCRIPT_BROKER_CONNS; i++) {
+            if (conns[i].fd < 0)
+                continue;
+            if (loopback_now_ms() >= conns[i].idle_until) {
+                conn_close(&conns[i]);
+                continue;
+            }
+            slot[n] = i;
+            fds[n++] = (struct pollfd){.fd = conns[i].fd, .events = POLLIN};
+        }
+        if (poll(fds, n, PUSH_SLICE_MS) <= 0)
             continue;
-        b->connections++;
-        serve_connection(b, fd);
-        close(fd);
+        if (fds[0].revents != 0)
+            conn_accept(b);
+        for (nfds_t k = 1; k < n; k++) {
+            if (fds[k].revents != 0 && !conn_input(b, &conns[slot[k]]))
+                conn_close(&conns[slot[k]]);
+        }
     }
+    for (size_t i = 0; i < SCRIPT_BROKER_CONNS; i++)
+        conn_close(&conns[i]);
     return NULL;
 }
 
@@ -136,16 +192,39 @@ void script_broker_stop(script_broker *b)
 
 /* --- answers ----------------------------------------------------------------- */
 
+size_t script_puback_everything(void *user, unsigned conn, const midge_client_packet *pkt,
+                                uint8_t *out, size_t cap)
+{
+    size_t len = 0;
+    (void)user;
+    (void)conn;
+    if (pkt->type == MIDGE_CONNECT)
+        script_put_connack(out, cap, &len);
+    else if (pkt->type == MIDGE_SUBSCRIBE)
+        script_put_suback(out, cap, &len, pkt);
+    else if (pkt->type == MIDGE_PUBLISH && pkt->packet_id != 0)
+        script_put_ack(out, cap, &len, MIDGE_PUBACK, pkt->packet_id);
+    return len;
+}
+
 void script_put_connack(uint8_t *out, size_t cap, size_t *len)
 {
     midge_status st;
     *len += midge_codec_encode_connack(out + *len, cap - *len, false, 0, &st);
 }
 
-void script_put_suback(uint8_t *out, size_t cap, size_t *len, uint16_t id, uint8_t code)
+void script_put_suback(uint8_t *out, size_t cap, size_t *len, const midge_client_packet *pkt)
 {
+    const uint8_t *cursor = pkt->filters.list;
+    const uint8_t *end = pkt->filters.list + pkt->filters.list_len;
+    uint8_t codes[MIDGE_CLIENT_MAX_SUBS];
+    size_t count = 0;
+    midge_str f;
     midge_status st;
-    *len += midge_codec_encode_suback(out + *len, cap - *len, id, &code, 1, &st);
+
+    while (count < sizeof codes && midge_codec_next_filter(&cursor, end, &f, &codes[count]))
+        count++;
+    *len += midge_codec_encode_suback(out + *len, cap - *len, pkt->packet_id, codes, count, &st);
 }
 
 void script_put_ack(uint8_t *out, size_t cap, size_t *len, uint8_t type, uint16_t id)
