@@ -243,7 +243,9 @@ static int devices_list(struct cli_conn *k, struct devices_table *t)
         cli_error(k->opts->prog, "out of memory");
         return CLI_EXIT_ERROR;
     }
-    qsort(t->v, t->count, sizeof t->v[0], devices_compare);
+    /* No device: t->v is still NULL, which qsort may not be given. */
+    if (t->count > 1)
+        qsort(t->v, t->count, sizeof t->v[0], devices_compare);
     for (size_t i = 0; i < t->count; i++)
         devices_print(&t->v[i]);
     fflush(stdout);

@@ -309,6 +309,19 @@ static void test_devices_lists_retained_presence_and_state_sorted(void **state)
     assert_true(proc_now_ms() - t0 < 4000);
 }
 
+/* Nothing retained: an empty list, one line saying so, exit 0. */
+static void test_devices_on_an_empty_broker_lists_nothing(void **state)
+{
+    (void)state;
+    start_own_broker();
+    proc_run(&run, MIDGE_ARGV("devices", "-h", "127.0.0.1", "-p", own_port), NULL,
+             RUN_TIMEOUT_MS);
+    expect_exit(&run, 0, "midge devices on an empty broker");
+    assert_int_equal(run.out_len, 0);
+    assert_int_equal(count_lines(run.err), 1);
+    assert_non_null(strstr(run.err, "no device has reported"));
+}
+
 static void test_devices_watch_prints_changes_and_exits_0_on_sigint(void **state)
 {
     (void)state;
@@ -446,6 +459,7 @@ int main(void)
         cmocka_unit_test_teardown(test_send_onenet_profile_uses_creq_and_crsp, console_teardown),
         cmocka_unit_test_teardown(test_send_without_command_or_device_fails_in_one_line, console_teardown),
         cmocka_unit_test_teardown(test_devices_lists_retained_presence_and_state_sorted, console_teardown),
+        cmocka_unit_test_teardown(test_devices_on_an_empty_broker_lists_nothing, console_teardown),
         cmocka_unit_test_teardown(test_devices_watch_prints_changes_and_exits_0_on_sigint, console_teardown),
         cmocka_unit_test_teardown(test_device_obeys_send_and_shows_in_devices, console_teardown),
         cmocka_unit_test_teardown(test_command_sent_while_offline_is_carried_out_on_return, console_teardown),
