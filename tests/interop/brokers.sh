@@ -119,6 +119,7 @@ listen:
     port: $BROKER_PORT
     ip: "127.0.0.1"
     module: mod_mqtt
+    backlog: 1024
 auth_method: internal
 api_permissions:
   "console commands":
