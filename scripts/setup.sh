@@ -18,7 +18,14 @@ PACKAGES=(
     gcc-arm-none-eabi libnewlib-arm-none-eabi
     gcc-xtensa-lx106 picolibc-xtensa-lx106-elf
     procps iproute2 python3
+    rabbitmq-server ejabberd
 )
+# The interop tests run aedes on Node.js. A machine that has node and npm
+# already (from Debian or elsewhere) keeps them: Debian's npm would conflict
+# with another vendor's node.
+if ! command -v npm >/dev/null 2>&1; then
+    PACKAGES+=(nodejs npm)
+fi
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

@@ -62,13 +62,25 @@ step() {
     fi
 }
 
+# Labels whose tests drive external programs (other brokers, the README's
+# commands): run in the plain pass only, each as a step of its own so the
+# summary shows its wall time.
+EXTERNAL_LABELS=(interop journeys)
+EXTERNAL_RE="^($(IFS='|'; echo "${EXTERNAL_LABELS[*]}"))\$"
+
 step "setup and build (build/)" ./scripts/setup.sh
-step "tests (build/)" ctest --test-dir build --output-on-failure -j2 --timeout 600
+step "tests (build/)" ctest --test-dir build --output-on-failure -j2 --timeout 600 \
+    -LE "$EXTERNAL_RE"
+for label in "${EXTERNAL_LABELS[@]}"; do
+    step "label $label (build/)" ctest --test-dir build --output-on-failure -j2 --timeout 900 \
+        -L "^$label\$"
+done
 step "valgrind memcheck of the unit tests (build/)" memcheck build
 step "configure (build-asan/)" cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DMIDGE_SANITIZE=ON
 step "build (build-asan/)" cmake --build build-asan -j"$JOBS"
-step "tests (build-asan/)" ctest --test-dir build-asan --output-on-failure -j2 --timeout 600
+step "tests (build-asan/)" ctest --test-dir build-asan --output-on-failure -j2 --timeout 600 \
+    -LE "$EXTERNAL_RE"
 step "fuzz, 10 s per target (build-fuzz/)" ./scripts/fuzz.sh 10
 
 echo
