@@ -57,7 +57,7 @@ fail() {
 capture() {
     local file="$1" streams="$2"
     shift 2
-    [ -n "$OUTPUT_DIR" ] && [ -d "$OUTPUT_DIR" ] || return 0
+    [ -n "$OUTPUT_DIR" ] && mkdir -p "$OUTPUT_DIR" 2>/dev/null || return 0
     local out="$OUTPUT_DIR/interop-$KIND.$$.$RANDOM$RANDOM.log" arg masked=() hex=""
     for arg in "${BROKER_AUTH[@]}" "$@"; do
         if [ "$arg" = "$BROKER_SECRET" ]; then

@@ -8,15 +8,18 @@ shell or console. Each is run, or marked exempt, by an HTML comment on the
 lines just before it (blank lines may come between):
 
     <!-- journey: skip, REASON -->        exempt; the reason is required
-    <!-- journey: background -->          each command must start and keep
+    <!-- journey: ITEM, ITEM... -->        run, with each of:
+        run                               (nothing more: run as written)
+        background                        each command must start and keep
                                           running (a device, a subscriber
                                           that waits for ever); it is then
                                           stopped with SIGINT
-    <!-- journey: with FIXTURE, ... -->    run, after setting up fixtures:
-        device ID                         `midge device --device-id ID`, running
-        offline device ID on|off          a device that was running with its
-                                          LED so, then stopped (SIGTERM)
-        file NAME TEXT                    a file in the working directory
+        device ID                         first start `midge device
+                                          --device-id ID` and leave it running
+        offline device ID on|off          first run a device, set its LED so,
+                                          then stop it (SIGTERM)
+        file NAME TEXT                    first write a file in the working
+                                          directory
 
 A block without a comment is run as it is. Every block gets a fresh
 mosquitto on a free loopback port and a fresh working directory. The
@@ -231,6 +234,7 @@ class Journey:
                   % (os.getpid(), command.split()[1] if len(command.split()) > 1 else "",
                      re.sub(r"(-P|--password|--device-key)\s+\S+", r"\1 ********", command)))
         try:
+            os.makedirs(self.output_dir, exist_ok=True)
             with open(path, "wb") as f:
                 f.write(header.encode() + output)
         except OSError:
@@ -285,9 +289,11 @@ class Journey:
             time.sleep(0.1)
         raise RuntimeError(f"fixture device {device} never answered")
 
-    def fixtures(self, text):
-        for item in [s.strip() for s in text.split(",") if s.strip()]:
+    def fixtures(self, items):
+        for item in items:
             words = item.split()
+            if item in ("run", "background"):
+                continue
             if words[0] == "device" and len(words) == 2:
                 self.device(words[1])
             elif words[:2] == ["offline", "device"] and len(words) == 4:
@@ -304,20 +310,28 @@ class Journey:
                 raise RuntimeError(f"unknown fixture {item!r}")
 
 
+FIXTURES = ("run", "background", "device", "offline device", "file")
+
+
+def note_items(note):
+    """The items of a journey note that is not a skip."""
+    return [i.strip() for i in (note or "").split(",") if i.strip()]
+
+
 def check_block(j, block):
     """Run one block; a list of failures (empty: it passed)."""
-    note = block.note or ""
+    items = note_items(block.note)
+    background = "background" in items
     failures = []
     steps = parse_steps(block)
     if not steps:
         return [f"line {block.line}: a shell block without a command"]
     j.start()
     try:
-        if note.startswith("with "):
-            j.fixtures(note[5:])
+        j.fixtures(items)
         for step in steps:
             command = j.substitute(step.command)
-            if note == "background":
+            if background:
                 alive, out = j.finish_background(j.background(command), command)
                 if not alive:
                     failures.append(f"line {step.line}: `{step.command}` did not keep running: "
@@ -372,8 +386,9 @@ def main():
                 print(f"SKIP  line {block.line}: {first[:60]} ({reason})")
                 skipped += 1
             continue
-        if note is not None and note != "background" and not note.startswith("with "):
-            print(f"FAIL  line {block.line}: unknown journey note {note!r}")
+        unknown = [i for i in note_items(note) if not i.startswith(FIXTURES)]
+        if unknown:
+            print(f"FAIL  line {block.line}: unknown journey note item {unknown[0]!r}")
             failed += 1
             continue
         start = time.monotonic()
