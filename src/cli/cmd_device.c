@@ -177,6 +177,19 @@ static void device_restore_led(struct device_app *a, struct cli_led_saved *saved
     }
 }
 
+/* A state file is replaced at every change of the LED: a path that holds
+ * anything but a regular file (a link, a device such as /dev/null, a
+ * directory, a FIFO) is refused before anything is read or written. */
+static bool device_check_state_file(struct device_app *a)
+{
+    char err[PATH_MAX + 64];
+
+    if (a->o.state_file == NULL || cli_led_state_check(a->o.state_file, err, sizeof err))
+        return true;
+    cli_error(a->o.prog, "--state-file %s", err);
+    return false;
+}
+
 static bool device_configure(struct device_app *a)
 {
     const struct cli_options *o = &a->o;
@@ -196,6 +209,8 @@ static bool device_configure(struct device_app *a)
     a->cfg.keepalive_s = o->keepalive_s;
     a->cfg.clean_session = o->clean_session;
     a->cfg.subscribe_commands = o->subscribe_commands;
+    if (!device_check_state_file(a))
+        return false;
     device_restore_led(a, &saved);
     if (!device_secret(a))
         return false;

@@ -14,6 +14,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "broker.h"
@@ -100,6 +101,14 @@ static const char *file_text(const char *path)
     }
     text[n] = '\0';
     return text;
+}
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    assert_int_equal(fclose(f), 0);
 }
 
 /* The state file holds the LED `led` and `ids` command ids (saved with
@@ -464,10 +473,7 @@ static void test_corrupt_state_file_is_one_warning_and_the_led_starts_off(void *
     char path[64];
     (void)state;
     state_path(dir, path, sizeof path);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs("\x01garbage", f);
-    fclose(f);
+    write_text(path, "\x01garbage");
 
     start_device_with_state("lamp10", path);
     peer *p = watcher("lamp10");
@@ -533,6 +539,61 @@ static void test_without_a_state_file_a_restart_forgets_the_ids(void **state)
     assert_int_equal(log_lines_with("repeated command"), 0);
 }
 
+/* The device at `path` must stop at start with one line naming the flag,
+ * before it reads or writes anything there. It is given no command, so
+ * even a device that failed to refuse would not write the path: it is
+ * only stopped. */
+static void expect_state_file_refused(const char *path, const char *kind)
+{
+    proc run;
+    proc_run(&run,
+             MIDGE_ARGV("device", "-h", "127.0.0.1", "-p", port, "--device-id", "lamp13",
+                        "--state-file", (char *)path),
+             NULL, 5000);
+    if (proc_exit_code(&run) != 1 || count_lines(run.err) != 1 ||
+        strstr(run.err, kind) == NULL)
+        proc_dump(&run, path);
+    assert_int_equal(proc_exit_code(&run), 1);
+    assert_int_equal(count_lines(run.err), 1);
+    assert_non_null(strstr(run.err, "--state-file"));
+    assert_non_null(strstr(run.err, kind));
+    assert_null(strstr(run.err, "connecting"));
+}
+
+static void test_state_file_that_is_not_a_regular_file_is_refused_at_start(void **state)
+{
+    char dir[] = "/tmp/midge-state-XXXXXX";
+    char path[64], link[80], fifo[80];
+    struct stat st;
+    (void)state;
+    state_path(dir, path, sizeof path);
+    write_text(path, "on\n");
+
+    expect_state_file_refused("/dev/null", "a character device");
+    assert_int_equal(stat("/dev/null", &st), 0);
+    assert_true(S_ISCHR(st.st_mode));
+
+    snprintf(link, sizeof link, "%s/link", dir);
+    assert_int_equal(symlink(path, link), 0);
+    expect_state_file_refused(link, "a symbolic link");
+    assert_int_equal(lstat(link, &st), 0);
+    assert_true(S_ISLNK(st.st_mode));
+    assert_string_equal(file_text(path), "on\n");
+
+    expect_state_file_refused(dir, "a directory");
+
+    snprintf(fifo, sizeof fifo, "%s/fifo", dir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    expect_state_file_refused(fifo, "a FIFO");
+    assert_int_equal(lstat(fifo, &st), 0);
+    assert_true(S_ISFIFO(st.st_mode));
+
+    unlink(fifo);
+    unlink(link);
+    unlink(path);
+    rmdir(dir);
+}
+
 #define T(f) cmocka_unit_test_teardown(f, device_teardown)
 
 int main(void)
@@ -550,6 +611,10 @@ int main(void)
         T(test_corrupt_state_file_is_one_warning_and_the_led_starts_off),
         T(test_command_acted_on_before_a_restart_is_answered_without_acting),
         T(test_without_a_state_file_a_restart_forgets_the_ids),
+        T(test_state_file_that_is_not_a_regular_file_is_refused_at_start),
     };
+    /* MIDGE_TEST_FILTER=pattern runs only the matching tests (cmocka wildcards). */
+    if (getenv("MIDGE_TEST_FILTER") != NULL)
+        cmocka_set_test_filter(getenv("MIDGE_TEST_FILTER"));
     return cmocka_run_group_tests(tests, start_broker, stop_broker);
 }
