@@ -514,6 +514,15 @@ static bool cli_validate(const struct cli_command *cmd, struct cli_options *o)
         cli_error(o->prog, "-P needs a user name (-u)");
         return false;
     }
+    /* A device's will is its presence, "offline" (the mqtt profile; the
+     * OneNET profiles take none): another one would leave it shown online
+     * forever after a crash. */
+    if ((cmd->groups & CLI_GROUP_DEVICE) &&
+        (o->will_topic || o->will_payload || o->will_qos || o->will_retain)) {
+        cli_error(o->prog, "--will-* options do not apply to device: its will is its "
+                           "presence (\"offline\")");
+        return false;
+    }
     if (o->will_topic == NULL && (o->will_payload || o->will_qos || o->will_retain)) {
         cli_error(o->prog, "--will-payload, --will-qos and --will-retain need --will-topic");
         return false;

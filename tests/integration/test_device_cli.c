@@ -594,6 +594,32 @@ static void test_state_file_that_is_not_a_regular_file_is_refused_at_start(void 
     rmdir(dir);
 }
 
+/* A will of the user's own would replace "offline": after a crash the
+ * device would show online forever. Each --will-* flag is refused alone,
+ * at start, with one line. */
+static void test_will_flags_are_refused_by_device(void **state)
+{
+    static const char *const flags[][2] = {
+        {"--will-topic", "devices/lamp14/status"},
+        {"--will-payload", "gone"},
+        {"--will-qos", "1"},
+        {"--will-retain", NULL},
+    };
+    proc run;
+    (void)state;
+    for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) {
+        proc_run(&run,
+                 MIDGE_ARGV("device", "-h", "127.0.0.1", "-p", port, "--device-id", "lamp14",
+                            (char *)flags[i][0], (char *)flags[i][1]),
+                 NULL, 5000);
+        if (proc_exit_code(&run) != 1 || count_lines(run.err) != 1)
+            proc_dump(&run, flags[i][0]);
+        assert_int_equal(proc_exit_code(&run), 1);
+        assert_int_equal(count_lines(run.err), 1);
+        assert_non_null(strstr(run.err, "--will-* options do not apply to device"));
+    }
+}
+
 #define T(f) cmocka_unit_test_teardown(f, device_teardown)
 
 int main(void)
@@ -612,6 +638,7 @@ int main(void)
         T(test_command_acted_on_before_a_restart_is_answered_without_acting),
         T(test_without_a_state_file_a_restart_forgets_the_ids),
         T(test_state_file_that_is_not_a_regular_file_is_refused_at_start),
+        T(test_will_flags_are_refused_by_device),
     };
     /* MIDGE_TEST_FILTER=pattern runs only the matching tests (cmocka wildcards). */
     if (getenv("MIDGE_TEST_FILTER") != NULL)
