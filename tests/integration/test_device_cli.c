@@ -20,6 +20,7 @@
 #include "broker.h"
 #include "peer.h"
 #include "proc.h"
+#include "secrets.h"
 
 #define REPLY_TIMEOUT_MS 8000
 #define RECONNECT_TIMEOUT_MS 15000
@@ -199,14 +200,17 @@ static void wait_online(peer *p, const char *id)
     assert_true(await_message(p, status, "online", RECONNECT_TIMEOUT_MS) >= 0);
 }
 
-/* Lines of the device's log holding `needle`. */
-static int log_lines_with(const char *needle)
+/* Places in `text` holding `needle` (one a line, as used here). */
+static int log_lines_in(const char *text, const char *needle)
 {
     int n = 0;
-    for (const char *p = device.err; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+    for (const char *p = text; (p = strstr(p, needle)) != NULL; p += strlen(needle))
         n++;
     return n;
 }
+
+/* Lines of the device's log holding `needle`. */
+static int log_lines_with(const char *needle) { return log_lines_in(device.err, needle); }
 
 /* Ask `status` once the device is back: its "online", published after
  * every CONNACK once it has subscribed, says when; a command may still be
@@ -620,6 +624,61 @@ static void test_will_flags_are_refused_by_device(void **state)
     }
 }
 
+/* A login the broker turns down cannot succeed by retrying: the device
+ * exits 1 at the first refusal, with one error line naming the flags to
+ * check and never the password: a wrong password and no login at all
+ * (mosquitto 2 answers both with CONNACK 5, not authorized; the OneNET
+ * tests cover 4). */
+static void test_refused_login_exits_1_naming_the_flags(void **state)
+{
+    static test_broker auth;
+    test_broker_opts opts = {.user = "alice", .password = SECRET_BROKER_PASSWORD};
+    char auth_port[8];
+    proc run;
+    (void)state;
+    assert_int_equal(test_broker_start(&auth, &opts), 0);
+    snprintf(auth_port, sizeof auth_port, "%u", (unsigned)auth.port);
+
+    proc_run(&run,
+             MIDGE_ARGV("device", "-h", "127.0.0.1", "-p", auth_port, "--device-id", "lamp15",
+                        "-u", "alice", "-P", SECRET_WRONG_PASSWORD, "--backoff-min", "100",
+                        "--backoff-max", "200"),
+             NULL, 8000);
+    if (proc_exit_code(&run) != 1 || log_lines_in(run.err, " error ") != 1)
+        proc_dump(&run, "midge device -u alice -P wrong");
+    assert_int_equal(proc_exit_code(&run), 1);
+    assert_int_equal(log_lines_in(run.err, " error "), 1);
+    assert_non_null(strstr(run.err, "connection refused: "));
+    assert_non_null(strstr(run.err, "check -u and -P; not retrying"));
+    assert_int_equal(log_lines_in(run.err, "connecting to "), 1);
+    assert_null(strstr(run.err, SECRET_WRONG_PASSWORD));
+
+    proc_run(&run,
+             MIDGE_ARGV("device", "-h", "127.0.0.1", "-p", auth_port, "--device-id", "lamp15",
+                        "--backoff-min", "100", "--backoff-max", "200"),
+             NULL, 8000);
+    if (proc_exit_code(&run) != 1)
+        proc_dump(&run, "midge device, anonymous");
+    assert_int_equal(proc_exit_code(&run), 1);
+    assert_non_null(strstr(run.err, "connection refused: not authorized: "));
+    assert_non_null(strstr(run.err, "(-u, -P)"));
+    assert_int_equal(log_lines_in(run.err, "connecting to "), 1);
+
+    /* The right password gets the device in, and it stays. */
+    assert_int_equal(proc_start(&device,
+                                MIDGE_ARGV("device", "-h", "127.0.0.1", "-p", auth_port,
+                                           "--device-id", "lamp15", "-u", "alice", "-P",
+                                           SECRET_BROKER_PASSWORD),
+                                NULL),
+                     0);
+    long long deadline = proc_now_ms() + RECONNECT_TIMEOUT_MS;
+    while (strstr(device.err, "connected (") == NULL && proc_now_ms() < deadline)
+        proc_pump(&device, 100);
+    assert_non_null(strstr(device.err, "connected ("));
+    stop_device();
+    test_broker_stop(&auth);
+}
+
 #define T(f) cmocka_unit_test_teardown(f, device_teardown)
 
 int main(void)
@@ -639,6 +698,7 @@ int main(void)
         T(test_without_a_state_file_a_restart_forgets_the_ids),
         T(test_state_file_that_is_not_a_regular_file_is_refused_at_start),
         T(test_will_flags_are_refused_by_device),
+        T(test_refused_login_exits_1_naming_the_flags),
     };
     /* MIDGE_TEST_FILTER=pattern runs only the matching tests (cmocka wildcards). */
     if (getenv("MIDGE_TEST_FILTER") != NULL)
