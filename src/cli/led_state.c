@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "file_kind.h"
+
 /* The first line with its line ending: "off\n" and a little slack for a
  * hand-written file ("on\r\n", "off  \n"). */
 #define LED_STATE_LINE_MAX 16
@@ -224,14 +226,6 @@ static void sync_parent(const char *path)
     close(fd);
 }
 
-/* What a file that is not a regular one is, for the refusal. */
-static const char *file_kind(mode_t mode)
-{
-    return S_ISLNK(mode) ? "a symbolic link" : S_ISDIR(mode) ? "a directory"
-           : S_ISCHR(mode) ? "a character device" : S_ISBLK(mode) ? "a block device"
-           : S_ISFIFO(mode) ? "a FIFO" : S_ISSOCK(mode) ? "a socket" : "not a regular file";
-}
-
 bool cli_led_state_check(const char *path, char *err, size_t errcap)
 {
     struct stat st;
@@ -241,7 +235,7 @@ bool cli_led_state_check(const char *path, char *err, size_t errcap)
      * to report. */
     if (lstat(path, &st) != 0 || S_ISREG(st.st_mode))
         return true;
-    snprintf(err, errcap, "%s is %s, not a regular file", path, file_kind(st.st_mode));
+    snprintf(err, errcap, "%s is %s, not a regular file", path, cli_file_kind(st.st_mode));
     return false;
 }
 

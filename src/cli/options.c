@@ -612,12 +612,18 @@ enum cli_parse_result cli_parse(const struct cli_command *cmd, int argc, char **
     }
     /* The environment and the file fill only what no flag set; defaults
      * that depend on other options come after every layer (config.h). */
-    if (!cli_layers_apply(cmd, o) || !cli_config_finish(cmd, o) || !cli_validate(cmd, o))
+    if (!cli_layers_apply(cmd, o) || !cli_config_finish(cmd, o))
         return CLI_PARSE_EXIT_USAGE;
+    /* --print-config shows what the layers made, before any check of what
+     * is missing or does not fit together: it is how one finds out. */
     if (o->print_config) {
+        if (o->client_id == NULL)
+            o->client_id = o->default_id; /* as cli_validate would */
         cli_layers_print(cmd, o);
         return CLI_PARSE_EXIT_OK;
     }
+    if (!cli_validate(cmd, o))
+        return CLI_PARSE_EXIT_USAGE;
     return CLI_PARSE_RUN;
 }
 
