@@ -121,4 +121,12 @@ bool cli_stop_requested(void);
 /* The -d packet trace (trace.c): midge_trace_fn, user = the options. */
 void cli_trace_packet(void *user, bool outgoing, const uint8_t *packet, size_t len);
 
+/* The longest trace line, NUL included; longer ones end in "...". */
+#define CLI_TRACE_LINE_MAX 4096
+
+/* One packet's trace line, without a newline, into buf (cap > 4): every
+ * string from the packet escaped (escape.h). False when the packet's
+ * header does not decode (nothing to show). */
+bool cli_trace_format(char *buf, size_t cap, bool outgoing, const uint8_t *packet, size_t len);
+
 #endif /* MIDGE_CLI_H */

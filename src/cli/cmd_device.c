@@ -22,9 +22,13 @@
  * opened. Delays grow from --backoff-min to --backoff-max with jitter, so
  * a fleet that lost its broker together does not return together.
  *
- * Exit status: 1 for a usage or configuration problem found at start-up
- * (bad option, bad LED, invalid identity); 0 after SIGINT/SIGTERM. A
- * broker that refuses or vanishes is logged and retried, never fatal.
+ * Exit status: 1 for a usage or configuration problem: found at start-up
+ * (bad option, bad LED, invalid identity, a --state-file path that is not
+ * a regular file), or a login the broker refuses (CONNACK 4, bad user
+ * name or password, or 5, not authorized), which no retry can cure: one
+ * line names the flags to check. 0 after SIGINT/SIGTERM. A broker that
+ * refuses for another reason (unavailable) or vanishes is logged and
+ * retried, never fatal.
  */
 #include <limits.h>
 #include <poll.h>
@@ -177,6 +181,19 @@ static void device_restore_led(struct device_app *a, struct cli_led_saved *saved
     }
 }
 
+/* A state file is replaced at every change of the LED: a path that holds
+ * anything but a regular file (a link, a device such as /dev/null, a
+ * directory, a FIFO) is refused before anything is read or written. */
+static bool device_check_state_file(struct device_app *a)
+{
+    char err[PATH_MAX + 64];
+
+    if (a->o.state_file == NULL || cli_led_state_check(a->o.state_file, err, sizeof err))
+        return true;
+    cli_error(a->o.prog, "--state-file %s", err);
+    return false;
+}
+
 static bool device_configure(struct device_app *a)
 {
     const struct cli_options *o = &a->o;
@@ -196,6 +213,8 @@ static bool device_configure(struct device_app *a)
     a->cfg.keepalive_s = o->keepalive_s;
     a->cfg.clean_session = o->clean_session;
     a->cfg.subscribe_commands = o->subscribe_commands;
+    if (!device_check_state_file(a))
+        return false;
     device_restore_led(a, &saved);
     if (!device_secret(a))
         return false;
@@ -556,6 +575,37 @@ static midge_status device_prepare_conn(struct device_app *a)
     return MIDGE_OK;
 }
 
+/* CONNACK 4 and 5: the broker turned down this identity. Trying it again
+ * the same way cannot succeed, and a broker may count the attempts
+ * against the device (or its address). */
+static bool device_login_refused(midge_status st)
+{
+    return st == MIDGE_REFUSED_CREDENTIALS || st == MIDGE_REFUSED_NOT_AUTHORIZED;
+}
+
+/* The one line of a refused login: the flags that make the identity of
+ * this profile, never their values. */
+static void device_log_refused_login(const struct device_app *a, midge_status st)
+{
+    const struct cli_options *o = &a->o;
+    const char *check;
+
+    switch (a->cfg.profile) {
+    case MIDGE_DEVICE_PROFILE_ONENET:
+        check = "check --product-id and -P (the API key or auth info)";
+        break;
+    case MIDGE_DEVICE_PROFILE_ONENET_STUDIO:
+        check = a->make_token ? "check --product-id, --device-id and --device-key"
+                              : "check -P (the token; or sign one with --device-key)";
+        break;
+    default:
+        check = o->username != NULL ? "check -u and -P"
+                                    : "the broker may want a user name and password (-u, -P)";
+        break;
+    }
+    cli_log(CLI_LOG_ERROR, "%s: %s; not retrying", midge_strerror(st), check);
+}
+
 static midge_status device_connect_once(struct device_app *a)
 {
     char why[512];
@@ -577,6 +627,10 @@ static midge_status device_connect_once(struct device_app *a)
     st = midge_client_connect(&a->conn.client, &session_present);
     if (st == MIDGE_ERR_INTERRUPTED)
         return st;
+    if (device_login_refused(st)) {
+        device_log_refused_login(a, st);
+        return st;
+    }
     if (st != MIDGE_OK) {
         cli_conn_describe(&a->conn, st, why, sizeof why);
         const char *note = device_count_loss(a, st);
@@ -664,22 +718,27 @@ static void device_shutdown(struct device_app *a)
     cli_log(CLI_LOG_INFO, "disconnected; stopped");
 }
 
-static void device_run_loop(struct device_app *a)
+/* The device's exit status. */
+static int device_run_loop(struct device_app *a)
 {
     a->backoff_ms = (uint32_t)a->o.backoff_min_ms;
     while (!cli_stop_requested()) {
         /* A failed connect was logged with its reason already. */
-        if (device_connect_once(a) == MIDGE_OK) {
-            midge_status st = device_serve(a);
+        midge_status st = device_connect_once(a);
+        if (st == MIDGE_OK) {
+            st = device_serve(a);
             if (cli_stop_requested())
                 break;
             device_log_loss(a, st);
+        } else if (device_login_refused(st)) {
+            return CLI_EXIT_ERROR;
         }
         if (cli_stop_requested())
             break;
         device_backoff(a);
     }
     device_shutdown(a);
+    return CLI_EXIT_OK;
 }
 
 static void device_free(struct device_app *a)
@@ -728,8 +787,7 @@ int cli_device_run(const struct cli_command *cmd, int argc, char **argv)
         goto done;
     srand((unsigned)time(NULL) ^ (unsigned)getpid());
     cli_signals_install();
-    device_run_loop(a);
-    rc = CLI_EXIT_OK;
+    rc = device_run_loop(a);
 
 done:
     device_free(a);

@@ -13,6 +13,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stddef.h>
@@ -27,6 +28,13 @@
 
 #include "cli.h"
 #include "config.h"
+#include "file_kind.h"
+
+/* A config file is a few dozen short lines: anything near these sizes is
+ * a wrong path (a log, a device), refused before it is read. A line may
+ * still hold a path (PATH_MAX) or a long token. */
+#define CLI_INI_FILE_MAX (1024L * 1024L)
+#define CLI_INI_LINE_MAX 8192
 
 /* Where a value came from, for precedence and for --print-config. */
 enum cli_layer {
@@ -53,6 +61,7 @@ struct cli_ini {
     const char *path;
     FILE *file;
     unsigned line; /* of the line inih is looking at (counted by our reader) */
+    bool too_long; /* that line is longer than CLI_INI_LINE_MAX: reading stopped */
     struct cli_ini_entry *entries;
     size_t count;
     size_t cap;
@@ -197,15 +206,31 @@ static bool cli_apply_layered(const struct cli_command *cmd, struct cli_options 
 /* --- the INI file ----------------------------------------------------------- */
 
 /* fgets that counts lines, so every entry (and every later error about its
- * value) can name its line; inih calls it once per line. */
+ * value) can name its line; inih calls it once per line, with room for
+ * CLI_INI_LINE_MAX bytes and the line's end. A line that does not fit
+ * would come back in pieces, the rest read as lines of their own: it
+ * stops the reading instead (inih takes NULL for the end of the file),
+ * and cli_ini_load reports it. */
 static char *cli_ini_reader(char *str, int num, void *stream)
 {
     struct cli_ini *f = stream;
-    char *r = fgets(str, num, f->file);
 
-    if (r != NULL)
-        f->line++;
-    return r;
+    if (f->too_long)
+        return NULL;
+    char *r = fgets(str, num, f->file);
+    if (r == NULL)
+        return NULL;
+    f->line++;
+    size_t len = strlen(r);
+    if (len + 1 < (size_t)num || r[len - 1] == '\n')
+        return r;
+    /* Full without its '\n': whole only if the file ends right here. */
+    int next = getc(f->file);
+    if (next == EOF)
+        return r;
+    ungetc(next, f->file);
+    f->too_long = true;
+    return NULL;
 }
 
 static bool cli_ini_add(struct cli_ini *f, const char *name, const char *value)
@@ -279,31 +304,66 @@ static void cli_ini_check_mode(const struct cli_options *o, const struct cli_ini
               f->path, f->secret, f->path);
 }
 
+/* Open the file only if it is a regular one of a sensible size: a
+ * directory would read as empty, /dev/zero would never end, and a FIFO
+ * would block the open itself (hence O_NONBLOCK, which regular files
+ * ignore). One line and false otherwise. */
+static bool cli_ini_open(struct cli_options *o, struct cli_ini *f, const char *path)
+{
+    struct stat st;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+
+    if (fd < 0) {
+        cli_error(o->prog, "config %s: %s", path, strerror(errno));
+        return false;
+    }
+    if (fstat(fd, &st) != 0) {
+        cli_error(o->prog, "config %s: %s", path, strerror(errno));
+    } else if (!S_ISREG(st.st_mode)) {
+        cli_error(o->prog, "config %s is %s, not a regular file", path, cli_file_kind(st.st_mode));
+    } else if (st.st_size > CLI_INI_FILE_MAX) {
+        cli_error(o->prog, "config %s is larger than %ld bytes (1 MiB)", path, CLI_INI_FILE_MAX);
+    } else if ((f->file = fdopen(fd, "r")) == NULL) {
+        cli_error(o->prog, "config %s: %s", path, strerror(errno));
+    } else {
+        return true;
+    }
+    close(fd);
+    return false;
+}
+
 static bool cli_ini_load(struct cli_options *o, struct cli_ini *f, const char *path)
 {
     memset(f, 0, sizeof *f);
     f->path = path;
-    f->file = fopen(path, "r");
-    if (f->file == NULL) {
-        cli_error(o->prog, "config %s: %s", path, strerror(errno));
+    if (!cli_ini_open(o, f, path))
         return false;
-    }
-    /* A strict reading: the first problem is the one reported, a line of
-     * any length is read whole, and no value continues on the next line
-     * (an indented line is a mistake, not a continuation). '#' also starts
-     * a trailing comment, as --print-config writes them. */
+    /* A strict reading: the first problem is the one reported, a line is
+     * read whole in one buffer (a longer one is refused, never split),
+     * and no value continues on the next line (an indented line is a
+     * mistake, not a continuation). '#' also starts a trailing comment,
+     * as --print-config writes them. */
     ini_stop_on_first_error = true;
     ini_allow_multiline = false;
     ini_use_stack = false;
-    ini_allow_realloc = true;
+    ini_allow_realloc = false;
+    ini_initial_alloc = CLI_INI_LINE_MAX + 3; /* the line, "\r\n" and the NUL */
+    ini_max_line = CLI_INI_LINE_MAX + 3;
     ini_inline_comment_prefixes = ";#";
     int rc = ini_parse_stream(cli_ini_reader, f, cli_ini_handler, f);
-    if (rc == 0)
+    if (rc == 0 && f->too_long) {
+        cli_error(o->prog, "config %s:%u: line longer than %d bytes", path, f->line,
+                  CLI_INI_LINE_MAX);
+        rc = -3;
+    } else if (rc == 0) {
         cli_ini_check_mode(o, f);
+    }
     fclose(f->file);
     f->file = NULL;
     if (rc == 0)
         return true;
+    if (rc == -3)
+        return false;
     if (rc > 0)
         cli_error(o->prog, "config %s:%d: %s", path, rc, f->err[0] ? f->err : "syntax error");
     else

@@ -56,7 +56,8 @@ bool cli_layers_outranks(const char *a, const char *b);
 /* Defaults that depend on other options: TLS turned on by its file
  * options, port 8883 with TLS, a profile's endpoint and keepalive, the
  * OneNET CA for onenet-studio over TLS, the device identity. Prints one
- * line and returns false on a conflict. */
+ * line and returns false on a conflict; with --print-config it only
+ * derives, and leaves conflicts for a run to report. */
 bool cli_config_finish(const struct cli_command *cmd, struct cli_options *o);
 
 /* Print the effective configuration to stdout as an INI file, secrets

@@ -5,6 +5,7 @@
  * profile or TLS suggests.
  */
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -31,6 +32,27 @@
 #define CLI_BACKOFF_MAX_DEFAULT_MS 30000ul
 
 static bool cli_readable(const char *path) { return access(path, R_OK) == 0; }
+
+/* A conflict found while the defaults are derived. A run stops on it:
+ * one line, and true. --print-config shows the configuration as it is,
+ * conflicts and all (the run would then say what is wrong): false, in
+ * silence, and the derivation goes on. */
+static bool cli_stop_on(const struct cli_options *o, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static bool cli_stop_on(const struct cli_options *o, const char *fmt, ...)
+{
+    char line[512];
+    va_list ap;
+
+    if (o->print_config)
+        return false;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    cli_error(o->prog, "%s", line);
+    return true;
+}
 
 /* An installed tree keeps the CA in ../share/midge beside bin/; a build
  * tree finds it in the sources. Both compile-time paths are optional. */
@@ -78,10 +100,8 @@ static bool cli_finish_tls(struct cli_options *o)
         .cafile = o->cafile, .capath = o->capath, .certfile = o->certfile,
         .keyfile = o->keyfile, .insecure = o->insecure, .tls_version = o->tls_version,
     };
-    if (midge_tls_check_options(&t, err, sizeof err) != MIDGE_OK) {
-        cli_error(o->prog, "%s", err);
+    if (midge_tls_check_options(&t, err, sizeof err) != MIDGE_OK && cli_stop_on(o, "%s", err))
         return false;
-    }
     return true;
 }
 
@@ -112,10 +132,9 @@ static bool cli_finish_profile(struct cli_options *o)
      * trust exactly that root unless the user names another. */
     if (p == MIDGE_DEVICE_PROFILE_ONENET_STUDIO && o->tls && !o->cafile && !o->capath) {
         o->cafile = cli_config_onenet_ca();
-        if (o->cafile == NULL) {
-            cli_error(o->prog, "the OneNET CA (%s) is not installed; give --cafile", CLI_CA_NAME);
+        if (o->cafile == NULL &&
+            cli_stop_on(o, "the OneNET CA (%s) is not installed; give --cafile", CLI_CA_NAME))
             return false;
-        }
     }
     return true;
 }
@@ -125,11 +144,10 @@ static bool cli_finish_profile(struct cli_options *o)
 static bool cli_merge_field(struct cli_options *o, const char **field, bool field_given,
                             const char *flag, const char **identity, const char *identity_flag)
 {
-    if (field_given && *identity != NULL && strcmp(*field, *identity) != 0) {
-        cli_error(o->prog, "%s '%s' and %s '%s' disagree (give one of them)", flag, *field,
-                  identity_flag, *identity);
+    if (field_given && *identity != NULL && strcmp(*field, *identity) != 0 &&
+        cli_stop_on(o, "%s '%s' and %s '%s' disagree (give one of them)", flag, *field,
+                    identity_flag, *identity))
         return false;
-    }
     if (*identity == NULL && field_given)
         *identity = *field;
     if (*identity != NULL)
@@ -146,10 +164,9 @@ static bool cli_finish_log_level(struct cli_options *o)
     bool quiet_wins = o->quiet && cli_layers_outranks("quiet", "log-level");
 
     if (o->quiet && o->log_level != NULL && !quiet_wins &&
-        !cli_layers_outranks("log-level", "quiet") && strcmp(o->log_level, "error") != 0) {
-        cli_error(o->prog, "-q and --log-level %s disagree (give one of them)", o->log_level);
+        !cli_layers_outranks("log-level", "quiet") && strcmp(o->log_level, "error") != 0 &&
+        cli_stop_on(o, "-q and --log-level %s disagree (give one of them)", o->log_level))
         return false;
-    }
     const char *given = o->log_level;
     if (o->quiet && (o->log_level == NULL || quiet_wins))
         o->log_level = "error";
@@ -168,29 +185,35 @@ static bool cli_finish_device(struct cli_options *o)
 {
     if (!cli_finish_log_level(o))
         return false;
-    if (o->device_id == NULL && !cli_layers_given("id")) {
-        cli_error(o->prog, "a device id is required (--device-id)");
+    bool mqtt = o->profile == NULL || strcmp(o->profile, "mqtt") == 0;
+
+    if (o->device_id == NULL && !cli_layers_given("id") &&
+        cli_stop_on(o, "a device id is required (--device-id)"))
         return false;
-    }
     if (!cli_merge_field(o, &o->client_id, cli_layers_given("id"), "-i", &o->device_id,
                          "--device-id"))
         return false;
-    if (!cli_merge_field(o, &o->username, cli_layers_given("username"), "-u", &o->product_id,
-                         "--product-id"))
+    /* The OneNET profiles log in with the product id as the user name;
+     * the mqtt profile has no product, only -u. */
+    if (mqtt && o->product_id != NULL &&
+        cli_stop_on(o, "--product-id applies to the onenet profiles (the mqtt profile logs "
+                       "in with -u)"))
+        return false;
+    if (!mqtt && !cli_merge_field(o, &o->username, cli_layers_given("username"), "-u",
+                                  &o->product_id, "--product-id"))
         return false;
     /* A device on a plain broker keeps its session: commands sent while it
      * was away are queued by the broker (QoS 1) and arrive on reconnect. */
-    if (o->profile == NULL || strcmp(o->profile, "mqtt") == 0)
+    if (mqtt)
         o->clean_session = false;
     if (o->backoff_min_ms == 0)
         o->backoff_min_ms = CLI_BACKOFF_MIN_DEFAULT_MS;
     if (o->backoff_max_ms == 0)
         o->backoff_max_ms = CLI_BACKOFF_MAX_DEFAULT_MS;
-    if (o->backoff_min_ms > o->backoff_max_ms) {
-        cli_error(o->prog, "--backoff-min %lu is above --backoff-max %lu", o->backoff_min_ms,
-                  o->backoff_max_ms);
+    if (o->backoff_min_ms > o->backoff_max_ms &&
+        cli_stop_on(o, "--backoff-min %lu is above --backoff-max %lu", o->backoff_min_ms,
+                    o->backoff_max_ms))
         return false;
-    }
     /* A frozen broker still accepts TCP: a device should give up on its
      * silence about as fast as it would retry, not wait the library's 10 s. */
     if (o->connack_timeout_ms == 0) {

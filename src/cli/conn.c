@@ -76,6 +76,23 @@ static void cli_conn_on_event(void *user, const midge_event *ev)
         k->delivered++;
 }
 
+/* A plain connection to a TLS port: the server closes it (OpenSSL on a
+ * ClientHello that is not one) or answers with a TLS alert record, whose
+ * first byte, 0x15, no MQTT server sends (a CONNECT's type, with flags
+ * 3.1.1 forbids). The rx buffer holds the first bytes that came: before
+ * the CONNACK, the malformed packet starts it. */
+static const char *cli_conn_tls_hint(const struct cli_conn *k, midge_status st)
+{
+    const struct cli_options *o = k->opts;
+    bool alert = st == MIDGE_ERR_PROTOCOL && k->rx != NULL && k->rx[0] == 0x15;
+    bool closed = st == MIDGE_ERR_CLOSED && o->port == 8883;
+
+    if (k->tls != NULL || (!alert && !closed))
+        return "";
+    return alert ? " (the server answered in TLS: try --tls)"
+                 : " (is it a TLS port? try --tls)";
+}
+
 void cli_conn_describe(const struct cli_conn *k, midge_status st, char *buf, size_t cap)
 {
     const struct cli_options *o = k->opts;
@@ -92,8 +109,8 @@ void cli_conn_describe(const struct cli_conn *k, midge_status st, char *buf, siz
     else if (st == MIDGE_ERR_RESOLVE || st == MIDGE_ERR_CONNECT)
         snprintf(buf, cap, "%s:%u: %s", o->host, (unsigned)o->port, midge_strerror(st));
     else
-        snprintf(buf, cap, "connect to %s:%u failed: %s", o->host, (unsigned)o->port,
-                 midge_strerror(st));
+        snprintf(buf, cap, "connect to %s:%u failed: %s%s", o->host, (unsigned)o->port,
+                 midge_strerror(st), cli_conn_tls_hint(k, st));
 }
 
 /* One line saying why the connection could not be made. */

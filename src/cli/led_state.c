@@ -10,7 +10,10 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include "file_kind.h"
 
 /* The first line with its line ending: "off\n" and a little slack for a
  * hand-written file ("on\r\n", "off  \n"). */
@@ -106,12 +109,23 @@ enum cli_led_state cli_led_state_load(const char *path, struct cli_led_saved *sa
 {
     char buf[LED_STATE_MAX + 1];
     struct cli_led_saved got;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    /* Never through a link, and never blocked on a FIFO put in its place
+     * since the start-up check: only a regular file is read. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 
     if (fd < 0) {
         if (errno == ENOENT)
             return CLI_LED_STATE_ABSENT;
         snprintf(err, errcap, "%s: %s", path, strerror(errno));
+        return CLI_LED_STATE_BAD;
+    }
+    const char *bad = fstat(fd, &st) != 0 ? strerror(errno)
+                      : S_ISDIR(st.st_mode) ? strerror(EISDIR)
+                      : !S_ISREG(st.st_mode) ? "not a regular file" : NULL;
+    if (bad != NULL) {
+        close(fd);
+        snprintf(err, errcap, "%s: %s", path, bad);
         return CLI_LED_STATE_BAD;
     }
     /* One byte more than the longest valid file tells a file that is too
@@ -212,6 +226,47 @@ static void sync_parent(const char *path)
     close(fd);
 }
 
+bool cli_led_state_check(const char *path, char *err, size_t errcap)
+{
+    struct stat st;
+
+    /* lstat: a link is refused as a link, whatever it points at. Any
+     * other failure (no such file, no search permission) is the load's
+     * to report. */
+    if (lstat(path, &st) != 0 || S_ISREG(st.st_mode))
+        return true;
+    snprintf(err, errcap, "%s is %s, not a regular file", path, cli_file_kind(st.st_mode));
+    return false;
+}
+
+/*
+ * The temporary beside the state file, created for this save alone:
+ * O_EXCL and O_NOFOLLOW, so that nothing planted under its name (a link
+ * to another file, in a directory others may write) is ever opened. A
+ * regular file left there by a crash during an earlier save is removed
+ * and the name tried once more; anything else there fails the save.
+ */
+static int open_temporary(const char *tmp)
+{
+    const int flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+    struct stat st;
+    int fd = open(tmp, flags, 0600);
+
+    if (fd >= 0 || errno != EEXIST)
+        return fd;
+    if (lstat(tmp, &st) != 0)
+        return -1;
+    if (!S_ISREG(st.st_mode)) {
+        errno = EEXIST;
+        return -1;
+    }
+    /* unlink removes a name, never what a link names: should the file
+     * have been swapped for a link since the lstat, only that link goes. */
+    if (unlink(tmp) != 0)
+        return -1;
+    return open(tmp, flags, 0600);
+}
+
 bool cli_led_state_save(const char *path, const struct cli_led_saved *saved, char *err,
                         size_t errcap)
 {
@@ -223,7 +278,12 @@ bool cli_led_state_save(const char *path, const struct cli_led_saved *saved, cha
         snprintf(err, errcap, "%s: path too long", path);
         return false;
     }
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = open_temporary(tmp);
+    if (fd < 0 && errno == EEXIST) {
+        snprintf(err, errcap, "cannot save the LED state to %s: %s is in the way (not a "
+                 "regular file; remove it)", path, tmp);
+        return false;
+    }
     if (fd < 0)
         goto fail;
     ssize_t n;

@@ -3,7 +3,10 @@
  * a device that restarts (power cut, upgrade, systemd restart) lights up as
  * it was rather than dark, and still knows the command ids it acted on. The
  * file is replaced whole (write a temporary beside it, fsync, rename), so a
- * crash leaves either the old state or the new one.
+ * crash leaves either the old state or the new one. The temporary,
+ * path.tmp, is created afresh for every save (never opened if something
+ * is already there but a file left by a crash), so a link planted under
+ * its name in a shared directory cannot make the device write elsewhere.
  *
  * The file is text, one or two lines:
  *
@@ -48,6 +51,12 @@ enum cli_led_state {
  * caller clears err[0] first to tell). */
 enum cli_led_state cli_led_state_load(const char *path, struct cli_led_saved *saved, char *err,
                                       size_t errcap);
+
+/* Whether path may serve as the state file: true when nothing is there
+ * yet or a regular file is; false, with one line in err, for anything
+ * else (a symbolic link, a directory, a device, a FIFO, a socket), which
+ * a save would replace or write through. Called once at start-up. */
+bool cli_led_state_check(const char *path, char *err, size_t errcap);
 
 /* Save *saved at path, durably; no ids line when id_count is 0. False with
  * one line in err on failure; the file then still holds the previous

@@ -7,7 +7,12 @@
 #include <time.h>
 
 #include "cli.h"
+#include "escape.h"
 #include "log.h"
+
+/* A message's longest text, and that text with every byte escaped. */
+#define CLI_LOG_MSG_MAX 1024
+#define CLI_LOG_SHOWN_MAX (4 * CLI_LOG_MSG_MAX + 4)
 
 static enum cli_log_level cli_log_max = CLI_LOG_INFO;
 
@@ -56,13 +61,17 @@ static void cli_log_stamp(char *buf, size_t cap)
 static void cli_log_vline(enum cli_log_level level, const char *fmt, va_list ap)
 {
     char stamp[40];
-    char msg[1024];
+    char msg[CLI_LOG_MSG_MAX];
+    char shown[CLI_LOG_SHOWN_MAX];
 
     cli_log_stamp(stamp, sizeof stamp);
     vsnprintf(msg, sizeof msg, fmt, ap);
+    /* Topics and other bytes from the network end up in messages: none
+     * may end the line early or reach the terminal as a control. */
+    cli_escape_line(shown, sizeof shown, msg);
     /* One fprintf: stderr is unbuffered, so several calls could let
      * another writer's bytes land inside the line. */
-    fprintf(stderr, "%s %-5s %s\n", stamp, cli_log_level_name(level), msg);
+    fprintf(stderr, "%s %-5s %s\n", stamp, cli_log_level_name(level), shown);
 }
 
 void cli_log(enum cli_log_level level, const char *fmt, ...)
@@ -79,11 +88,11 @@ void cli_log(enum cli_log_level level, const char *fmt, ...)
 void cli_log_trace(void *user, bool outgoing, const uint8_t *packet, size_t len)
 {
     char stamp[40];
+    char line[CLI_TRACE_LINE_MAX];
 
-    if (!cli_log_enabled(CLI_LOG_DEBUG))
+    (void)user;
+    if (!cli_log_enabled(CLI_LOG_DEBUG) || !cli_trace_format(line, sizeof line, outgoing, packet, len))
         return;
-    /* The trace writes the rest of the line itself (trace.c). */
     cli_log_stamp(stamp, sizeof stamp);
-    fprintf(stderr, "%s %-5s ", stamp, cli_log_level_name(CLI_LOG_DEBUG));
-    cli_trace_packet(user, outgoing, packet, len);
+    fprintf(stderr, "%s %-5s %s\n", stamp, cli_log_level_name(CLI_LOG_DEBUG), line);
 }

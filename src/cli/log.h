@@ -5,7 +5,9 @@
  *
  * UTC, ISO-8601 with milliseconds, then the level padded to five columns,
  * then the message. A line is written with one stdio call so lines from
- * one process never interleave. Lines below the level set with
+ * one process never interleave, and shows only printable ASCII: any other
+ * byte of the message (a topic from the broker holding ESC or a newline)
+ * is written as \xNN (escape.h), so no message can forge a line. Lines below the level set with
  * cli_log_set_level() (info by default) are skipped before anything is
  * formatted, so a quiet device pays one comparison per line; the -d
  * packet trace shows at debug only. Callers never pass a secret: the

@@ -14,10 +14,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "config.h"
+#include "escape.h"
 #include "log.h"
 #include "midge/device.h"
 #include "midge/token.h"
@@ -141,6 +143,29 @@ static const struct cli_option cli_table[] = {
 
 #define CLI_TABLE_LEN (sizeof cli_table / sizeof cli_table[0])
 
+/* The device gives these options another meaning than the table's: its
+ * client id is its device id, and its profile decides the rest. */
+static const struct {
+    int key;
+    const char *help;
+} cli_device_help[] = {
+    { 'i', "client id: the device id (--device-id), which it may repeat" },
+    { 'P', "password (mqtt: needs -u; onenet: the API key; onenet-studio: a token, or give --device-key)" },
+    { 'c', "keep the session on the broker (onenet; the mqtt profile always does, onenet-studio never)" },
+};
+
+/* An option's --help line as `cmd` means it. */
+static const char *cli_help_text(const struct cli_command *cmd, const struct cli_option *opt)
+{
+    if ((cmd->groups & CLI_GROUP_DEVICE) == 0)
+        return opt->help;
+    for (size_t i = 0; i < sizeof cli_device_help / sizeof cli_device_help[0]; i++) {
+        if (cli_device_help[i].key == opt->key)
+            return cli_device_help[i].help;
+    }
+    return opt->help;
+}
+
 _Static_assert(CLI_TABLE_LEN <= CLI_OPTION_MAX, "raise CLI_OPTION_MAX (options.h)");
 
 /* -W in seconds must still fit a millisecond uint32_t deadline. */
@@ -148,13 +173,19 @@ _Static_assert(CLI_TABLE_LEN <= CLI_OPTION_MAX, "raise CLI_OPTION_MAX (options.h
 
 void cli_error(const char *prog, const char *fmt, ...)
 {
+    char msg[1024];
+    char shown[4 * sizeof msg + 4];
     va_list ap;
 
-    fprintf(stderr, "%s: ", prog);
+    int n = snprintf(msg, sizeof msg, "%s: ", prog);
+    if (n < 0 || (size_t)n >= sizeof msg)
+        n = 0;
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(msg + n, sizeof msg - (size_t)n, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
+    /* A message may quote what the user or the broker gave (a topic, a
+     * path): it stays on its one line, without control bytes (escape.h). */
+    fprintf(stderr, "%s\n", cli_escape_line(shown, sizeof shown, msg));
 }
 
 bool cli_option_accepted(const struct cli_command *cmd, const struct cli_option *opt)
@@ -175,7 +206,7 @@ void cli_usage(const struct cli_command *cmd)
                                : snprintf(flags, sizeof flags, "    --%s", opt->long_name);
         if (opt->arg && n > 0 && (size_t)n < sizeof flags)
             snprintf(flags + n, sizeof flags - (size_t)n, " %s", opt->arg);
-        printf("  %-34s %s\n", flags, opt->help);
+        printf("  %-34s %s\n", flags, cli_help_text(cmd, opt));
     }
 }
 
@@ -500,6 +531,62 @@ static void cli_defaults(const struct cli_command *cmd, struct cli_options *o, c
     snprintf(o->default_id, sizeof o->default_id, "midge-%s-%ld", cmd->name, (long)getpid());
 }
 
+/* Why `t` cannot be a topic name (MQTT 3.1.1 section 4.7.1: what pub and
+ * a will publish to) or, with `filter`, a topic filter (what sub and a
+ * device subscribe to); NULL when it can. Each cause is told apart: the
+ * fix differs. */
+static const char *cli_topic_problem(const char *t, size_t len, bool filter, char *buf,
+                                     size_t cap)
+{
+    /* 4.7.3: at least one character; 1.5.3: a length that fits 16 bits. */
+    if (len == 0)
+        return "empty (a topic is at least one character)";
+    if (len > UINT16_MAX) {
+        snprintf(buf, cap, "%zu bytes long (at most 65535)", len);
+        return buf;
+    }
+    if (!midge_utf8_valid((const uint8_t *)t, len))
+        return "not valid UTF-8";
+    if (!filter && strpbrk(t, "+#") != NULL)
+        return "'+' and '#' are wildcards, for subscribing: a topic to publish to cannot hold "
+               "them";
+    /* 4.7.1.2, 4.7.1.3 */
+    if (filter && !midge_topic_filter_valid(t, len))
+        return "a wildcard must fill a whole level ('a/+/c'), and '#' must be the last one "
+               "('a/#')";
+    return NULL;
+}
+
+/* One line naming the flag, the start of the topic (escaped) and why. */
+static bool cli_check_topic(const struct cli_options *o, const char *flag, const char *t,
+                            bool filter)
+{
+    char why[64];
+    char shown[4 * CLI_ESCAPE_SHOWN + 4];
+    size_t len = strlen(t);
+    const char *problem = cli_topic_problem(t, len, filter, why, sizeof why);
+
+    if (problem == NULL)
+        return true;
+    cli_error(o->prog, "invalid %s '%s': %s", flag,
+              cli_escape(shown, sizeof shown, t, len, CLI_ESCAPE_SHOWN), problem);
+    return false;
+}
+
+/* -t is a topic to publish to for pub, a filter elsewhere (sub, device);
+ * a will is always published. */
+static bool cli_check_topics(const struct cli_command *cmd, const struct cli_options *o)
+{
+    bool filters = (cmd->groups & CLI_GROUP_SEND) == 0;
+
+    for (size_t i = 0; i < o->topic_count; i++) {
+        if (!cli_check_topic(o, filters ? "topic filter -t" : "topic -t", o->topics[i],
+                             filters))
+            return false;
+    }
+    return o->will_topic == NULL || cli_check_topic(o, "--will-topic", o->will_topic, false);
+}
+
 /* Checks that involve more than one option. */
 static bool cli_validate(const struct cli_command *cmd, struct cli_options *o)
 {
@@ -514,6 +601,15 @@ static bool cli_validate(const struct cli_command *cmd, struct cli_options *o)
         cli_error(o->prog, "-P needs a user name (-u)");
         return false;
     }
+    /* A device's will is its presence, "offline" (the mqtt profile; the
+     * OneNET profiles take none): another one would leave it shown online
+     * forever after a crash. */
+    if ((cmd->groups & CLI_GROUP_DEVICE) &&
+        (o->will_topic || o->will_payload || o->will_qos || o->will_retain)) {
+        cli_error(o->prog, "--will-* options do not apply to device: its will is its "
+                           "presence (\"offline\")");
+        return false;
+    }
     if (o->will_topic == NULL && (o->will_payload || o->will_qos || o->will_retain)) {
         cli_error(o->prog, "--will-payload, --will-qos and --will-retain need --will-topic");
         return false;
@@ -522,6 +618,8 @@ static bool cli_validate(const struct cli_command *cmd, struct cli_options *o)
         cli_error(o->prog, "a topic is required (-t)");
         return false;
     }
+    if (!cli_check_topics(cmd, o))
+        return false;
     if ((cmd->groups & CLI_GROUP_SEND) && o->source == CLI_SOURCE_NONE) {
         cli_error(o->prog, "a message is required (-m, -n, -f or -l)");
         return false;
@@ -535,6 +633,15 @@ static bool cli_validate(const struct cli_command *cmd, struct cli_options *o)
     /* Two deadlines for one token would leave the user guessing which won. */
     if ((cmd->groups & CLI_GROUP_TOKEN) && o->expires != 0 && o->ttl_s != 0) {
         cli_error(o->prog, "--expires and --ttl cannot be given together");
+        return false;
+    }
+    /* A token that has expired already is refused by the platform: say so
+     * here rather than hand out one that cannot work. */
+    time_t now = time(NULL);
+    if ((cmd->groups & CLI_GROUP_TOKEN) && o->expires != 0 && now > 0 &&
+        o->expires <= (unsigned long long)now) {
+        cli_error(o->prog, "--expires %llu is in the past (now is %lld): the token would be "
+                           "refused; give a later time or --ttl", o->expires, (long long)now);
         return false;
     }
     return true;
@@ -609,12 +716,18 @@ enum cli_parse_result cli_parse(const struct cli_command *cmd, int argc, char **
     }
     /* The environment and the file fill only what no flag set; defaults
      * that depend on other options come after every layer (config.h). */
-    if (!cli_layers_apply(cmd, o) || !cli_config_finish(cmd, o) || !cli_validate(cmd, o))
+    if (!cli_layers_apply(cmd, o) || !cli_config_finish(cmd, o))
         return CLI_PARSE_EXIT_USAGE;
+    /* --print-config shows what the layers made, before any check of what
+     * is missing or does not fit together: it is how one finds out. */
     if (o->print_config) {
+        if (o->client_id == NULL)
+            o->client_id = o->default_id; /* as cli_validate would */
         cli_layers_print(cmd, o);
         return CLI_PARSE_EXIT_OK;
     }
+    if (!cli_validate(cmd, o))
+        return CLI_PARSE_EXIT_USAGE;
     return CLI_PARSE_RUN;
 }
 

@@ -197,6 +197,43 @@ static void test_printed_config_reads_back_the_same(void **state)
     expect_line(&run, "backoff-max = 9000  # from config");
 }
 
+/* --print-config is how one finds out what is missing: it prints and
+ * exits 0 before the checks of what a run needs (a topic, a message, a
+ * device id) or of what fits together. */
+static void test_print_config_comes_before_the_checks(void **state)
+{
+    (void)state;
+    proc_run(&run, MIDGE_ARGV("pub", "--print-config"), NULL, RUN_TIMEOUT_MS);
+    expect_exit(&run, 0, "pub --print-config without -t");
+    expect_line(&run, "# topic =\n");
+    assert_int_equal(run.err_len, 0);
+    proc_run(&run, MIDGE_ARGV("device", "--print-config", "--backoff-min", "900",
+                              "--backoff-max", "100"),
+             NULL, RUN_TIMEOUT_MS);
+    expect_exit(&run, 0, "device --print-config without --device-id");
+    expect_line(&run, "backoff-min = 900  # from flag\n");
+    assert_int_equal(run.err_len, 0);
+    /* A run still refuses them. */
+    proc_run(&run, MIDGE_ARGV("pub", "-m", "m"), NULL, RUN_TIMEOUT_MS);
+    expect_one_line_error(&run, "a topic is required", "pub without -t");
+}
+
+/* The mqtt profile has no product: -u is its user name alone, shown as
+ * such, and --product-id is refused rather than sent as the user name. */
+static void test_mqtt_profile_has_no_product_id(void **state)
+{
+    (void)state;
+    proc_run(&run, MIDGE_ARGV("device", "--device-id", "lamp1", "-u", "alice", "--print-config"),
+             NULL, RUN_TIMEOUT_MS);
+    expect_exit(&run, 0, "device -u alice --print-config");
+    expect_line(&run, "username = alice  # from flag\n");
+    expect_line(&run, "# product-id =\n");
+    assert_null(strstr(run.out, "product-id = alice"));
+    proc_run(&run, MIDGE_ARGV("device", "--device-id", "lamp1", "--product-id", "91025"), NULL,
+             RUN_TIMEOUT_MS);
+    expect_one_line_error(&run, "--product-id applies to the onenet profiles", "mqtt + product");
+}
+
 /* --- errors in the file -------------------------------------------------------- */
 
 static void test_syntax_error_names_file_and_line(void **state)
@@ -586,6 +623,68 @@ static void test_every_option_reads_from_file_and_environment(void **state)
     }
 }
 
+/* Only a regular file is read: a directory read as an empty file, and
+ * /dev/zero and a FIFO never ended (or never opened). Each is refused
+ * with one line, whatever else the command line holds. */
+static void test_config_that_is_not_a_regular_file_is_refused(void **state)
+{
+    char fifo[sizeof dir + 32];
+    (void)state;
+    proc_run(&run, MIDGE_ARGV("pub", "--config", dir, "-t", "t", "-m", "m"), NULL, 5000);
+    expect_one_line_error(&run, "is a directory, not a regular file", "--config DIR");
+    proc_run(&run, MIDGE_ARGV("pub", "--config", "/dev/zero", "-t", "t", "-m", "m"), NULL, 5000);
+    expect_one_line_error(&run, "/dev/zero is a character device", "--config /dev/zero");
+    snprintf(fifo, sizeof fifo, "%s/fifo", dir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    proc_run(&run, MIDGE_ARGV("device", "--device-id", "x", "--config", fifo), NULL, 5000);
+    unlink(fifo);
+    expect_one_line_error(&run, "is a FIFO, not a regular file", "--config FIFO");
+}
+
+/* A config file is small: one over 1 MiB is a wrong path, refused before
+ * it is read. */
+static void test_config_over_one_mib_is_refused(void **state)
+{
+    (void)state;
+    FILE *f = fopen(ini, "w");
+    assert_non_null(f);
+    fputs("[midge]\n", f);
+    for (int i = 0; i < 1024 * 1024 / 8 + 1; i++)
+        fputs("#comment\n", f);
+    assert_int_equal(fclose(f), 0);
+    proc_run(&run, MIDGE_ARGV("device", "--device-id", "x", "--config", ini), NULL,
+             RUN_TIMEOUT_MS);
+    expect_one_line_error(&run, "is larger than 1048576 bytes", "a 1 MiB config");
+}
+
+/* A line too long to read whole is named with its own number, not read
+ * in pieces whose rest looks like more lines; one that fits is read. */
+static void test_overlong_line_is_refused_with_its_line_number(void **state)
+{
+    static char text[120000];
+    char where[sizeof ini + 64];
+    (void)state;
+    size_t n = (size_t)snprintf(text, sizeof text, "[midge]\nport = 1884\nhost = ");
+    memset(text + n, 'a', 100000);
+    strcpy(text + n + 100000, "\ndevice-id = x\n");
+    write_ini(text, 0600);
+    snprintf(where, sizeof where, "config %s:3: line longer than 8192 bytes", ini);
+    proc_run(&run, MIDGE_ARGV("device", "--config", ini, "--print-config"), NULL,
+             RUN_TIMEOUT_MS);
+    expect_one_line_error(&run, where, "a 100000-byte line");
+
+    /* 8000 bytes of value fit: read whole, as the value. */
+    n = (size_t)snprintf(text, sizeof text, "[midge]\ndevice-id = x\nhost = ");
+    memset(text + n, 'b', 8000);
+    strcpy(text + n + 8000, "\n");
+    write_ini(text, 0600);
+    proc_run(&run, MIDGE_ARGV("device", "--config", ini, "--print-config"), NULL,
+             RUN_TIMEOUT_MS);
+    expect_exit(&run, 0, "an 8000-byte value");
+    assert_non_null(strstr(run.out, "host = bbbbbbbb"));
+    assert_null(strstr(run.out, "bbbbbbbb  # from config\nhost"));
+}
+
 #define T(f) cmocka_unit_test_teardown(f, clear_env)
 
 int main(void)
@@ -598,11 +697,16 @@ int main(void)
         T(test_help_and_version_ignore_environment_and_config),
         T(test_print_config_masks_secrets),
         T(test_printed_config_reads_back_the_same),
+        T(test_print_config_comes_before_the_checks),
+        T(test_mqtt_profile_has_no_product_id),
         T(test_syntax_error_names_file_and_line),
         T(test_unknown_key_is_an_error),
         T(test_wrong_section_is_an_error),
         T(test_bad_value_names_its_line),
         T(test_missing_config_file_is_an_error),
+        T(test_config_that_is_not_a_regular_file_is_refused),
+        T(test_config_over_one_mib_is_refused),
+        T(test_overlong_line_is_refused_with_its_line_number),
         T(test_readable_config_with_secret_draws_a_warning),
         T(test_conflicting_client_id_and_device_id),
         T(test_missing_gpio_chip_fails_at_start),
@@ -615,5 +719,8 @@ int main(void)
         T(test_onenet_profile_defaults),
         T(test_every_option_reads_from_file_and_environment),
     };
+    /* MIDGE_TEST_FILTER=pattern runs only the matching tests (cmocka wildcards). */
+    if (getenv("MIDGE_TEST_FILTER") != NULL)
+        cmocka_set_test_filter(getenv("MIDGE_TEST_FILTER"));
     return cmocka_run_group_tests(tests, make_dir, remove_dir);
 }

@@ -14,11 +14,13 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "broker.h"
 #include "peer.h"
 #include "proc.h"
+#include "secrets.h"
 
 #define REPLY_TIMEOUT_MS 8000
 #define RECONNECT_TIMEOUT_MS 15000
@@ -100,6 +102,14 @@ static const char *file_text(const char *path)
     }
     text[n] = '\0';
     return text;
+}
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    assert_int_equal(fclose(f), 0);
 }
 
 /* The state file holds the LED `led` and `ids` command ids (saved with
@@ -190,14 +200,17 @@ static void wait_online(peer *p, const char *id)
     assert_true(await_message(p, status, "online", RECONNECT_TIMEOUT_MS) >= 0);
 }
 
-/* Lines of the device's log holding `needle`. */
-static int log_lines_with(const char *needle)
+/* Places in `text` holding `needle` (one a line, as used here). */
+static int log_lines_in(const char *text, const char *needle)
 {
     int n = 0;
-    for (const char *p = device.err; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+    for (const char *p = text; (p = strstr(p, needle)) != NULL; p += strlen(needle))
         n++;
     return n;
 }
+
+/* Lines of the device's log holding `needle`. */
+static int log_lines_with(const char *needle) { return log_lines_in(device.err, needle); }
 
 /* Ask `status` once the device is back: its "online", published after
  * every CONNACK once it has subscribed, says when; a command may still be
@@ -464,10 +477,7 @@ static void test_corrupt_state_file_is_one_warning_and_the_led_starts_off(void *
     char path[64];
     (void)state;
     state_path(dir, path, sizeof path);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs("\x01garbage", f);
-    fclose(f);
+    write_text(path, "\x01garbage");
 
     start_device_with_state("lamp10", path);
     peer *p = watcher("lamp10");
@@ -533,6 +543,142 @@ static void test_without_a_state_file_a_restart_forgets_the_ids(void **state)
     assert_int_equal(log_lines_with("repeated command"), 0);
 }
 
+/* The device at `path` must stop at start with one line naming the flag,
+ * before it reads or writes anything there. It is given no command, so
+ * even a device that failed to refuse would not write the path: it is
+ * only stopped. */
+static void expect_state_file_refused(const char *path, const char *kind)
+{
+    proc run;
+    proc_run(&run,
+             MIDGE_ARGV("device", "-h", "127.0.0.1", "-p", port, "--device-id", "lamp13",
+                        "--state-file", (char *)path),
+             NULL, 5000);
+    if (proc_exit_code(&run) != 1 || count_lines(run.err) != 1 ||
+        strstr(run.err, kind) == NULL)
+        proc_dump(&run, path);
+    assert_int_equal(proc_exit_code(&run), 1);
+    assert_int_equal(count_lines(run.err), 1);
+    assert_non_null(strstr(run.err, "--state-file"));
+    assert_non_null(strstr(run.err, kind));
+    assert_null(strstr(run.err, "connecting"));
+}
+
+static void test_state_file_that_is_not_a_regular_file_is_refused_at_start(void **state)
+{
+    char dir[] = "/tmp/midge-state-XXXXXX";
+    char path[64], link[80], fifo[80];
+    struct stat st;
+    (void)state;
+    state_path(dir, path, sizeof path);
+    write_text(path, "on\n");
+
+    expect_state_file_refused("/dev/null", "a character device");
+    assert_int_equal(stat("/dev/null", &st), 0);
+    assert_true(S_ISCHR(st.st_mode));
+
+    snprintf(link, sizeof link, "%s/link", dir);
+    assert_int_equal(symlink(path, link), 0);
+    expect_state_file_refused(link, "a symbolic link");
+    assert_int_equal(lstat(link, &st), 0);
+    assert_true(S_ISLNK(st.st_mode));
+    assert_string_equal(file_text(path), "on\n");
+
+    expect_state_file_refused(dir, "a directory");
+
+    snprintf(fifo, sizeof fifo, "%s/fifo", dir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    expect_state_file_refused(fifo, "a FIFO");
+    assert_int_equal(lstat(fifo, &st), 0);
+    assert_true(S_ISFIFO(st.st_mode));
+
+    unlink(fifo);
+    unlink(link);
+    unlink(path);
+    rmdir(dir);
+}
+
+/* A will of the user's own would replace "offline": after a crash the
+ * device would show online forever. Each --will-* flag is refused alone,
+ * at start, with one line. */
+static void test_will_flags_are_refused_by_device(void **state)
+{
+    static const char *const flags[][2] = {
+        {"--will-topic", "devices/lamp14/status"},
+        {"--will-payload", "gone"},
+        {"--will-qos", "1"},
+        {"--will-retain", NULL},
+    };
+    proc run;
+    (void)state;
+    for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) {
+        proc_run(&run,
+                 MIDGE_ARGV("device", "-h", "127.0.0.1", "-p", port, "--device-id", "lamp14",
+                            (char *)flags[i][0], (char *)flags[i][1]),
+                 NULL, 5000);
+        if (proc_exit_code(&run) != 1 || count_lines(run.err) != 1)
+            proc_dump(&run, flags[i][0]);
+        assert_int_equal(proc_exit_code(&run), 1);
+        assert_int_equal(count_lines(run.err), 1);
+        assert_non_null(strstr(run.err, "--will-* options do not apply to device"));
+    }
+}
+
+/* A login the broker turns down cannot succeed by retrying: the device
+ * exits 1 at the first refusal, with one error line naming the flags to
+ * check and never the password: a wrong password and no login at all
+ * (mosquitto 2 answers both with CONNACK 5, not authorized; the OneNET
+ * tests cover 4). */
+static void test_refused_login_exits_1_naming_the_flags(void **state)
+{
+    static test_broker auth;
+    test_broker_opts opts = {.user = "alice", .password = SECRET_BROKER_PASSWORD};
+    char auth_port[8];
+    proc run;
+    (void)state;
+    assert_int_equal(test_broker_start(&auth, &opts), 0);
+    snprintf(auth_port, sizeof auth_port, "%u", (unsigned)auth.port);
+
+    proc_run(&run,
+             MIDGE_ARGV("device", "-h", "127.0.0.1", "-p", auth_port, "--device-id", "lamp15",
+                        "-u", "alice", "-P", SECRET_WRONG_PASSWORD, "--backoff-min", "100",
+                        "--backoff-max", "200"),
+             NULL, 8000);
+    if (proc_exit_code(&run) != 1 || log_lines_in(run.err, " error ") != 1)
+        proc_dump(&run, "midge device -u alice -P wrong");
+    assert_int_equal(proc_exit_code(&run), 1);
+    assert_int_equal(log_lines_in(run.err, " error "), 1);
+    assert_non_null(strstr(run.err, "connection refused: "));
+    assert_non_null(strstr(run.err, "check -u and -P; not retrying"));
+    assert_int_equal(log_lines_in(run.err, "connecting to "), 1);
+    assert_null(strstr(run.err, SECRET_WRONG_PASSWORD));
+
+    proc_run(&run,
+             MIDGE_ARGV("device", "-h", "127.0.0.1", "-p", auth_port, "--device-id", "lamp15",
+                        "--backoff-min", "100", "--backoff-max", "200"),
+             NULL, 8000);
+    if (proc_exit_code(&run) != 1)
+        proc_dump(&run, "midge device, anonymous");
+    assert_int_equal(proc_exit_code(&run), 1);
+    assert_non_null(strstr(run.err, "connection refused: not authorized: "));
+    assert_non_null(strstr(run.err, "(-u, -P)"));
+    assert_int_equal(log_lines_in(run.err, "connecting to "), 1);
+
+    /* The right password gets the device in, and it stays. */
+    assert_int_equal(proc_start(&device,
+                                MIDGE_ARGV("device", "-h", "127.0.0.1", "-p", auth_port,
+                                           "--device-id", "lamp15", "-u", "alice", "-P",
+                                           SECRET_BROKER_PASSWORD),
+                                NULL),
+                     0);
+    long long deadline = proc_now_ms() + RECONNECT_TIMEOUT_MS;
+    while (strstr(device.err, "connected (") == NULL && proc_now_ms() < deadline)
+        proc_pump(&device, 100);
+    assert_non_null(strstr(device.err, "connected ("));
+    stop_device();
+    test_broker_stop(&auth);
+}
+
 #define T(f) cmocka_unit_test_teardown(f, device_teardown)
 
 int main(void)
@@ -550,6 +696,12 @@ int main(void)
         T(test_corrupt_state_file_is_one_warning_and_the_led_starts_off),
         T(test_command_acted_on_before_a_restart_is_answered_without_acting),
         T(test_without_a_state_file_a_restart_forgets_the_ids),
+        T(test_state_file_that_is_not_a_regular_file_is_refused_at_start),
+        T(test_will_flags_are_refused_by_device),
+        T(test_refused_login_exits_1_naming_the_flags),
     };
+    /* MIDGE_TEST_FILTER=pattern runs only the matching tests (cmocka wildcards). */
+    if (getenv("MIDGE_TEST_FILTER") != NULL)
+        cmocka_set_test_filter(getenv("MIDGE_TEST_FILTER"));
     return cmocka_run_group_tests(tests, start_broker, stop_broker);
 }

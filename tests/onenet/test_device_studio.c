@@ -357,23 +357,56 @@ static void test_studio_ready_made_token_is_sent_as_given(void **state)
     EXPECT(strstr(run.p.err, "Rs0u") == NULL);
 }
 
-static void test_studio_expired_token_is_logged_and_retried(void **state)
+/* The device's run ends at the first refused login (CONNACK `code`):
+ * exit 1, one error line naming `flags`, nothing secret. */
+static void expect_refused_login_exit(uint8_t code, const char *flags, const char *secret)
 {
-    static const char *const expired[] = {"--expires", "1000000000", NULL};
     fake_onenet_event ev;
+
+    EXPECT(run_wait(&run, FAKE_ONENET_REFUSED, NULL, WAIT_MS, &ev));
+    EXPECT(ev.code == code);
+    proc_wait(&run.p, WAIT_MS);
+    run.started = false;
+    EXPECT(proc_exit_code(&run.p) == 1);
+    EXPECT(run_err_lines_with(&run, " error ") == 1);
+    EXPECT(run_err_lines_with(&run, code == 5 ? "connection refused: not authorized"
+                                              : "connection refused: bad user name or password")
+           == 1);
+    EXPECT(run_err_lines_with(&run, flags) == 1);
+    EXPECT(fake_onenet_tally(run.server, FAKE_ONENET_REFUSED, NULL) == 1);
+    EXPECT(fake_onenet_tally(run.server, FAKE_ONENET_ACCEPTED, NULL) == 0);
+    EXPECT(strstr(run.p.err, "sign=") == NULL);
+    EXPECT(strstr(run.p.err, secret) == NULL);
+}
+
+/* A ready-made token that has expired: the platform refuses it, and no
+ * retry would make it valid again. */
+static void test_studio_expired_token_exits_1_naming_the_password(void **state)
+{
+    char token[256];
+    const char *args[] = {"--profile", "onenet-studio", "--product-id", PRODUCT_ID,
+                          "--device-id", DEVICE_NAME, "-P", token, NULL};
     (void)state;
 
-    assert_true(run_start(&run, studio, expired));
-    EXPECT(run_wait(&run, FAKE_ONENET_REFUSED, NULL, WAIT_MS, &ev));
-    EXPECT(ev.code == 5);
-    EXPECT(ev.token_et == 1000000000u);
-    EXPECT(run_wait(&run, FAKE_ONENET_REFUSED, NULL, WAIT_MS, &ev));
-    EXPECT(run_alive(&run));
-    EXPECT(run_stop(&run) == 0);
-    EXPECT(run_err_lines_with(&run, "not authorized") >= 1);
-    EXPECT(strstr(run.p.err, "sign=") == NULL);
-    EXPECT(strstr(run.p.err, DEVICE_KEY) == NULL);
-    EXPECT(fake_onenet_tally(run.server, FAKE_ONENET_ACCEPTED, NULL) == 0);
+    assert_int_equal(midge_token_make(token, sizeof token, PRODUCT_ID, DEVICE_NAME, DEVICE_KEY,
+                                      "sha1", 1000000000u, NULL),
+                     MIDGE_OK);
+    assert_true(run_start(&run, args, NULL));
+    expect_refused_login_exit(5, "check -P (the token", token);
+}
+
+/* A device key that is valid base64 but not this device's: every token
+ * it signs is refused alike (as a bad password: the sign does not verify). */
+static void test_studio_wrong_device_key_exits_1_naming_the_identity(void **state)
+{
+    static const char *const args[] = {"--profile", "onenet-studio", "--product-id", PRODUCT_ID,
+                                       "--device-id", DEVICE_NAME, "--device-key",
+                                       SECRET_ONENET_ZERO_KEY, NULL};
+    (void)state;
+
+    assert_true(run_start(&run, args, NULL));
+    expect_refused_login_exit(4, "check --product-id, --device-id and --device-key",
+                              SECRET_ONENET_ZERO_KEY);
 }
 
 static void test_studio_device_stops_cleanly_on_sigterm(void **state)
@@ -493,7 +526,8 @@ int main(void)
         T(test_studio_reconnect_signs_a_fresh_valid_token_and_resubscribes),
         T(test_studio_device_never_shows_key_or_token),
         T(test_studio_ready_made_token_is_sent_as_given),
-        T(test_studio_expired_token_is_logged_and_retried),
+        T(test_studio_expired_token_exits_1_naming_the_password),
+        T(test_studio_wrong_device_key_exits_1_naming_the_identity),
         T(test_studio_device_stops_cleanly_on_sigterm),
         T(test_studio_device_pings_within_its_keepalive),
         T(test_studio_every_method_signs_a_token_that_verifies),

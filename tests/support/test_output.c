@@ -92,6 +92,11 @@ static void trim(const char **s, size_t *len)
 static void add_config_secrets(struct secret_list *s, const char *path)
 {
     char line[1024];
+    struct stat st;
+    /* Only what midge itself would read: a test may name a directory,
+     * /dev/zero or a FIFO as the file, to see it refused. */
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+        return;
     FILE *f = fopen(path, "r");
     if (f == NULL)
         return;

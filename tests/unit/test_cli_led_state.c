@@ -340,6 +340,86 @@ static void test_a_failed_save_keeps_the_previous_state(void **state)
     assert_true(got.on);
 }
 
+/* A link planted where the temporary goes, pointing at another file: the
+ * save neither truncates nor writes that file, and the state file stays
+ * as it was. */
+static void test_a_link_planted_at_the_temporary_never_writes_its_target(void **state)
+{
+    struct dir *d = *state;
+    struct cli_led_saved on = led_only(true), off = led_only(false), got;
+    char err[256], tmp[128], victim[128], text[64];
+
+    assert_true(cli_led_state_save(d->file, &on, err, sizeof err));
+    snprintf(victim, sizeof victim, "%s/victim", d->path);
+    write_file(victim, "precious\n");
+    snprintf(tmp, sizeof tmp, "%s.tmp", d->file);
+    assert_int_equal(symlink(victim, tmp), 0);
+
+    assert_false(cli_led_state_save(d->file, &off, err, sizeof err));
+    assert_non_null(strstr(err, tmp));
+    assert_null(strchr(err, '\n'));
+    read_file(victim, text, sizeof text);
+    assert_string_equal(text, "precious\n");
+    assert_int_equal(cli_led_state_load(d->file, &got, err, sizeof err), CLI_LED_STATE_READ);
+    assert_true(got.on);
+    assert_int_equal(unlink(tmp), 0);
+    assert_int_equal(unlink(victim), 0);
+}
+
+/* A temporary left by a crash in the middle of a save is a regular file:
+ * it is replaced, and the save goes through. */
+static void test_a_temporary_left_by_a_crash_is_replaced(void **state)
+{
+    struct dir *d = *state;
+    struct cli_led_saved on = led_only(true), got;
+    char err[256], tmp[128];
+    struct stat st;
+
+    snprintf(tmp, sizeof tmp, "%s.tmp", d->file);
+    write_file(tmp, "of");
+    assert_true(cli_led_state_save(d->file, &on, err, sizeof err));
+    assert_int_equal(access(tmp, F_OK), -1);
+    assert_int_equal(cli_led_state_load(d->file, &got, err, sizeof err), CLI_LED_STATE_READ);
+    assert_true(got.on);
+    /* Created for the device alone. */
+    assert_int_equal(stat(d->file, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+}
+
+/* Only a regular file, or nothing, may stand at the state file's path. */
+static void test_the_check_refuses_anything_but_a_regular_file(void **state)
+{
+    struct dir *d = *state;
+    struct cli_led_saved on = led_only(true);
+    char err[256], path[128];
+    struct stat st;
+
+    assert_true(cli_led_state_check(d->file, err, sizeof err)); /* nothing there */
+    assert_true(cli_led_state_save(d->file, &on, err, sizeof err));
+    assert_true(cli_led_state_check(d->file, err, sizeof err)); /* a regular file */
+
+    assert_false(cli_led_state_check(d->path, err, sizeof err));
+    assert_non_null(strstr(err, "is a directory, not a regular file"));
+    assert_false(cli_led_state_check("/dev/null", err, sizeof err));
+    assert_non_null(strstr(err, "/dev/null is a character device"));
+    snprintf(path, sizeof path, "%s/link", d->path);
+    assert_int_equal(symlink(d->file, path), 0); /* even to a regular file */
+    assert_false(cli_led_state_check(path, err, sizeof err));
+    assert_non_null(strstr(err, "is a symbolic link"));
+    assert_int_equal(unlink(path), 0);
+    snprintf(path, sizeof path, "%s/fifo", d->path);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    assert_false(cli_led_state_check(path, err, sizeof err));
+    assert_non_null(strstr(err, "is a FIFO"));
+    /* Read past the check, a FIFO neither blocks the load nor reads. */
+    struct cli_led_saved got;
+    assert_int_equal(cli_led_state_load(path, &got, err, sizeof err), CLI_LED_STATE_BAD);
+    assert_non_null(strstr(err, "not a regular file"));
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(stat("/dev/null", &st), 0);
+    assert_true(S_ISCHR(st.st_mode));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -366,6 +446,13 @@ int main(void)
                                         dir_setup, dir_teardown),
         cmocka_unit_test_setup_teardown(test_a_failed_save_keeps_the_previous_state, dir_setup,
                                         dir_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_a_link_planted_at_the_temporary_never_writes_its_target, dir_setup,
+            dir_teardown),
+        cmocka_unit_test_setup_teardown(test_a_temporary_left_by_a_crash_is_replaced, dir_setup,
+                                        dir_teardown),
+        cmocka_unit_test_setup_teardown(test_the_check_refuses_anything_but_a_regular_file,
+                                        dir_setup, dir_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
