@@ -129,6 +129,9 @@ midge_status client__send_final(midge_client *c);
 
 /* --- client_connect.c --------------------------------------------------- */
 
+/* Sleep without a socket to wait on (the backoff; a full rx). */
+void client__sleep(uint32_t ms);
+
 /* Close the transport (if open) and tell the session; never fails. */
 void client__close(midge_client *c);
 

@@ -14,6 +14,10 @@
  * flooding us cannot starve keepalive. */
 #define CLIENT_READS_PER_STEP 16
 
+/* The longest sleep while rx is full of held messages: the calls without
+ * a bound (wait_msg) still look at cfg.interrupted this often. */
+#define CLIENT_HELD_SLEEP_MS 100u
+
 /* DISCONNECT gets this long to leave before the socket is closed anyway. */
 #define CLIENT_DISCONNECT_FLUSH_MS 1000u
 
@@ -76,16 +80,49 @@ static midge_status client_receive(midge_client *c, bool *got_input, bool stop_s
     return MIDGE_OK;
 }
 
+/* A session call without new bytes, for what waits in rx: messages just
+ * released from a hold, or packets whose answers waited for tx room.
+ * Returns whether rx has room now. */
+static midge_status client_retry_rx(midge_client *c, bool *room)
+{
+    uint8_t *buf;
+    bool blocked;
+    midge_status st = midge_session_received(&c->session, 0, midge_clock_ms());
+
+    if (st == MIDGE_OK)
+        st = client__send(c, &blocked);
+    *room = midge_session_rx_space(&c->session, &buf) != 0;
+    return st;
+}
+
 midge_status client__step(midge_client *c, uint32_t wait_ms, bool wait_input, bool *got_input)
 {
-    bool blocked;
+    bool blocked, room = true;
+    uint8_t *buf;
     midge_status st = client__send(c, &blocked);
     if (st != MIDGE_OK)
         return client__lost(c, st);
 
+    /* Released messages go first, and count as input for poll. */
+    if (c->release || midge_session_rx_space(&c->session, &buf) == 0) {
+        if (c->release && got_input)
+            *got_input = true;
+        c->release = false;
+        st = client_retry_rx(c, &room);
+        if (st != MIDGE_OK)
+            return client__lost(c, st);
+    }
     if (blocked || wait_input) {
         uint32_t timer = midge_session_next_timeout(&c->session, midge_clock_ms());
-        int r = c->transport.wait(c->transport.ctx, blocked, client__min_u32(wait_ms, timer));
+        uint32_t wait = client__min_u32(wait_ms, timer);
+        int r = 0;
+        /* rx full of held messages: nothing will be read, and the socket
+         * would report the unread bytes as ready at once; wait out the
+         * time instead of spinning. */
+        if (!room && !blocked)
+            client__sleep(client__min_u32(wait, CLIENT_HELD_SLEEP_MS));
+        else
+            r = c->transport.wait(c->transport.ctx, blocked, wait);
         if (r < 0)
             return client__lost(c, (midge_status)r);
     }
