@@ -135,6 +135,8 @@ struct midge_client {
     uint32_t read_ms; /* clock of the last receive (publish reads once per ms) */
     bool hold;        /* midge_client_hold */
     bool release;     /* the session's hold ended: held messages get a turn */
+    bool awaiting;    /* the call waits for the broker's replies (acks, SUBACK) */
+    bool renew;       /* held messages were dropped: a new connection brings them */
     int dropped;      /* a publish dropped since the last flush (its status) */
     midge_tcp tcp; /* the default transport's state */
 };
@@ -153,9 +155,21 @@ void midge_client_set_callback(midge_client *c, midge_message_fn fn, void *user)
  * connection is not read. Acknowledgements of our own publishes are still
  * read while rx has room, and QoS 0 messages still delivered. hold = false
  * delivers the waiting messages, in order, from the next call that moves
- * bytes. May be called from the callbacks. Hold briefly: while nothing is
- * read the keepalive bound runs (a full rx for 1.5 x keepalive ends the
- * connection; the held messages, never acknowledged, come again). */
+ * bytes. May be called from the callbacks.
+ *
+ * A broker may send many messages ahead of the replies a call waits for
+ * (mosquitto sends a client's whole queue without waiting for its
+ * acknowledgements). When a publish, flush, subscribe, unsubscribe or ping
+ * waits for a reply while rx is full of held messages, those are dropped,
+ * unacknowledged, so that the reply behind them can be read: the broker
+ * keeps them in flight and sends them again on the next connection (MQTT
+ * 3.1.1 section 4.4; with a persistent session). Until then every later
+ * QoS 1/2 message is held too, so none overtakes them, and once the hold
+ * ends the next poll, wait_msg or check_msg closes the connection with
+ * MIDGE_ERR_HELD_DROPPED (with auto_reconnect it reconnects at once) to
+ * receive them. Nothing acknowledged is lost either way. While nothing is
+ * read the keepalive bound runs too (a full rx for 1.5 x keepalive ends
+ * the connection, with the same effect). */
 void midge_client_hold(midge_client *c, bool hold);
 void midge_client_set_event_callback(midge_client *c, midge_client_event_fn fn, void *user);
 

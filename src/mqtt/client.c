@@ -144,12 +144,11 @@ midge_status midge_client_init(midge_client *c, const midge_client_config *cfg,
     return MIDGE_OK;
 }
 
-/* The session holds while the application asks to, or while no callback
- * could take a message. A release gives what waited a turn at the next
- * step (client_io.c): the session handles it only when asked to. */
-static void client_update_hold(midge_client *c)
+/* A release gives what waited a turn at the next step (client_io.c): the
+ * session handles it only when asked to. */
+void client__update_hold(midge_client *c)
 {
-    bool hold = c->hold || c->on_message == NULL;
+    bool hold = c->hold || c->on_message == NULL || c->renew;
 
     midge_session_hold(&c->session, hold);
     c->release = !hold;
@@ -159,13 +158,13 @@ void midge_client_set_callback(midge_client *c, midge_message_fn fn, void *user)
 {
     c->on_message = fn;
     c->message_user = user;
-    client_update_hold(c);
+    client__update_hold(c);
 }
 
 void midge_client_hold(midge_client *c, bool hold)
 {
     c->hold = hold;
-    client_update_hold(c);
+    client__update_hold(c);
 }
 
 void midge_client_set_event_callback(midge_client *c, midge_client_event_fn fn, void *user)
@@ -329,7 +328,9 @@ midge_status midge_client_flush(midge_client *c, uint32_t timeout_ms)
          * merely sit in tx (QoS 0 queued from a callback) leave with the
          * step's send; waiting for input after that would hold the call
          * until the next timer (the keepalive) or the deadline. */
+        c->awaiting = acks_due;
         midge_status st = client__pump(c, left, &client_unbounded, acks_due, NULL);
+        c->awaiting = false;
         if (st != MIDGE_OK)
             return client_flushed(c, st);
     }

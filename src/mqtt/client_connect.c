@@ -53,6 +53,11 @@ void client__close(midge_client *c)
     c->transport.close(c->transport.ctx);
     c->transport_open = false;
     midge_session_transport_lost(&c->session);
+    /* Messages dropped under a hold come again on the next connection. */
+    if (c->renew) {
+        c->renew = false;
+        client__update_hold(c);
+    }
     /* A close with no retry scheduled after it (disconnect, abort) allows
      * one at once: a retry time left from a loss weeks ago would read as
      * far in the future once the millisecond clock has moved 2^31 on. */

@@ -8,6 +8,8 @@
  * Any failure in it goes to client__lost() (client_connect.c), which closes
  * the transport before the step returns.
  */
+#include <string.h>
+
 #include "client_internal.h"
 
 /* Reads per step before timers and sends get their turn again, so a broker
@@ -80,6 +82,22 @@ static midge_status client_receive(midge_client *c, bool *got_input, bool stop_s
     return MIDGE_OK;
 }
 
+/* Held messages fill rx while the call waits for a reply queued behind
+ * them: they are dropped, unacknowledged, for the broker to send again on
+ * the next connection (section 4.4), and every later one is held until
+ * then, so none overtakes them (client.h). Held messages are whole packets
+ * at the front of the session's rx. */
+static void client_drop_held(midge_client *c)
+{
+    midge_session *s = &c->session;
+
+    memmove(s->rx, s->rx + s->rx_held, s->rx_len - s->rx_held);
+    s->rx_len -= s->rx_held;
+    s->rx_held = 0;
+    c->renew = true;
+    client__update_hold(c);
+}
+
 /* A session call without new bytes, for what waits in rx: messages just
  * released from a hold, or packets whose answers waited for tx room.
  * Returns whether rx has room now. */
@@ -99,6 +117,10 @@ midge_status client__step(midge_client *c, uint32_t wait_ms, bool wait_input, bo
 {
     bool blocked, room = true;
     uint8_t *buf;
+    /* Dropped messages come again only on a new connection: once the
+     * application takes messages again, in a call that waits for them. */
+    if (c->renew && !c->awaiting && !c->hold && c->on_message != NULL)
+        return client__lost(c, MIDGE_ERR_HELD_DROPPED);
     midge_status st = client__send(c, &blocked);
     if (st != MIDGE_OK)
         return client__lost(c, st);
@@ -111,6 +133,10 @@ midge_status client__step(midge_client *c, uint32_t wait_ms, bool wait_input, bo
         st = client_retry_rx(c, &room);
         if (st != MIDGE_OK)
             return client__lost(c, st);
+    }
+    if (!room && c->awaiting && c->session.rx_held != 0) {
+        client_drop_held(c);
+        room = true;
     }
     if (blocked || wait_input) {
         uint32_t timer = midge_session_next_timeout(&c->session, midge_clock_ms());
@@ -163,8 +189,10 @@ midge_status client__wait_bounded(midge_client *c, const client_deadline *d, boo
     uint32_t left = client__deadline_left(d);
     if (left == 0)
         return MIDGE_TIMEOUT;
+    c->awaiting = true;
     midge_status st = ride_out ? client__pump(c, left, d, wait_input, NULL)
                                : client__step(c, left, wait_input, NULL);
+    c->awaiting = false;
     if (st != MIDGE_OK)
         return st;
     return client__interrupted(c) ? MIDGE_ERR_INTERRUPTED : MIDGE_OK;

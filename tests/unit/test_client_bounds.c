@@ -26,7 +26,7 @@
 #include "midge/codec_server.h"
 #include "midge/midge.h"
 
-#define NET_IN_MAX 256
+#define NET_IN_MAX 1024
 #define NET_OUT_MAX 8192
 #define NET_LATER_MAX 4
 #define SENT_MAX 32
@@ -703,6 +703,63 @@ static void test_held_client_reads_acks_and_delivers_after_release(void **state)
     assert_int_equal(list[n - 1].id, 9);
 }
 
+/* A PUBLISH of "a/b", QoS 1, id `id`, with a payload of `len` bytes of 'p'
+ * (at most 120: a one-byte remaining length); returns its size. */
+static size_t publish1(uint8_t *out, uint16_t id, size_t len)
+{
+    size_t n = 0;
+    out[n++] = 0x32;
+    out[n++] = (uint8_t)(2 + 3 + 2 + len);
+    memcpy(out + n, "\x00\x03" "a/b", 5);
+    n += 5;
+    out[n++] = (uint8_t)(id >> 8);
+    out[n++] = (uint8_t)id;
+    memset(out + n, 'p', len);
+    return n + len;
+}
+
+/* The broker sends more held messages than rx holds ahead of the PUBACK a
+ * flush waits for (as mosquitto sends a client's whole queue): they are
+ * dropped unacknowledged, the PUBACK read, and the connection renewed
+ * once the hold ends, so that the broker sends them again. */
+static void test_held_messages_ahead_of_an_awaited_puback_are_dropped_and_come_again(void **state)
+{
+    static const uint8_t puback1[] = {0x40, 0x02, 0x00, 0x01};
+    rig *r = *state;
+    uint8_t burst[4 * 140];
+    size_t n = 0;
+    sent list[SENT_MAX];
+    seen k = {0};
+
+    rig_connect(r);
+    assert_int_equal(publish(r, "m1", NULL), MIDGE_OK);
+    /* Four 129-byte messages: three fill rx (512) with the fourth's start. */
+    for (uint16_t id = 1; id <= 4; id++)
+        n += publish1(burst + n, id, 120);
+    net_arrive(&r->net, burst, n);
+    net_arrive(&r->net, puback1, sizeof puback1);
+    assert_int_equal(midge_client_flush(&r->client, 1000), MIDGE_OK);
+    assert_int_equal(midge_session_inflight(&r->client.session), 0);
+    size_t sent_n = net_sent(&r->net, r->net.conn_start, list);
+    assert_int_equal(count_type(list, sent_n, MIDGE_PUBACK), 0);
+
+    /* A callback now, but the fourth must not overtake the three. */
+    midge_client_set_callback(&r->client, seen_message, &k);
+    assert_int_equal(midge_client_poll(&r->client, 100), MIDGE_ERR_HELD_DROPPED);
+    assert_false(midge_client_is_connected(&r->client));
+    assert_int_equal(k.messages, 0);
+
+    /* The broker sends them again after the CONNACK (section 4.4). */
+    r->net.session_present = true;
+    r->net.greeting_len = publish1(r->net.greeting, 1, 4);
+    r->net.greeting[0] |= 0x08; /* DUP */
+    assert_int_equal(midge_client_connect(&r->client, NULL), MIDGE_OK);
+    assert_int_equal(midge_client_check_msg(&r->client), MIDGE_OK);
+    assert_int_equal(k.messages, 1);
+    sent_n = net_sent(&r->net, r->net.conn_start, list);
+    assert_int_equal(count_type(list, sent_n, MIDGE_PUBACK), 1);
+}
+
 /* A broker that downgrades QoS 2 answers PUBACK: flush says so, the
  * message is not resent, the next flush is clean. */
 static void wrong_ack_is_reported(rig *r, bool auto_reconnect)
@@ -787,6 +844,7 @@ int main(void)
         cmocka_unit_test_setup(test_wait_msg_has_no_bound_but_can_be_interrupted, rig_setup),
         cmocka_unit_test_setup(test_message_with_the_connack_waits_unacknowledged_for_a_callback, rig_setup),
         cmocka_unit_test_setup(test_held_client_reads_acks_and_delivers_after_release, rig_setup),
+        cmocka_unit_test_setup(test_held_messages_ahead_of_an_awaited_puback_are_dropped_and_come_again, rig_setup),
         cmocka_unit_test_setup(test_wrong_ack_ends_the_connection_and_flush_returns_it, rig_setup),
         cmocka_unit_test_setup(test_wrong_ack_is_reported_by_flush_across_auto_reconnect, rig_setup),
     };
