@@ -98,25 +98,37 @@ static void client_drop_held(midge_client *c)
     client__update_hold(c);
 }
 
-/* A session call without new bytes, for what waits in rx: messages just
- * released from a hold, or packets whose answers waited for tx room.
- * Returns whether rx has room now. */
-static midge_status client_retry_rx(midge_client *c, bool *room)
+/* Before reading: what waits in rx gets a session call without new bytes
+ * when the hold was released, or when rx is full (its packets may have
+ * waited for tx room that the last send made). Released messages count as
+ * input for poll. *room says whether rx can take bytes now; a call waiting
+ * for a reply never finds it full of held messages. */
+static midge_status client_rx_turn(midge_client *c, bool *got_input, bool *room)
 {
     uint8_t *buf;
     bool blocked;
-    midge_status st = midge_session_received(&c->session, 0, midge_clock_ms());
+    midge_status st = MIDGE_OK;
 
+    *room = midge_session_rx_space(&c->session, &buf) != 0;
+    if (!c->release && *room)
+        return MIDGE_OK;
+    if (c->release && got_input)
+        *got_input = true;
+    c->release = false;
+    st = midge_session_received(&c->session, 0, midge_clock_ms());
     if (st == MIDGE_OK)
         st = client__send(c, &blocked);
     *room = midge_session_rx_space(&c->session, &buf) != 0;
+    if (!*room && c->awaiting && c->session.rx_held != 0) {
+        client_drop_held(c);
+        *room = true;
+    }
     return st;
 }
 
 midge_status client__step(midge_client *c, uint32_t wait_ms, bool wait_input, bool *got_input)
 {
-    bool blocked, room = true;
-    uint8_t *buf;
+    bool blocked, room;
     /* Dropped messages come again only on a new connection: once the
      * application takes messages again, in a call that waits for them. */
     if (c->renew && !c->awaiting && !c->hold && c->on_message != NULL)
@@ -125,19 +137,9 @@ midge_status client__step(midge_client *c, uint32_t wait_ms, bool wait_input, bo
     if (st != MIDGE_OK)
         return client__lost(c, st);
 
-    /* Released messages go first, and count as input for poll. */
-    if (c->release || midge_session_rx_space(&c->session, &buf) == 0) {
-        if (c->release && got_input)
-            *got_input = true;
-        c->release = false;
-        st = client_retry_rx(c, &room);
-        if (st != MIDGE_OK)
-            return client__lost(c, st);
-    }
-    if (!room && c->awaiting && c->session.rx_held != 0) {
-        client_drop_held(c);
-        room = true;
-    }
+    st = client_rx_turn(c, got_input, &room);
+    if (st != MIDGE_OK)
+        return client__lost(c, st);
     if (blocked || wait_input) {
         uint32_t timer = midge_session_next_timeout(&c->session, midge_clock_ms());
         uint32_t wait = client__min_u32(wait_ms, timer);
