@@ -38,6 +38,27 @@
  * Whatever the status, publish's topic and payload are the caller's again
  * once it returns (the message was copied, or not taken at all); the
  * filters of subscribe stay borrowed as said above.
+ *
+ * Nothing acknowledged is lost: a QoS 1/2 message is acknowledged to the
+ * broker only when the message callback receives it. Until a callback is
+ * set (midge_client_set_callback), and while the application holds
+ * (midge_client_hold), incoming QoS 1/2 messages wait in the rx buffer
+ * unacknowledged, in order, while acknowledgements of our own publishes
+ * are still read; once rx is full of them the client reads no more (the
+ * broker is pushed back on, and its queue grows, not ours). A queued
+ * message from a persistent session may thus arrive with the CONNACK,
+ * before connect returns, and still reach a callback set afterwards. QoS 0
+ * messages are delivered even while held, and dropped when no callback is
+ * set (they are never acknowledged). See midge_session_hold.
+ *
+ * A wrong acknowledgement: a broker that answers a QoS 1/2 publish with
+ * the acknowledgement of another QoS (a PUBACK for QoS 2, as brokers that
+ * downgrade QoS 2 do) ends the connection with MIDGE_ERR_WRONG_ACK; the
+ * message is dropped, not resent, and the event callback gets
+ * MIDGE_EV_PUBLISH_FAILED with its packet id. The call that sees the
+ * connection end returns MIDGE_ERR_WRONG_ACK (with auto_reconnect the
+ * loss is ridden out like any other), and the next midge_client_flush
+ * returns it too, once.
  */
 #ifndef MIDGE_CLIENT_H
 #define MIDGE_CLIENT_H
@@ -112,13 +133,44 @@ struct midge_client {
     bool got_message;
     bool dispatching; /* inside a callback: no blocking call may run */
     uint32_t read_ms; /* clock of the last receive (publish reads once per ms) */
+    bool hold;        /* midge_client_hold */
+    bool release;     /* the session's hold ended: held messages get a turn */
+    bool awaiting;    /* the call waits for the broker's replies (acks, SUBACK) */
+    bool renew;       /* held messages were dropped: a new connection brings them */
+    int dropped;      /* a publish dropped since the last flush (its status) */
     midge_tcp tcp; /* the default transport's state */
 };
 
 midge_status midge_client_init(midge_client *c, const midge_client_config *cfg,
                                const midge_session_buffers *bufs);
 
+/* The message callback. Until one is set, QoS 1/2 messages are held (see
+ * "Nothing acknowledged is lost" above); setting one lets them through, in
+ * order, from the next call that moves bytes. */
 void midge_client_set_callback(midge_client *c, midge_message_fn fn, void *user);
+
+/* Back-pressure for an application that cannot take messages for a while
+ * (its own queue is full): with hold = true, QoS 1/2 messages stop at the
+ * client, unacknowledged, and wait in the rx buffer; once it is full the
+ * connection is not read. Acknowledgements of our own publishes are still
+ * read while rx has room, and QoS 0 messages still delivered. hold = false
+ * delivers the waiting messages, in order, from the next call that moves
+ * bytes. May be called from the callbacks.
+ *
+ * A broker may send many messages ahead of the replies a call waits for
+ * (mosquitto sends a client's whole queue without waiting for its
+ * acknowledgements). When a publish, flush, subscribe, unsubscribe or ping
+ * waits for a reply while rx is full of held messages, those are dropped,
+ * unacknowledged, so that the reply behind them can be read: the broker
+ * keeps them in flight and sends them again on the next connection (MQTT
+ * 3.1.1 section 4.4; with a persistent session). Until then every later
+ * QoS 1/2 message is held too, so none overtakes them, and once the hold
+ * ends the next poll, wait_msg or check_msg closes the connection with
+ * MIDGE_ERR_HELD_DROPPED (with auto_reconnect it reconnects at once) to
+ * receive them. Nothing acknowledged is lost either way. While nothing is
+ * read the keepalive bound runs too (a full rx for 1.5 x keepalive ends
+ * the connection, with the same effect). */
+void midge_client_hold(midge_client *c, bool hold);
 void midge_client_set_event_callback(midge_client *c, midge_client_event_fn fn, void *user);
 
 /* Before connect. The strings and payload must outlive the client. */
@@ -154,7 +206,8 @@ midge_status midge_client_publish(midge_client *c, const char *topic, const void
 
 /* Wait until every QoS 1/2 publish is acknowledged, or timeout_ms passed
  * (MIDGE_TIMEOUT; UINT32_MAX = no limit). Messages arriving meanwhile go to
- * the callback. */
+ * the callback. MIDGE_ERR_WRONG_ACK when a message was dropped for a wrong
+ * acknowledgement since the previous flush (see above). */
 midge_status midge_client_flush(midge_client *c, uint32_t timeout_ms);
 
 /* Subscribe and wait for SUBACK. MIDGE_ERR_SUBSCRIBE when the broker answers

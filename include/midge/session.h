@@ -25,6 +25,20 @@
  * MIDGE_EV_SESSION_LOST tells the caller how many (outgoing messages the
  * broker may have seen plus incoming QoS 2 ids); a QoS 1/2 message queued
  * but never sent is kept and goes out on the new session.
+ *
+ * Nothing acknowledged is lost: a QoS 1/2 message is acknowledged (PUBACK,
+ * PUBREC) only as it is handed to the callback, in the same call. A caller
+ * that cannot take messages yet (no consumer, a full queue of its own)
+ * holds the session (midge_session_hold): QoS 1/2 PUBLISHes then wait in
+ * rx, unacknowledged, and once rx is full of them no more bytes fit, which
+ * pushes back on the connection rather than on memory.
+ *
+ * A broker that acknowledges one of our QoS 1/2 PUBLISHes with the wrong
+ * packet (a PUBACK for QoS 2, as a broker that downgrades QoS 2 sends; a
+ * PUBREC for QoS 1; a PUBCOMP before PUBREC) ends the connection with
+ * MIDGE_ERR_WRONG_ACK. The message is dropped from the store, not resent
+ * (a resend would meet the same answer), and MIDGE_EV_PUBLISH_FAILED
+ * names its packet id just before MIDGE_EV_CLOSED.
  */
 #ifndef MIDGE_SESSION_H
 #define MIDGE_SESSION_H
@@ -66,7 +80,10 @@ typedef enum midge_event_type {
     MIDGE_EV_UNSUBACK,     /* packet_id */
     MIDGE_EV_PINGRESP,
     MIDGE_EV_SESSION_LOST, /* session_lost.discarded: in-flight messages dropped */
-    MIDGE_EV_CLOSED        /* status: why the connection must be closed; closed.* */
+    MIDGE_EV_CLOSED,       /* status: why the connection must be closed; closed.* */
+    /* packet_id: a QoS 1/2 publish dropped unfinished, not to be resent;
+     * status: why (MIDGE_ERR_WRONG_ACK). MIDGE_EV_CLOSED follows. */
+    MIDGE_EV_PUBLISH_FAILED
 } midge_event_type;
 
 /* Pointers inside an event are valid only during the callback. */
@@ -116,6 +133,7 @@ typedef struct midge_session {
     uint16_t next_id;
     uint16_t rx_qos2_cap, rx_qos2_count;
     uint16_t pending_acks[MIDGE_MAX_PENDING_ACKS];
+    bool hold; /* midge_session_hold() */
     uint8_t *tx;
     uint32_t tx_size, tx_len, tx_off;
     uint8_t *rx;
@@ -128,6 +146,7 @@ typedef struct midge_session {
     void *user;
     midge_trace_fn trace;
     uint16_t *rx_qos2_ids;
+    uint32_t rx_held; /* rx[0, rx_held): held PUBLISHes (midge_session_hold) */
 } midge_session;
 
 void midge_session_init(midge_session *s, const midge_session_buffers *bufs,
@@ -179,9 +198,31 @@ midge_status midge_session_received(midge_session *s, size_t n, uint32_t now_ms)
 
 /* Copying receive: processes as much of `data` as fits; *used gets the bytes
  * taken (less than len only when rx is full of unprocessed bytes because tx
- * has no room for the acknowledgements: flush, then feed the rest). */
+ * has no room for the acknowledgements: flush, then feed the rest; or full
+ * of held PUBLISHes: release the hold first). */
 midge_status midge_session_feed(midge_session *s, const uint8_t *data, size_t len,
                                 size_t *used, uint32_t now_ms);
+
+/* Hold incoming QoS 1/2 messages (hold = true) or let them through again.
+ * While held, the session goes on decoding rx in order, but a QoS 1/2
+ * PUBLISH is neither delivered nor acknowledged: its bytes stay at the
+ * front of rx, in arrival order, and every other packet behind it
+ * (PUBACK, PUBREC, PUBREL, PUBCOMP, SUBACK, UNSUBACK, PINGRESP) is handled
+ * as usual, so our own publishes still complete. Once one PUBLISH is held,
+ * every later QoS 1/2 PUBLISH waits behind it, even if the hold ends
+ * meanwhile. A QoS 0 PUBLISH is still delivered: it is never
+ * acknowledged, so the broker learns nothing from its delivery, and a
+ * caller that cannot take it may drop it (at most once, MQTT 3.1.1 section
+ * 4.3.1); it may thus overtake held QoS 1/2 messages. When rx is full of
+ * held PUBLISHes, midge_session_rx_space() returns 0 and the caller reads
+ * no more: the connection pushes back on the broker. Releasing takes
+ * effect on the next midge_session_received() (n may be 0) or
+ * midge_session_feed(), which handles the held messages first, in order.
+ * May be called from the event callback (the next packet sees it). The
+ * hold outlives connections and midge_session_reset(); held bytes do not
+ * (a lost transport drops them, unacknowledged, for the broker to send
+ * again on a persistent session). */
+void midge_session_hold(midge_session *s, bool hold);
 
 /* Timers: queue PINGREQ after keepalive without sending; fail with
  * MIDGE_ERR_KEEPALIVE after 1.5 x keepalive without receiving, and with

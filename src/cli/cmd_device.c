@@ -14,6 +14,13 @@
  * Whatever cannot be answered there (no room left to queue, a message
  * arriving while subscriptions or the offline notice are awaited) waits
  * in an inbox, in arrival order, until the client call has returned.
+ * The inbox is bounded (--inbox-max messages, --inbox-bytes of memory),
+ * so that a flood cannot grow the process: past the cap a QoS 0 message
+ * is dropped (at most once, MQTT 3.1.1 section 4.3.1) and counted in a
+ * line every few seconds; for QoS 1/2 the client holds (midge_client_hold)
+ * while the inbox is full, so those wait unacknowledged at the broker and
+ * the connection pushes back, while the acknowledgements of the device's
+ * own answers are still read.
  *
  * The reconnect loop is ours, not the client's auto_reconnect: a OneNET
  * Studio device needs a fresh token in its CONNECT every time, and OneNET
@@ -58,6 +65,8 @@
 /* On SIGTERM, "offline" (QoS 1) gets this long to be acknowledged. */
 #define DEVICE_SHUTDOWN_FLUSH_MS 3000u
 #define DEVICE_SLEEP_SLICE_MS 100u
+/* At most one line this often about QoS 0 messages dropped, full inbox. */
+#define DEVICE_DROP_LOG_MS 5000u
 
 /* A message kept until the client call that delivered it has returned,
  * where publishing may block. Either a message the device has yet to see,
@@ -66,6 +75,7 @@
 struct device_inbox {
     struct device_inbox *next;
     bool answer;
+    size_t size; /* what it takes of --inbox-bytes */
     midge_publish msg;
     char data[]; /* topic, NUL, payload */
 };
@@ -85,6 +95,11 @@ struct device_app {
     char token[DEVICE_TOKEN_MAX]; /* the CONNECT password when signing ourselves */
     struct device_inbox *inbox_head;
     struct device_inbox *inbox_tail;
+    size_t inbox_count; /* entries in the inbox, and the bytes they take */
+    size_t inbox_bytes;
+    bool inbox_full;    /* at its cap: the client holds QoS 1/2 messages */
+    unsigned long dropped; /* QoS 0 messages dropped, not yet logged */
+    uint32_t dropped_logged_ms;
     /* Inside device_serve's poll: commands are answered as they arrive.
      * Anywhere else `out` may hold outputs not yet published. */
     bool serving;
@@ -257,10 +272,72 @@ static bool device_open_led(struct device_app *a)
     return true;
 }
 
-/* Append a copy of `msg` to the inbox; `answer`: publish it as it is. */
+/* --- the inbox -------------------------------------------------------------- */
+
+static size_t device_inbox_size(const midge_publish *msg)
+{
+    return sizeof(struct device_inbox) + msg->topic_len + 1 + msg->payload_len;
+}
+
+/* After every change of the inbox: the client holds QoS 1/2 messages
+ * exactly while it is at its cap. Released below the cap, what waited in
+ * the client comes in with the next read and may fill it again. (A client
+ * call that waits for acknowledgements queued behind a full rx of held
+ * messages drops them unacknowledged and renews the connection later to
+ * get them again: client.h.) */
+static void device_inbox_update(struct device_app *a)
+{
+    bool full = a->inbox_count >= a->o.inbox_max || a->inbox_bytes >= a->o.inbox_bytes;
+
+    if (full == a->inbox_full)
+        return;
+    a->inbox_full = full;
+    if (a->conn_ready)
+        midge_client_hold(&a->conn.client, full);
+}
+
+/* Whether `msg` would take the inbox past its cap. */
+static bool device_inbox_over(const struct device_app *a, const midge_publish *msg)
+{
+    return a->inbox_count + 1 > a->o.inbox_max ||
+           a->inbox_bytes + device_inbox_size(msg) > a->o.inbox_bytes;
+}
+
+/* QoS 0 messages dropped for a full inbox: one line at most every
+ * DEVICE_DROP_LOG_MS with the count since the previous one, and a last
+ * one once the flood is over (called from the serving loop too). */
+static void device_log_drops(struct device_app *a)
+{
+    uint32_t now = midge_clock_ms();
+
+    if (a->dropped == 0 || now - a->dropped_logged_ms < DEVICE_DROP_LOG_MS)
+        return;
+    cli_log(CLI_LOG_WARN, "inbox full (%zu messages, %zu bytes): %lu QoS 0 message%s dropped",
+            a->inbox_count, a->inbox_bytes, a->dropped, a->dropped == 1 ? "" : "s");
+    a->dropped = 0;
+    a->dropped_logged_ms = now;
+}
+
+/* An entry leaves the inbox (`gone`) or comes back to its head. */
+static void device_inbox_count(struct device_app *a, const struct device_inbox *m, bool gone)
+{
+    if (gone) {
+        a->inbox_count--;
+        a->inbox_bytes -= m->size;
+    } else {
+        a->inbox_count++;
+        a->inbox_bytes += m->size;
+    }
+    device_inbox_update(a);
+}
+
+/* Append a copy of `msg` to the inbox; `answer`: publish it as it is.
+ * Never refused for the cap: an answer is owed for a command acted on,
+ * and a QoS 1/2 message was acknowledged on arrival; the hold keeps
+ * further ones out. */
 static void device_inbox_add(struct device_app *a, const midge_publish *msg, bool answer)
 {
-    struct device_inbox *m = malloc(sizeof *m + msg->topic_len + 1 + msg->payload_len);
+    struct device_inbox *m = malloc(device_inbox_size(msg));
 
     if (m == NULL) {
         cli_log(CLI_LOG_ERROR, "out of memory: %s on %.*s dropped", answer ? "answer" : "message",
@@ -268,6 +345,7 @@ static void device_inbox_add(struct device_app *a, const midge_publish *msg, boo
         return;
     }
     m->answer = answer;
+    m->size = device_inbox_size(msg);
     memcpy(m->data, msg->topic, msg->topic_len);
     m->data[msg->topic_len] = '\0';
     if (msg->payload_len)
@@ -281,6 +359,7 @@ static void device_inbox_add(struct device_app *a, const midge_publish *msg, boo
     else
         a->inbox_head = m;
     a->inbox_tail = m;
+    device_inbox_count(a, m, false);
 }
 
 static void device_on_message(void *user, const midge_publish *msg);
@@ -300,6 +379,8 @@ static bool device_open_conn(struct device_app *a, bool clean)
         return false;
     a->conn_ready = true;
     midge_client_set_callback(&a->conn.client, device_on_message, a);
+    /* A new client for a full inbox holds from the start. */
+    midge_client_hold(&a->conn.client, a->inbox_full);
     return true;
 }
 
@@ -490,6 +571,11 @@ static void device_on_message(void *user, const midge_publish *msg)
     struct device_app *a = user;
 
     if (!a->serving || a->inbox_head != NULL || a->answer_status != MIDGE_OK) {
+        if (msg->qos == 0 && device_inbox_over(a, msg)) {
+            a->dropped++;
+            device_log_drops(a);
+            return;
+        }
         device_inbox_add(a, msg, false);
         return;
     }
@@ -508,6 +594,10 @@ static midge_status device_drain_inbox(struct device_app *a)
         a->inbox_head = m->next;
         if (a->inbox_head == NULL)
             a->inbox_tail = NULL;
+        /* Out before it is handled: below the cap, the hold ends, so
+         * acknowledgements behind held messages get read while the
+         * answer waits for them. */
+        device_inbox_count(a, m, true);
         midge_status st = m->answer ? device_publish_one(a, &m->msg)
                                     : device_handle_one(a, &m->msg);
         if (st == MIDGE_TIMEOUT || st == MIDGE_ERR_INTERRUPTED) {
@@ -517,6 +607,7 @@ static midge_status device_drain_inbox(struct device_app *a)
             a->inbox_head = m;
             if (a->inbox_tail == NULL)
                 a->inbox_tail = m;
+            device_inbox_count(a, m, false);
             return st;
         }
         free(m);
@@ -665,6 +756,7 @@ static midge_status device_serve(struct device_app *a)
         if (st != MIDGE_OK)
             return st;
         st = device_drain_inbox(a);
+        device_log_drops(a);
         if (st != MIDGE_OK)
             return st;
     }
@@ -786,6 +878,7 @@ int cli_device_run(const struct cli_command *cmd, int argc, char **argv)
     if (!device_configure(a) || !device_open_led(a) || !device_open_conn(a, false))
         goto done;
     srand((unsigned)time(NULL) ^ (unsigned)getpid());
+    a->dropped_logged_ms = midge_clock_ms() - DEVICE_DROP_LOG_MS; /* the first drop is said */
     cli_signals_install();
     rc = device_run_loop(a);
 

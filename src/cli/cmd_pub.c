@@ -176,6 +176,17 @@ static bool pub_check(const struct cli_options *o)
     return true;
 }
 
+/* A publisher takes no messages. Any a broker sends it anyway (an old
+ * subscription of a persistent session) is acknowledged and dropped here,
+ * by choice: without a callback the client would hold it unacknowledged
+ * (client.h) until rx filled and the acknowledgements of our own
+ * publishes could no longer be read. */
+static void pub_ignore_message(void *user, const midge_publish *msg)
+{
+    (void)user;
+    (void)msg;
+}
+
 int cli_pub_run(const struct cli_command *cmd, int argc, char **argv)
 {
     struct cli_options o;
@@ -216,6 +227,7 @@ int cli_pub_run(const struct cli_command *cmd, int argc, char **argv)
     rc = cli_conn_open(&k, &o, &sizes, NULL, NULL);
     if (rc != CLI_EXIT_OK)
         goto done;
+    midge_client_set_callback(&k.client, pub_ignore_message, NULL);
 
     bool ok;
     if (o.source == CLI_SOURCE_LINES)

@@ -210,6 +210,10 @@ static bool cli_finish_device(struct cli_options *o)
         o->backoff_min_ms = CLI_BACKOFF_MIN_DEFAULT_MS;
     if (o->backoff_max_ms == 0)
         o->backoff_max_ms = CLI_BACKOFF_MAX_DEFAULT_MS;
+    if (o->inbox_max == 0)
+        o->inbox_max = CLI_INBOX_MAX_DEFAULT;
+    if (o->inbox_bytes == 0)
+        o->inbox_bytes = CLI_INBOX_BYTES_DEFAULT;
     if (o->backoff_min_ms > o->backoff_max_ms &&
         cli_stop_on(o, "--backoff-min %lu is above --backoff-max %lu", o->backoff_min_ms,
                     o->backoff_max_ms))

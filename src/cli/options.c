@@ -58,6 +58,8 @@ enum cli_key {
     KEY_SUBSCRIBE_COMMANDS,
     KEY_BACKOFF_MIN,
     KEY_BACKOFF_MAX,
+    KEY_INBOX_MAX,
+    KEY_INBOX_BYTES,
     KEY_LOG_LEVEL,
     KEY_DEVICES,
     KEY_RATE,
@@ -127,6 +129,8 @@ static const struct cli_option cli_table[] = {
     { "subscribe-commands", KEY_SUBSCRIBE_COMMANDS, no_argument, CLI_GROUP_DEVICE, NULL, "onenet: also subscribe $creq/# (plain brokers)", 0, FIELD(BOOL, subscribe_commands) },
     { "backoff-min", KEY_BACKOFF_MIN, required_argument, CLI_GROUP_DEVICE, "ms", "first reconnect delay (default 500)", 0, FIELD(ULONG, backoff_min_ms) },
     { "backoff-max", KEY_BACKOFF_MAX, required_argument, CLI_GROUP_DEVICE, "ms", "longest reconnect delay (default 30000)", 0, FIELD(ULONG, backoff_max_ms) },
+    { "inbox-max", KEY_INBOX_MAX, required_argument, CLI_GROUP_DEVICE, "n", "messages kept waiting to be handled at most (default 1000); past it QoS 0 commands are dropped, QoS 1/2 ones left with the broker", 0, FIELD(ULONG, inbox_max) },
+    { "inbox-bytes", KEY_INBOX_BYTES, required_argument, CLI_GROUP_DEVICE, "bytes", "memory for messages waiting to be handled, at most (default 1048576)", 0, FIELD(ULONG, inbox_bytes) },
     { "log-level", KEY_LOG_LEVEL, required_argument, CLI_GROUP_DEVICE, "level", "log up to error, warn, info (default) or debug; -d implies debug", 0, FIELD_OR(STR, log_level, "info") },
     { "quiet", 'q', no_argument, CLI_GROUP_DEVICE, NULL, "log errors only (--log-level error)", 0, FIELD(BOOL, quiet) },
     { "devices", KEY_DEVICES, required_argument, CLI_GROUP_BENCH, "n", "devices to simulate (required)", 0, FIELD(ULONG, devices) },
@@ -414,6 +418,20 @@ static bool cli_apply_device(struct cli_options *o, int key, const char *arg)
         }
         *(key == KEY_BACKOFF_MIN ? &o->backoff_min_ms : &o->backoff_max_ms) = ms;
         return true;
+    case KEY_INBOX_MAX:
+        if (!cli_number(arg, 1, CLI_INBOX_MAX_LIMIT, &o->inbox_max)) {
+            cli_error(o->prog, "invalid value '%s' for --inbox-max (1..%lu messages)", arg,
+                      CLI_INBOX_MAX_LIMIT);
+            return false;
+        }
+        return true;
+    case KEY_INBOX_BYTES:
+        if (!cli_number(arg, CLI_INBOX_BYTES_MIN, CLI_INBOX_BYTES_LIMIT, &o->inbox_bytes)) {
+            cli_error(o->prog, "invalid value '%s' for --inbox-bytes (%lu..%lu bytes)", arg,
+                      CLI_INBOX_BYTES_MIN, CLI_INBOX_BYTES_LIMIT);
+            return false;
+        }
+        return true;
     case KEY_LOG_LEVEL:
         return cli_set_log_level(o, arg);
     case 'q': o->quiet = true; return true;
@@ -494,6 +512,8 @@ static bool cli_apply(const struct cli_command *cmd, struct cli_options *o, int 
     case KEY_SUBSCRIBE_COMMANDS:
     case KEY_BACKOFF_MIN:
     case KEY_BACKOFF_MAX:
+    case KEY_INBOX_MAX:
+    case KEY_INBOX_BYTES:
     case KEY_LOG_LEVEL:
         return cli_apply_device(o, key, arg);
     case 'q':

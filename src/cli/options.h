@@ -26,7 +26,7 @@ enum cli_group {
     CLI_GROUP_CONFIG = 1u << 5,  /* --config --print-config */
     CLI_GROUP_IDENTITY = 1u << 6, /* --profile --device-id --product-id --prefix */
     CLI_GROUP_DEVICE = 1u << 7,  /* --led --property --subscribe-commands --backoff-min/max
-                                    --log-level -q (no command takes it with TOPIC or BENCH,
+                                    --inbox-max --inbox-bytes --log-level -q (no command takes it with TOPIC or BENCH,
                                     whose -q is --qos) */
     CLI_GROUP_TOKEN = 1u << 8,   /* --device-key --method --expires --ttl */
     CLI_GROUP_WAIT = 1u << 9,    /* -W alone (send) */
@@ -67,6 +67,14 @@ enum cli_source {
  * anything else). */
 #define CLI_TOKEN_METHOD_DEFAULT "sha256"
 #define CLI_TOKEN_TTL_DEFAULT_S 31536000ul
+
+/* The device's inbox (--inbox-max messages, --inbox-bytes of memory):
+ * defaults and the accepted ranges. */
+#define CLI_INBOX_MAX_DEFAULT 1000ul
+#define CLI_INBOX_MAX_LIMIT 1000000ul
+#define CLI_INBOX_BYTES_DEFAULT 1048576ul
+#define CLI_INBOX_BYTES_MIN 1024ul
+#define CLI_INBOX_BYTES_LIMIT 1073741824ul
 
 struct cli_command;
 
@@ -125,6 +133,8 @@ struct cli_options {
     bool subscribe_commands;
     unsigned long backoff_min_ms;
     unsigned long backoff_max_ms;
+    unsigned long inbox_max;   /* messages waiting to be handled, at most */
+    unsigned long inbox_bytes; /* and the memory they take, at most */
     /* "error", "warn", "info" or "debug" (static storage); NULL until the
      * layers are in, then the effective level (-d, -q resolved) */
     const char *log_level;

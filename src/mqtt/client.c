@@ -136,16 +136,35 @@ midge_status midge_client_init(midge_client *c, const midge_client_config *cfg,
     c->retry_at_ms = midge_clock_ms();
 
     midge_session_init(&c->session, bufs, client__on_event, c);
+    /* No callback yet: messages wait for one (client.h). */
+    midge_session_hold(&c->session, true);
     midge_session_set_connack_timeout(&c->session, client__connack_timeout(c));
     if (c->cfg.trace)
         midge_session_set_trace(&c->session, client__on_trace);
     return MIDGE_OK;
 }
 
+/* A release gives what waited a turn at the next step (client_io.c): the
+ * session handles it only when asked to. */
+void client__update_hold(midge_client *c)
+{
+    bool hold = c->hold || c->on_message == NULL || c->renew;
+
+    midge_session_hold(&c->session, hold);
+    c->release = !hold;
+}
+
 void midge_client_set_callback(midge_client *c, midge_message_fn fn, void *user)
 {
     c->on_message = fn;
     c->message_user = user;
+    client__update_hold(c);
+}
+
+void midge_client_hold(midge_client *c, bool hold)
+{
+    c->hold = hold;
+    client__update_hold(c);
 }
 
 void midge_client_set_event_callback(midge_client *c, midge_client_event_fn fn, void *user)
@@ -280,6 +299,17 @@ midge_status midge_client_publish(midge_client *c, const char *topic, const void
     return st == MIDGE_TIMEOUT || st == MIDGE_ERR_INTERRUPTED ? MIDGE_OK : st;
 }
 
+/* What flush says once it stops with `st`: a publish dropped since the
+ * previous flush comes first, and is said once. */
+static midge_status client_flushed(midge_client *c, midge_status st)
+{
+    if (c->dropped != MIDGE_OK && (st == MIDGE_OK || st == c->dropped)) {
+        st = (midge_status)c->dropped;
+        c->dropped = MIDGE_OK;
+    }
+    return st;
+}
+
 midge_status midge_client_flush(midge_client *c, uint32_t timeout_ms)
 {
     if (c->dispatching)
@@ -290,7 +320,7 @@ midge_status midge_client_flush(midge_client *c, uint32_t timeout_ms)
     for (;;) {
         bool acks_due = midge_session_inflight(&c->session) > 0;
         if (!acks_due && (!c->transport_open || midge_session_pending(&c->session, &data) == 0))
-            return MIDGE_OK;
+            return client_flushed(c, MIDGE_OK);
         uint32_t left = client__deadline_left(&d);
         if (left == 0)
             return MIDGE_TIMEOUT;
@@ -298,9 +328,11 @@ midge_status midge_client_flush(midge_client *c, uint32_t timeout_ms)
          * merely sit in tx (QoS 0 queued from a callback) leave with the
          * step's send; waiting for input after that would hold the call
          * until the next timer (the keepalive) or the deadline. */
+        c->awaiting = acks_due;
         midge_status st = client__pump(c, left, &client_unbounded, acks_due, NULL);
+        c->awaiting = false;
         if (st != MIDGE_OK)
-            return st;
+            return client_flushed(c, st);
     }
 }
 

@@ -12,8 +12,7 @@
 
 #include "client_internal.h"
 
-/* Only the backoff sleeps without a socket to wait on. */
-static void client_sleep(uint32_t ms)
+void client__sleep(uint32_t ms)
 {
     struct timespec ts = { (time_t)(ms / 1000u), (long)(ms % 1000u) * 1000000L };
     nanosleep(&ts, NULL);
@@ -54,6 +53,11 @@ void client__close(midge_client *c)
     c->transport.close(c->transport.ctx);
     c->transport_open = false;
     midge_session_transport_lost(&c->session);
+    /* Messages dropped under a hold come again on the next connection. */
+    if (c->renew) {
+        c->renew = false;
+        client__update_hold(c);
+    }
     /* A close with no retry scheduled after it (disconnect, abort) allows
      * one at once: a retry time left from a loss weeks ago would read as
      * far in the future once the millisecond clock has moved 2^31 on. */
@@ -171,7 +175,7 @@ midge_status client__revive(midge_client *c, uint32_t wait_ms, const client_dead
 
     int32_t left = (int32_t)(c->retry_at_ms - midge_clock_ms());
     if (left > 0) {
-        client_sleep(client__min_u32((uint32_t)left, wait_ms));
+        client__sleep(client__min_u32((uint32_t)left, wait_ms));
         if ((int32_t)(c->retry_at_ms - midge_clock_ms()) > 0)
             return MIDGE_AGAIN;
     }

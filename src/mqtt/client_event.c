@@ -93,6 +93,8 @@ void client__on_event(void *user, const midge_event *ev)
         break;
     case MIDGE_EV_MESSAGE:
         c->got_message = true;
+        /* Without a callback the session holds QoS 1/2 (client.h): only
+         * QoS 0, never acknowledged, arrives here unseen. */
         if (c->on_message)
             client_deliver(c, &ev->message);
         break;
@@ -104,6 +106,10 @@ void client__on_event(void *user, const midge_event *ev)
             c->wait_status = MIDGE_OK;
             c->wait_done = true;
         }
+        break;
+    case MIDGE_EV_PUBLISH_FAILED:
+        /* For the next flush, whatever else reports the loss. */
+        c->dropped = ev->status;
         break;
     default:
         break;

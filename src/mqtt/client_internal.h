@@ -76,6 +76,12 @@ static inline uint32_t client__connack_timeout(const midge_client *c)
     return c->cfg.connack_timeout_ms ? c->cfg.connack_timeout_ms : MIDGE_CONNACK_TIMEOUT_MS;
 }
 
+/* --- client.c ----------------------------------------------------------- */
+
+/* Hold the session while the application asks to, while no callback could
+ * take a message, or while dropped messages wait for a new connection. */
+void client__update_hold(midge_client *c);
+
 /* --- client_io.c -------------------------------------------------------- */
 
 /* Hand tx bytes to the transport until it is empty or would block. */
@@ -128,6 +134,9 @@ midge_status client__drain(midge_client *c, const client_deadline *d);
 midge_status client__send_final(midge_client *c);
 
 /* --- client_connect.c --------------------------------------------------- */
+
+/* Sleep without a socket to wait on (the backoff; a full rx). */
+void client__sleep(uint32_t ms);
 
 /* Close the transport (if open) and tell the session; never fails. */
 void client__close(midge_client *c);

@@ -8,11 +8,17 @@
  * Any failure in it goes to client__lost() (client_connect.c), which closes
  * the transport before the step returns.
  */
+#include <string.h>
+
 #include "client_internal.h"
 
 /* Reads per step before timers and sends get their turn again, so a broker
  * flooding us cannot starve keepalive. */
 #define CLIENT_READS_PER_STEP 16
+
+/* The longest sleep while rx is full of held messages: the calls without
+ * a bound (wait_msg) still look at cfg.interrupted this often. */
+#define CLIENT_HELD_SLEEP_MS 100u
 
 /* DISCONNECT gets this long to leave before the socket is closed anyway. */
 #define CLIENT_DISCONNECT_FLUSH_MS 1000u
@@ -76,16 +82,75 @@ static midge_status client_receive(midge_client *c, bool *got_input, bool stop_s
     return MIDGE_OK;
 }
 
+/* Held messages fill rx while the call waits for a reply queued behind
+ * them: they are dropped, unacknowledged, for the broker to send again on
+ * the next connection (section 4.4), and every later one is held until
+ * then, so none overtakes them (client.h). Held messages are whole packets
+ * at the front of the session's rx. */
+static void client_drop_held(midge_client *c)
+{
+    midge_session *s = &c->session;
+
+    memmove(s->rx, s->rx + s->rx_held, s->rx_len - s->rx_held);
+    s->rx_len -= s->rx_held;
+    s->rx_held = 0;
+    c->renew = true;
+    client__update_hold(c);
+}
+
+/* Before reading: what waits in rx gets a session call without new bytes
+ * when the hold was released, or when rx is full (its packets may have
+ * waited for tx room that the last send made). Released messages count as
+ * input for poll. *room says whether rx can take bytes now; a call waiting
+ * for a reply never finds it full of held messages. */
+static midge_status client_rx_turn(midge_client *c, bool *got_input, bool *room)
+{
+    uint8_t *buf;
+    bool blocked;
+    midge_status st = MIDGE_OK;
+
+    *room = midge_session_rx_space(&c->session, &buf) != 0;
+    if (!c->release && *room)
+        return MIDGE_OK;
+    if (c->release && got_input)
+        *got_input = true;
+    c->release = false;
+    st = midge_session_received(&c->session, 0, midge_clock_ms());
+    if (st == MIDGE_OK)
+        st = client__send(c, &blocked);
+    *room = midge_session_rx_space(&c->session, &buf) != 0;
+    if (!*room && c->awaiting && c->session.rx_held != 0) {
+        client_drop_held(c);
+        *room = true;
+    }
+    return st;
+}
+
 midge_status client__step(midge_client *c, uint32_t wait_ms, bool wait_input, bool *got_input)
 {
-    bool blocked;
+    bool blocked, room;
+    /* Dropped messages come again only on a new connection: once the
+     * application takes messages again, in a call that waits for them. */
+    if (c->renew && !c->awaiting && !c->hold && c->on_message != NULL)
+        return client__lost(c, MIDGE_ERR_HELD_DROPPED);
     midge_status st = client__send(c, &blocked);
     if (st != MIDGE_OK)
         return client__lost(c, st);
 
+    st = client_rx_turn(c, got_input, &room);
+    if (st != MIDGE_OK)
+        return client__lost(c, st);
     if (blocked || wait_input) {
         uint32_t timer = midge_session_next_timeout(&c->session, midge_clock_ms());
-        int r = c->transport.wait(c->transport.ctx, blocked, client__min_u32(wait_ms, timer));
+        uint32_t wait = client__min_u32(wait_ms, timer);
+        int r = 0;
+        /* rx full of held messages: nothing will be read, and the socket
+         * would report the unread bytes as ready at once; wait out the
+         * time instead of spinning. */
+        if (!room && !blocked)
+            client__sleep(client__min_u32(wait, CLIENT_HELD_SLEEP_MS));
+        else
+            r = c->transport.wait(c->transport.ctx, blocked, wait);
         if (r < 0)
             return client__lost(c, (midge_status)r);
     }
@@ -126,8 +191,10 @@ midge_status client__wait_bounded(midge_client *c, const client_deadline *d, boo
     uint32_t left = client__deadline_left(d);
     if (left == 0)
         return MIDGE_TIMEOUT;
+    c->awaiting = true;
     midge_status st = ride_out ? client__pump(c, left, d, wait_input, NULL)
                                : client__step(c, left, wait_input, NULL);
+    c->awaiting = false;
     if (st != MIDGE_OK)
         return st;
     return client__interrupted(c) ? MIDGE_ERR_INTERRUPTED : MIDGE_OK;

@@ -458,6 +458,7 @@ void midge_session_transport_lost(midge_session *s)
     s->tx_len = 0;
     s->tx_off = 0;
     s->rx_len = 0;
+    s->rx_held = 0;
     /* SUBSCRIBE/UNSUBSCRIBE are not resent (section 4.4 covers only
      * PUBLISH and PUBREL): their acknowledgements will never come. */
     memset(s->pending_acks, 0, sizeof s->pending_acks);

@@ -45,10 +45,12 @@ midge_status session__store_publish(midge_session *s, const midge_publish *msg,
 MIDGE_CORE__FN void session__store_flush(midge_session *s);
 
 /* PUBACK, PUBREC or PUBCOMP (`type`) from the broker for an id we may
- * hold; false when it matches no record in a state that expects it.
- * PUBACK / PUBCOMP: true = the exchange completed, the record is gone.
- * PUBREC: true = its PUBREL is queued; on false the caller answers. */
-MIDGE_CORE__FN bool session__store_ack(midge_session *s, uint8_t type, uint16_t id);
+ * hold. MIDGE_OK: a PUBACK / PUBCOMP completed the exchange (the record is
+ * gone), a PUBREC got its PUBREL queued. MIDGE_AGAIN: no record the broker
+ * can have seen holds the id (the caller answers a PUBREC itself).
+ * MIDGE_ERR_WRONG_ACK: the record awaits another acknowledgement; it is
+ * removed. */
+MIDGE_CORE__FN midge_status session__store_ack(midge_session *s, uint8_t type, uint16_t id);
 
 /* The connection is gone: sent PUBLISHes are queued again with DUP set,
  * sent PUBRELs queued again as they are (MQTT 3.1.1 section 4.4). */

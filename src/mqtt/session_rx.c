@@ -126,7 +126,8 @@ static midge_status dispatch(midge_session *s, const midge_packet *pkt)
             ev.suback = pkt->suback;
         }
     } else { /* PUBACK, PUBREC, PUBCOMP */
-        if (!session__store_ack(s, type, id)) {
+        midge_status st = session__store_ack(s, type, id);
+        if (st == MIDGE_AGAIN) {
             /* An unknown PUBACK or PUBCOMP is tolerated: the ack of a
              * message already gone. A PUBREC for an id we do not hold is
              * still answered with PUBREL (section 4.3.3 requires the sender
@@ -137,6 +138,14 @@ static midge_status dispatch(midge_session *s, const midge_packet *pkt)
                 (void)session__queue_fixed(s, SESSION_PUBREL, id);
             }
             return MIDGE_OK;
+        }
+        if (st != MIDGE_OK) {
+            /* The wrong acknowledgement for a message in flight: the store
+             * dropped it. Named here; the caller's failure path closes. */
+            ev.type = MIDGE_EV_PUBLISH_FAILED;
+            ev.status = st;
+            session__emit(s, &ev);
+            return st;
         }
         /* The store turned a QoS 2 record into PUBREL: nothing completed. */
         if (type == MIDGE_PUBREC) {
@@ -161,8 +170,11 @@ static size_t answer_len(uint8_t first)
 
 /* One packet at buf[0, len). *used stays 0 when it is incomplete, or when
  * tx lacks room for its answer (back-pressure: the bytes wait in rx). The
- * codec refuses a bad first byte or length field before the body arrives. */
-static midge_status rx_one(midge_session *s, const uint8_t *buf, size_t len, size_t *used)
+ * codec refuses a bad first byte or length field before the body arrives.
+ * With `hold`, a QoS 1/2 PUBLISH is left as it is: MIDGE_AGAIN, with its
+ * size in *used. */
+static midge_status rx_one(midge_session *s, const uint8_t *buf, size_t len, size_t *used,
+                           bool hold)
 {
     midge_packet pkt;
     midge_decode_result r = midge_codec_decode(buf, len, &pkt);
@@ -179,6 +191,13 @@ static midge_status rx_one(midge_session *s, const uint8_t *buf, size_t len, siz
             return MIDGE_ERR_TOO_BIG;
         }
         return MIDGE_OK;
+    }
+    /* Neither answered nor delivered, a held PUBLISH needs no tx room. One
+     * before CONNACK is not held: dispatch() refuses it. */
+    if (hold && pkt.type == MIDGE_PUBLISH && pkt.publish.qos != 0 &&
+        s->state != MIDGE_SESSION_CONNECTING) {
+        *used = r.used;
+        return MIDGE_AGAIN;
     }
     if (session__tx_free(s) < answer_len(buf[0])) {
         return MIDGE_OK;
@@ -201,17 +220,27 @@ static midge_status rx_closed_status(const midge_session *s)
     return s->state == MIDGE_SESSION_IDLE ? MIDGE_ERR_NOT_CONNECTED : MIDGE_ERR_STATE;
 }
 
-/* Decode every whole packet in rx, then drop them in one move. Events may
- * point into rx, so nothing moves until the batch is done. */
+/* Decode every whole packet in rx, then drop the handled ones in one move.
+ * Events may point into rx, so only what no event can see moves during
+ * the batch: a held PUBLISH slides down over packets handled before it,
+ * which keeps the held ones at the front, contiguous and in order. While
+ * held, the batch starts behind them; released, at the front. */
 static midge_status rx_process(midge_session *s)
 {
-    size_t off = 0;
+    uint32_t held = s->hold ? s->rx_held : 0;
+    size_t off = held;
     midge_status st = MIDGE_OK;
 
     while (off < s->rx_len && rx_open(s)) {
         size_t used = 0;
-        st = rx_one(s, s->rx + off, s->rx_len - off, &used);
-        if (st != MIDGE_OK) {
+        /* Behind a held PUBLISH every QoS 1/2 one waits too (order). */
+        bool hold = held != 0 || s->hold;
+        st = rx_one(s, s->rx + off, s->rx_len - off, &used, hold);
+        if (st == MIDGE_AGAIN) {
+            memmove(s->rx + held, s->rx + off, used);
+            held += (uint32_t)used;
+            st = MIDGE_OK;
+        } else if (st != MIDGE_OK) {
             /* Every failure on the way in ends here, once. */
             st = session__fail(s, st, st == MIDGE_ERR_TOO_BIG ? used : 0);
             break;
@@ -221,12 +250,14 @@ static midge_status rx_process(midge_session *s)
         }
         off += used;
     }
-    /* A callback may have ended the connection and emptied rx meanwhile. */
-    if (off >= s->rx_len) {
-        s->rx_len = 0;
-    } else if (off != 0) {
-        memmove(s->rx, s->rx + off, s->rx_len - off);
-        s->rx_len -= (uint32_t)off;
+    /* A callback may have ended the connection and emptied rx meanwhile
+     * (rx_held with it). */
+    if (s->rx_len != 0) {
+        if (off != held) {
+            memmove(s->rx + held, s->rx + off, s->rx_len - off);
+            s->rx_len -= (uint32_t)(off - held);
+        }
+        s->rx_held = held;
     }
     return st;
 }
@@ -239,6 +270,11 @@ size_t midge_session_rx_space(midge_session *s, uint8_t **buf)
     }
     *buf = s->rx + s->rx_len;
     return s->rx_size - s->rx_len;
+}
+
+void midge_session_hold(midge_session *s, bool hold)
+{
+    s->hold = hold;
 }
 
 midge_status midge_session_received(midge_session *s, size_t n, uint32_t now_ms)

@@ -205,7 +205,8 @@ MIDGE_CODEC__COLD_IF_FAST MIDGE_CORE__FN void session__store_flush(midge_session
 
 /* The PUBLISH is no longer needed once PUBREC arrived (section 4.3.3): its
  * place in the log now holds the 4-byte PUBREL, and the bytes after it slide
- * down so the log stays contiguous and in order. */
+ * down so the log stays contiguous and in order. A PUBREL record is already
+ * that size: it is rewritten as it was. */
 static void rec_become_pubrel(midge_session *s, uint32_t off, uint16_t id)
 {
     uint32_t keep = SESSION_REC_HEADER + SESSION_ACK_LEN;
@@ -214,36 +215,36 @@ static void rec_become_pubrel(midge_session *s, uint32_t off, uint16_t id)
     midge_codec__put_ack(rec_packet(s, off), MIDGE_PUBREL, id);
 }
 
-MIDGE_CORE__FN bool session__store_ack(midge_session *s, uint8_t type, uint16_t id)
+MIDGE_CORE__FN midge_status session__store_ack(midge_session *s, uint8_t type, uint16_t id)
 {
     uint32_t off = rec_find(s, id);
 
-    if (off >= s->store_len) {
-        return false;
+    /* Only a record the broker can have seen is acknowledged. */
+    if (off >= s->store_len || rec_is_new(s, off)) {
+        return MIDGE_AGAIN;
     }
+    /* What the record awaits (section 4.3): PUBACK for a QoS 1 PUBLISH and
+     * PUBREC for a QoS 2 one (type = PUBLISH + QoS), PUBCOMP for a PUBREL,
+     * or a repeated PUBREC, answered with PUBREL again (4.3.3). */
+    uint8_t want = MIDGE_PUBCOMP;
     if (rec_type(s, off) == MIDGE_PUBLISH) {
-        /* PUBACK answers QoS 1 and PUBREC QoS 2 (section 4.3), and only for
-         * a PUBLISH the broker can have seen: QoS = type - PUBLISH. */
-        if (rec_qos(s, off) != type - MIDGE_PUBLISH || rec_is_new(s, off)) {
-            return false;
-        }
-        if (type == MIDGE_PUBREC) {
-            rec_become_pubrel(s, off, id);
-        }
-    } else if (type == MIDGE_PUBACK) {
-        return false; /* a PUBREL is completed by PUBCOMP only */
+        want = (uint8_t)(MIDGE_PUBLISH + rec_qos(s, off));
+    } else if (type == MIDGE_PUBREC) {
+        want = MIDGE_PUBREC;
     }
-    if (type == MIDGE_PUBREC) {
-        /* A new PUBREL, or a repeated PUBREC answered with PUBREL again
-         * (section 4.3.3): either way the PUBREL is queued. */
+    if (type == MIDGE_PUBREC && want == MIDGE_PUBREC) {
+        /* The PUBLISH gives way to its PUBREL; a PUBREL stays as it is. */
+        rec_become_pubrel(s, off, id);
         rec_at(s, off)[2] = SESSION_REC_QUEUED;
         s->flags |= SESSION_FLAG_STORE_QUEUED;
-        return true;
+        return MIDGE_OK;
     }
-    /* PUBACK of a QoS 1 PUBLISH, or PUBCOMP of a PUBREL: the exchange is
-     * complete. */
+    /* PUBACK of a QoS 1 PUBLISH or PUBCOMP of a PUBREL completes the
+     * exchange. Any other answer means the broker took the message at
+     * another QoS: the exchange can never complete, and a resend would
+     * meet the same answer, so the record goes either way. */
     rec_remove(s, off);
-    return true;
+    return type == want ? MIDGE_OK : MIDGE_ERR_WRONG_ACK;
 }
 
 /* --- Reconnection (section 4.4) ------------------------------------------ */

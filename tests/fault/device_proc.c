@@ -129,6 +129,11 @@ static void parse_line(device_proc *d, const char *line, long long now)
     } else if (strcmp(level, "error") == 0) {
         add_event(d, DEVICE_EV_CONNECT_FAILED, now);
         d->since_connack_quiet = false;
+    } else if (starts_with(msg, "inbox full (")) {
+        const char *n = strstr(msg, "): ");
+        d->inbox_full_lines++;
+        if (n != NULL)
+            d->inbox_dropped += strtoul(n + 3, NULL, 10);
     } else if (strcmp(level, "warn") == 0) {
         d->warnings++;
         d->since_connack_quiet = false;

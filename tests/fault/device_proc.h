@@ -54,6 +54,8 @@ typedef struct device_proc {
     unsigned long led_changes;
     int led; /* last "LED on|off" line: 1, 0, or -1 before any */
     unsigned long warnings; /* "warn" lines other than the ones parsed */
+    unsigned long inbox_full_lines; /* "inbox full (...): N QoS 0 messages dropped" */
+    unsigned long inbox_dropped;    /* the sum of their N */
     /* Backoffs right after a CONNACK with no line saying why the connection
      * ended (a failure while subscribing or publishing after CONNACK). */
     unsigned long unexplained_drops;

@@ -7,7 +7,7 @@
  * path), well-formed broker packets aimed at the ids in flight, publish at
  * QoS 0/1/2, subscribe, unsubscribe, ping, disconnect, ticks with advancing
  * time, partial draining of the pending bytes, transport loss with a
- * reconnect, and reset.
+ * reconnect, reset, and holding or releasing incoming messages.
  *
  * A model kept here checks, after every step and in every callback:
  *  - pending data never exceeds tx, and lies inside it;
@@ -19,7 +19,9 @@
  *  - midge_session_inflight() equals publishes accepted minus completions
  *    (re-read only when MIDGE_EV_SESSION_LOST says records were dropped);
  *  - packet ids are never handed out twice while in use (2.3.1);
- *  - PUBLISHED, SUBACK and UNSUBACK name ids that are outstanding;
+ *  - PUBLISHED, PUBLISH_FAILED, SUBACK and UNSUBACK name ids that are
+ *    outstanding; PUBLISH_FAILED comes just before CLOSED;
+ *  - no QoS 1/2 message is delivered while the session is held;
  *  - a QoS 2 message is delivered once until its PUBREL (4.3.3);
  *  - after MIDGE_EV_CLOSED no event fires until the next connect, and the
  *    state is FAILED exactly when CLOSED was reported;
@@ -52,6 +54,8 @@ typedef struct model {
     uint32_t now;
     midge_connect_opts opts;
     bool reply_from_callback;
+    bool hold;        /* midge_session_hold() as last called */
+    bool failed_pub;  /* PUBLISH_FAILED seen: CLOSED must come next */
 
     size_t inflight;   /* expected midge_session_inflight() */
     size_t in2_count;
@@ -148,6 +152,7 @@ static void on_event(void *user, const midge_event *ev)
 
     /* 'no event after FAILED': CLOSED is the last word of a connection. */
     FUZZ_CHECK(!m->closed);
+    FUZZ_CHECK(!m->failed_pub || ev->type == MIDGE_EV_CLOSED);
     switch (ev->type) {
     case MIDGE_EV_CONNACK:
         FUZZ_CHECK(!m->connacked);
@@ -168,6 +173,7 @@ static void on_event(void *user, const midge_event *ev)
         FUZZ_CHECK(inside(p->topic, p->topic_len, m->rx, m->rx_size));
         FUZZ_CHECK(inside(p->payload, p->payload_len, m->rx, m->rx_size));
         FUZZ_CHECK(midge_topic_name_valid(p->topic, p->topic_len));
+        FUZZ_CHECK(!(m->hold && p->qos != 0));
         if (p->qos == 2) {
             FUZZ_CHECK(!m->in2[p->packet_id]); /* delivered once until PUBREL */
             set_id(m, m->in2, p->packet_id);
@@ -180,6 +186,10 @@ static void on_event(void *user, const midge_event *ev)
             do_publish(m, p->qos != 0 ? 1 : 0, 0, p->payload_len % 16);
         break;
     }
+    case MIDGE_EV_PUBLISH_FAILED:
+        FUZZ_CHECK(ev->status == MIDGE_ERR_WRONG_ACK);
+        m->failed_pub = true;
+        /* fall through: the message is gone from the store all the same */
     case MIDGE_EV_PUBLISHED:
         FUZZ_CHECK(m->out[ev->packet_id]);
         m->out[ev->packet_id] = 0;
@@ -211,7 +221,9 @@ static void on_event(void *user, const midge_event *ev)
         break;
     case MIDGE_EV_CLOSED:
         FUZZ_CHECK(ev->status < 0);
+        FUZZ_CHECK(!m->failed_pub || ev->status == MIDGE_ERR_WRONG_ACK);
         m->closed = true;
+        m->failed_pub = false;
         break;
     default:
         FUZZ_CHECK(!"unknown event");
@@ -520,6 +532,12 @@ static void run(model *m, fuzz_input *in)
                 new_connection(m);
             } else if (what < 64) {
                 (void)midge_session_disconnect(&m->s, m->now);
+            } else if (what < 96) {
+                /* Hold or release; a release takes effect on the next
+                 * receive, here one with no bytes. */
+                m->hold = (what & 1) != 0;
+                midge_session_hold(&m->s, m->hold);
+                FUZZ_CHECK(midge_session_received(&m->s, 0, m->now) <= MIDGE_OK);
             } else {
                 synth(m, in);
             }

@@ -41,6 +41,9 @@ static void on_event(void *user, const midge_event *ev)
         e->dup = ev->message.dup;
         copy_text(e->topic, ev->message.topic, ev->message.topic_len);
         copy_text(e->payload, ev->message.payload, ev->message.payload_len);
+        if (l->hold_after != 0 && fake_link_count(l, MIDGE_EV_MESSAGE) == l->hold_after) {
+            midge_session_hold(&l->session, true);
+        }
         break;
     case MIDGE_EV_SUBACK:
         e->count = clamp(ev->suback.count, FAKE_LINK_TEXT_MAX);

@@ -52,6 +52,10 @@ typedef struct fake_link {
     size_t out_len;
     size_t traced_out; /* packets reported to the trace callback, each way */
     size_t traced_in;
+    /* Non-zero: the event callback holds the session (midge_session_hold)
+     * once this many messages were delivered, as an application whose
+     * queue just filled up would. */
+    size_t hold_after;
 } fake_link;
 
 /* Sizes are clamped to the arrays above; store_size 0 passes a NULL store. */

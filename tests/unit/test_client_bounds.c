@@ -2,7 +2,9 @@
  * The blocking client's bound (call_timeout_ms), driven by a scripted
  * transport and a fake clock: publish, subscribe, unsubscribe and ping
  * return MIDGE_TIMEOUT or MIDGE_ERR_INTERRUPTED with nothing lost, and a
- * message not taken is not queued.
+ * message not taken is not queued. On the same rig, what else must not
+ * get lost: a message arriving with the CONNACK before a callback is set,
+ * and a publish the broker acknowledges with the wrong QoS (reported).
  *
  * The clock: this test is the port (midge/port.h) and supplies
  * midge_clock_ms itself, so the library's POSIX clock is not linked in.
@@ -24,7 +26,7 @@
 #include "midge/codec_server.h"
 #include "midge/midge.h"
 
-#define NET_IN_MAX 256
+#define NET_IN_MAX 1024
 #define NET_OUT_MAX 8192
 #define NET_LATER_MAX 4
 #define SENT_MAX 32
@@ -70,6 +72,8 @@ typedef struct fake_net {
     bool refuse;       /* the opener fails, after open_cost_ms */
     bool silent;       /* no CONNACK for a CONNECT */
     bool session_present;
+    uint8_t greeting[16]; /* sent right behind the CONNACK, same read */
+    size_t greeting_len;
     uint32_t open_cost_ms;
     unsigned attempts; /* opener calls */
     unsigned opens;    /* of those, transports handed out */
@@ -164,6 +168,7 @@ static midge_status net_open(void *opener, const char *host, uint16_t port, uint
     if (!n->silent) {
         const uint8_t connack[] = {0x20, 0x02, n->session_present ? 1 : 0, 0x00};
         net_arrive(n, connack, sizeof connack);
+        net_arrive(n, n->greeting, n->greeting_len);
     }
     *t = (midge_transport){net_send, net_recv, net_wait, net_close, n};
     return MIDGE_OK;
@@ -615,6 +620,191 @@ static void test_ping_into_a_full_tx_waits_for_room_within_the_bound(void **stat
     assert_returned_at(start, 1000);
 }
 
+/* --- nothing acknowledged is lost ----------------------------------------------- */
+
+typedef struct seen {
+    size_t messages;
+    char payload[8];
+    size_t failed;
+    uint16_t failed_id;
+} seen;
+
+static void seen_message(void *user, const midge_publish *msg)
+{
+    seen *k = user;
+    k->messages++;
+    size_t n = msg->payload_len < sizeof k->payload - 1 ? msg->payload_len
+                                                        : sizeof k->payload - 1;
+    memcpy(k->payload, msg->payload, n);
+    k->payload[n] = '\0';
+}
+
+static void seen_event(void *user, const midge_event *ev)
+{
+    seen *k = user;
+    if (ev->type == MIDGE_EV_PUBLISH_FAILED) {
+        k->failed++;
+        k->failed_id = ev->packet_id;
+        assert_int_equal(ev->status, MIDGE_ERR_WRONG_ACK);
+    }
+}
+
+/* A persistent session's queued message comes in the CONNACK's read, while
+ * connect is still running and no callback is set yet. */
+static void test_message_with_the_connack_waits_unacknowledged_for_a_callback(void **state)
+{
+    static const uint8_t queued[] = {0x32, 0x08, 0x00, 0x03, 'a', '/', 'b', 0x00, 0x05, 'q'};
+    rig *r = *state;
+    sent list[SENT_MAX];
+    seen k = {0};
+
+    r->net.session_present = true;
+    memcpy(r->net.greeting, queued, sizeof queued);
+    r->net.greeting_len = sizeof queued;
+    rig_connect(r);
+    assert_int_equal(midge_client_check_msg(&r->client), MIDGE_OK);
+    size_t n = net_sent(&r->net, r->net.conn_start, list);
+    assert_int_equal(count_type(list, n, MIDGE_PUBACK), 0);
+
+    midge_client_set_callback(&r->client, seen_message, &k);
+    assert_int_equal(midge_client_check_msg(&r->client), MIDGE_OK);
+    assert_int_equal(k.messages, 1);
+    assert_string_equal(k.payload, "q");
+    n = net_sent(&r->net, r->net.conn_start, list);
+    assert_int_equal(count_type(list, n, MIDGE_PUBACK), 1);
+    assert_int_equal(list[n - 1].type, MIDGE_PUBACK);
+    assert_int_equal(list[n - 1].id, 5);
+}
+
+/* midge_client_hold: messages wait; the PUBACKs of our publishes do not. */
+static void test_held_client_reads_acks_and_delivers_after_release(void **state)
+{
+    static const uint8_t incoming[] = {0x32, 0x08, 0x00, 0x03, 'a', '/', 'b', 0x00, 0x09, 'h',
+                                       0x40, 0x02, 0x00, 0x01};
+    rig *r = *state;
+    sent list[SENT_MAX];
+    seen k = {0};
+
+    rig_connect(r);
+    midge_client_set_callback(&r->client, seen_message, &k);
+    midge_client_hold(&r->client, true);
+    assert_int_equal(publish(r, "m1", NULL), MIDGE_OK);
+    net_arrive(&r->net, incoming, sizeof incoming);
+    assert_int_equal(midge_client_flush(&r->client, 1000), MIDGE_OK);
+    assert_int_equal(k.messages, 0);
+    size_t n = net_sent(&r->net, r->net.conn_start, list);
+    assert_int_equal(count_type(list, n, MIDGE_PUBACK), 0);
+
+    midge_client_hold(&r->client, false);
+    assert_int_equal(midge_client_poll(&r->client, 1000), MIDGE_OK);
+    assert_int_equal(k.messages, 1);
+    n = net_sent(&r->net, r->net.conn_start, list);
+    assert_int_equal(list[n - 1].type, MIDGE_PUBACK);
+    assert_int_equal(list[n - 1].id, 9);
+}
+
+/* A PUBLISH of "a/b", QoS 1, id `id`, with a payload of `len` bytes of 'p'
+ * (at most 120: a one-byte remaining length); returns its size. */
+static size_t publish1(uint8_t *out, uint16_t id, size_t len)
+{
+    size_t n = 0;
+    out[n++] = 0x32;
+    out[n++] = (uint8_t)(2 + 3 + 2 + len);
+    memcpy(out + n, "\x00\x03" "a/b", 5);
+    n += 5;
+    out[n++] = (uint8_t)(id >> 8);
+    out[n++] = (uint8_t)id;
+    memset(out + n, 'p', len);
+    return n + len;
+}
+
+/* The broker sends more held messages than rx holds ahead of the PUBACK a
+ * flush waits for (as mosquitto sends a client's whole queue): they are
+ * dropped unacknowledged, the PUBACK read, and the connection renewed
+ * once the hold ends, so that the broker sends them again. */
+static void test_held_messages_ahead_of_an_awaited_puback_are_dropped_and_come_again(void **state)
+{
+    static const uint8_t puback1[] = {0x40, 0x02, 0x00, 0x01};
+    rig *r = *state;
+    uint8_t burst[4 * 140];
+    size_t n = 0;
+    sent list[SENT_MAX];
+    seen k = {0};
+
+    rig_connect(r);
+    assert_int_equal(publish(r, "m1", NULL), MIDGE_OK);
+    /* Four 129-byte messages: three fill rx (512) with the fourth's start. */
+    for (uint16_t id = 1; id <= 4; id++)
+        n += publish1(burst + n, id, 120);
+    net_arrive(&r->net, burst, n);
+    net_arrive(&r->net, puback1, sizeof puback1);
+    assert_int_equal(midge_client_flush(&r->client, 1000), MIDGE_OK);
+    assert_int_equal(midge_session_inflight(&r->client.session), 0);
+    size_t sent_n = net_sent(&r->net, r->net.conn_start, list);
+    assert_int_equal(count_type(list, sent_n, MIDGE_PUBACK), 0);
+
+    /* A callback now, but the fourth must not overtake the three. */
+    midge_client_set_callback(&r->client, seen_message, &k);
+    assert_int_equal(midge_client_poll(&r->client, 100), MIDGE_ERR_HELD_DROPPED);
+    assert_false(midge_client_is_connected(&r->client));
+    assert_int_equal(k.messages, 0);
+
+    /* The broker sends them again after the CONNACK (section 4.4). */
+    r->net.session_present = true;
+    r->net.greeting_len = publish1(r->net.greeting, 1, 4);
+    r->net.greeting[0] |= 0x08; /* DUP */
+    assert_int_equal(midge_client_connect(&r->client, NULL), MIDGE_OK);
+    assert_int_equal(midge_client_check_msg(&r->client), MIDGE_OK);
+    assert_int_equal(k.messages, 1);
+    sent_n = net_sent(&r->net, r->net.conn_start, list);
+    assert_int_equal(count_type(list, sent_n, MIDGE_PUBACK), 1);
+}
+
+/* A broker that downgrades QoS 2 answers PUBACK: flush says so, the
+ * message is not resent, the next flush is clean. */
+static void wrong_ack_is_reported(rig *r, bool auto_reconnect)
+{
+    static const uint8_t puback1[] = {0x40, 0x02, 0x00, 0x01};
+    sent list[SENT_MAX];
+    seen k = {0};
+
+    r->cfg.auto_reconnect = auto_reconnect;
+    r->cfg.call_timeout_ms = 5000;
+    rig_connect(r);
+    midge_client_set_event_callback(&r->client, seen_event, &k);
+    assert_int_equal(midge_client_publish(&r->client, "a/b", "m1", 2, 2, false, NULL), MIDGE_OK);
+    net_arrive(&r->net, puback1, sizeof puback1);
+    r->net.session_present = true;
+    assert_int_equal(midge_client_flush(&r->client, 5000), MIDGE_ERR_WRONG_ACK);
+    assert_int_equal(k.failed, 1);
+    assert_int_equal(k.failed_id, 1);
+    assert_int_equal(midge_session_inflight(&r->client.session), 0);
+    assert_int_equal(midge_client_flush(&r->client, 5000), MIDGE_OK);
+
+    /* Connected again (by hand, or once the backoff passed): m1 is not
+     * sent again. */
+    if (!auto_reconnect)
+        assert_int_equal(midge_client_connect(&r->client, NULL), MIDGE_OK);
+    for (int i = 0; i < 100 && !midge_client_is_connected(&r->client); i++) {
+        midge_status st = midge_client_poll(&r->client, 10);
+        assert_true(st == MIDGE_OK || st == MIDGE_TIMEOUT);
+    }
+    assert_true(midge_client_is_connected(&r->client));
+    assert_int_equal(r->net.opens, 2);
+    size_t n = net_sent(&r->net, r->net.conn_start, list);
+    assert_int_equal(count_type(list, n, MIDGE_PUBLISH), 0);
+}
+
+static void test_wrong_ack_ends_the_connection_and_flush_returns_it(void **state)
+{
+    wrong_ack_is_reported(*state, false);
+}
+
+static void test_wrong_ack_is_reported_by_flush_across_auto_reconnect(void **state)
+{
+    wrong_ack_is_reported(*state, true);
+}
+
 /* --- wait_msg ----------------------------------------------------------------- */
 
 static void test_wait_msg_has_no_bound_but_can_be_interrupted(void **state)
@@ -652,6 +842,11 @@ int main(void)
         cmocka_unit_test_setup(test_ping_into_a_full_tx_waits_for_room_within_the_bound, rig_setup),
         cmocka_unit_test_setup(test_abort_weeks_after_a_loss_reconnects_at_once, rig_setup),
         cmocka_unit_test_setup(test_wait_msg_has_no_bound_but_can_be_interrupted, rig_setup),
+        cmocka_unit_test_setup(test_message_with_the_connack_waits_unacknowledged_for_a_callback, rig_setup),
+        cmocka_unit_test_setup(test_held_client_reads_acks_and_delivers_after_release, rig_setup),
+        cmocka_unit_test_setup(test_held_messages_ahead_of_an_awaited_puback_are_dropped_and_come_again, rig_setup),
+        cmocka_unit_test_setup(test_wrong_ack_ends_the_connection_and_flush_returns_it, rig_setup),
+        cmocka_unit_test_setup(test_wrong_ack_is_reported_by_flush_across_auto_reconnect, rig_setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -93,6 +93,86 @@ static void test_unknown_pubrec_is_answered_with_pubrel(void **state)
     assert_true(midge_session_is_connected(&l.session));
 }
 
+/* A QoS 2 PUBLISH answered with PUBREC twice: PUBREL both times (4.3.3). */
+static void test_repeated_pubrec_is_answered_with_pubrel_again(void **state)
+{
+    fake_link l;
+    (void)state;
+
+    setup_connected(&l);
+    assert_int_equal(fake_link_publish(&l, "hi", 2, NULL), MIDGE_OK);
+    fake_link_drain(&l);
+    l.out_len = 0;
+    FEED_OK(&l, 0x50, 0x02, 0x00, 0x01);
+    EXPECT_OUT(&l, 0x62, 0x02, 0x00, 0x01);
+    FEED_OK(&l, 0x50, 0x02, 0x00, 0x01);
+    EXPECT_OUT(&l, 0x62, 0x02, 0x00, 0x01);
+    FEED_OK(&l, 0x70, 0x02, 0x00, 0x01);
+    assert_int_equal(fake_link_last(&l, MIDGE_EV_PUBLISHED)->packet_id, 1);
+}
+
+/* The broker answers message 1 (QoS `qos`, taken to PUBREL first when
+ * `pubrel`) with `ack`: the connection ends with MIDGE_ERR_WRONG_ACK, the
+ * message is reported and dropped, and a new connection with the session
+ * present resends nothing. */
+static void expect_wrong_ack(uint8_t qos, bool pubrel, uint8_t ack)
+{
+    fake_link l;
+    uint16_t id = 0;
+
+    fake_link_init(&l, 256, 256, 256, 4);
+    fake_link_connect(&l, &persistent_opts, false);
+    assert_int_equal(fake_link_publish(&l, "hi", qos, &id), MIDGE_OK);
+    fake_link_drain(&l);
+    if (pubrel) {
+        FEED_OK(&l, 0x50, 0x02, 0x00, 0x01);
+    }
+    l.out_len = 0;
+    assert_int_equal(fake_link_feed(&l, FAKE_BYTES(ack, 0x02, 0x00, 0x01), NULL),
+                     MIDGE_ERR_WRONG_ACK);
+    const fake_event *failed = fake_link_last(&l, MIDGE_EV_PUBLISH_FAILED);
+    assert_non_null(failed);
+    assert_int_equal(failed->packet_id, id);
+    assert_int_equal(failed->status, MIDGE_ERR_WRONG_ACK);
+    assert_int_equal(fake_link_count(&l, MIDGE_EV_PUBLISHED), 0);
+    const fake_event *closed = &l.events[l.event_count - 1];
+    assert_int_equal(closed->type, MIDGE_EV_CLOSED);
+    assert_int_equal(closed->status, MIDGE_ERR_WRONG_ACK);
+    assert_int_equal(midge_session_state(&l.session), MIDGE_SESSION_FAILED);
+    assert_int_equal(midge_session_inflight(&l.session), 0);
+    expect_nothing_out(&l);
+
+    midge_session_transport_lost(&l.session);
+    fake_link_connect(&l, &persistent_opts, true);
+    expect_nothing_out(&l);
+}
+
+/* A broker that downgrades QoS 2 (RabbitMQ) answers with PUBACK. */
+static void test_puback_for_qos2_publish_fails_wrong_ack(void **state)
+{
+    (void)state;
+    expect_wrong_ack(2, false, 0x40);
+}
+
+static void test_pubrec_for_qos1_publish_fails_wrong_ack(void **state)
+{
+    (void)state;
+    expect_wrong_ack(1, false, 0x50);
+}
+
+static void test_pubcomp_before_pubrec_fails_wrong_ack(void **state)
+{
+    (void)state;
+    expect_wrong_ack(2, false, 0x70);
+    expect_wrong_ack(1, false, 0x70);
+}
+
+static void test_puback_after_pubrec_fails_wrong_ack(void **state)
+{
+    (void)state;
+    expect_wrong_ack(2, true, 0x40);
+}
+
 static void test_qos1_publish_store_full_is_again_never_fitting_is_no_space(void **state)
 {
     fake_link l;
@@ -402,6 +482,11 @@ int main(void)
         cmocka_unit_test(test_qos2_publish_flow_pubrec_pubrel_pubcomp),
         cmocka_unit_test(test_unknown_puback_and_pubcomp_are_ignored),
         cmocka_unit_test(test_unknown_pubrec_is_answered_with_pubrel),
+        cmocka_unit_test(test_repeated_pubrec_is_answered_with_pubrel_again),
+        cmocka_unit_test(test_puback_for_qos2_publish_fails_wrong_ack),
+        cmocka_unit_test(test_pubrec_for_qos1_publish_fails_wrong_ack),
+        cmocka_unit_test(test_pubcomp_before_pubrec_fails_wrong_ack),
+        cmocka_unit_test(test_puback_after_pubrec_fails_wrong_ack),
         cmocka_unit_test(test_qos1_publish_store_full_is_again_never_fitting_is_no_space),
         cmocka_unit_test(test_packet_id_wraps_to_1_and_skips_ids_in_flight),
         cmocka_unit_test(test_first_packet_id_after_reset_is_1),
