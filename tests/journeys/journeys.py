@@ -30,7 +30,8 @@ environment). `midge` is the binary under test; `./scripts/...` run from
 the repository root.
 
 In a block, `$ command` is followed by the output the README shows: the
-command's standard output and error together must be exactly those lines.
+command's standard output, then its standard error, must be exactly those
+lines.
 A command without `$` must succeed. A `#` comment line that says
 `exit status N` sets the status the next command must end with. Every
 command is bounded (COMMAND_LIMIT_S); a block that is neither run nor
@@ -223,15 +224,15 @@ class Journey:
         command = re.sub(r"(^|\s)\./scripts/", r"\1" + self.root + "/scripts/", command)
         return command
 
-    def capture(self, command, output):
+    def capture(self, command, output, streams="stdout+stderr"):
         """Keep what a midge command printed, for the secrets scan."""
         if not self.output_dir or "midge" not in command:
             return
         self.seq += 1
         path = os.path.join(self.output_dir, f"journeys.{os.getpid()}.{self.seq}.log")
         header = ("midge-test-output 1\nprogram: journeys (pid %d)\nsubcommand: %s\n"
-                  "streams: stdout+stderr\ncommand: %s\n----\n"
-                  % (os.getpid(), command.split()[1] if len(command.split()) > 1 else "",
+                  "streams: %s\ncommand: %s\n----\n"
+                  % (os.getpid(), command.split()[1] if len(command.split()) > 1 else "", streams,
                      re.sub(r"(-P|--password|--device-key)\s+\S+", r"\1 ********", command)))
         try:
             os.makedirs(self.output_dir, exist_ok=True)
@@ -241,18 +242,21 @@ class Journey:
             pass
 
     def run(self, command, limit=COMMAND_LIMIT_S):
+        """Run a command; its status (None: killed at the limit) and its
+        standard output followed by its standard error."""
         p = subprocess.Popen(["bash", "-c", command], cwd=self.cwd, env=self.env,
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              start_new_session=True)
+        status = None
         try:
-            out, _ = p.communicate(timeout=limit)
+            out, err = p.communicate(timeout=limit)
+            status = p.returncode
         except subprocess.TimeoutExpired:
             os.killpg(p.pid, signal.SIGKILL)
-            out, _ = p.communicate()
-            self.capture(command, out)
-            return None, out
-        self.capture(command, out)
-        return p.returncode, out
+            out, err = p.communicate()
+        self.capture(command, out, "stdout")
+        self.capture(command, err, "stderr")
+        return status, out + err
 
     def background(self, command, settle=BACKGROUND_SETTLE_S):
         p = subprocess.Popen(["bash", "-c", "exec " + command], cwd=self.cwd, env=self.env,
