@@ -162,7 +162,7 @@ start_aedes() {
     local here cache
     here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
     cache="${BROKER_CACHE:-$BROKER_DIR}/aedes"
-    mkdir -p "$cache"
+    mkdir -p "$cache" && cache="$(cd "$cache" && pwd)" || return 1
     if ! cmp -s "$here/aedes/package-lock.json" "$cache/package-lock.json" ||
         [ ! -d "$cache/node_modules/aedes" ]; then
         cp "$here/aedes/package.json" "$here/aedes/package-lock.json" "$cache/"
