@@ -24,7 +24,10 @@
  * memory and quarantine say nothing about the device's own: printed only);
  * the same descriptor count, the device connected at both samples; every
  * console command the broker acknowledged answered, and every answer
- * right. QoS 0 flood commands carry no guarantee and are only counted.
+ * right. QoS 0 flood commands carry no guarantee and are only counted; so
+ * are console commands acted on twice: thousands of fresh flood ids push a
+ * command out of the device's command memory (MIDGE_DEVICE_DEDUPE_SLOTS)
+ * before its redelivery, which it then takes for a new one.
  *
  * Opt-in: runs only with MIDGE_SOAK=1 (else exit 77, reported as skipped).
  * MIDGE_SOAK_SECONDS sets the length (default 600; a short run scales the
@@ -121,7 +124,7 @@ typedef struct soak_run {
     /* The conductor's (sampling, broker restarts), read by main after the
      * join or under `lock`. */
     pthread_mutex_t lock;
-    soak_sample warm, last, min, max;
+    soak_sample warm, min, max;
     unsigned long samples, sample_failures;
     long rss_by_minute[SECONDS_MAX / 60 + 2];
     bool warm_taken, warm_failed;
@@ -193,7 +196,7 @@ static bool sample_read(pid_t pid, soak_sample *out)
 
 /* What says whether the device's link changed while a sample was read. */
 typedef struct link_mark {
-    unsigned long attempts, connacks, backoffs, resets, accepted;
+    unsigned long attempts, backoffs, resets, accepted;
     bool connected; /* per the log: the last attempt got its CONNACK, SETTLE_MS ago */
     bool one_link;  /* per the proxy: exactly one connection open */
 } link_mark;
@@ -211,7 +214,6 @@ static void link_mark_take(link_mark *m)
     fault_proxy_get_stats(proxy, &ps);
     pthread_mutex_lock(&device.lock);
     m->attempts = device.event_count[DEVICE_EV_ATTEMPT];
-    m->connacks = device.event_count[DEVICE_EV_CONNECTED];
     m->backoffs = device.event_count[DEVICE_EV_BACKOFF];
     long long connack = last_event_locked(DEVICE_EV_CONNECTED);
     long long attempt = last_event_locked(DEVICE_EV_ATTEMPT);
@@ -257,7 +259,6 @@ static void sample_record(const soak_sample *s, long long now)
     long long minute = (now - run.t0) / 60000;
     if (minute >= 0 && minute < (long long)(sizeof run.rss_by_minute / sizeof run.rss_by_minute[0]))
         run.rss_by_minute[minute] = s->rss_kib; /* the minute's last sample */
-    run.last = *s;
     run.samples++;
     pthread_mutex_unlock(&run.lock);
 }
