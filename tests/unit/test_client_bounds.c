@@ -363,9 +363,10 @@ static void test_call_timeout_uint32_max_waits_as_long_as_it_takes(void **state)
     r->cfg.call_timeout_ms = UINT32_MAX;
     rig_connect(r);
     fill_store(r);
-    /* Far past the default bound, the broker answers. */
-    net_later_add(&r->net, 100000, puback2, sizeof puback2);
+    /* Far past the default bound, the broker answers (the clock read
+     * first: the answer is due 100 s after `start` or later). */
     uint32_t start = midge_clock_ms();
+    net_later_add(&r->net, 100000, puback2, sizeof puback2);
     assert_int_equal(publish(r, "m3", &id), MIDGE_OK);
     assert_true(since(start) >= 100000);
     assert_int_equal(id, 3);
@@ -815,8 +816,8 @@ static void test_wait_msg_has_no_bound_but_can_be_interrupted(void **state)
     r->cfg.call_timeout_ms = 1000;
     rig_connect(r);
     /* Past the bound of the other calls: still waiting. */
-    net_later_add(&r->net, 5000, message, sizeof message);
     uint32_t start = midge_clock_ms();
+    net_later_add(&r->net, 5000, message, sizeof message);
     assert_int_equal(midge_client_wait_msg(&r->client), MIDGE_OK);
     assert_true(since(start) >= 5000);
 
