@@ -1,10 +1,12 @@
 /*
  * midge port: what touches the operating system (POSIX here). Not part of
- * the no-heap core; a microcontroller port supplies its own.
+ * the no-heap core; a microcontroller port supplies its own (see
+ * platform.h for what the client needs, src/port/lwip/ for a transport).
  */
 #ifndef MIDGE_PORT_H
 #define MIDGE_PORT_H
 
+#include "midge/platform.h"
 #include "midge/transport.h"
 
 #ifdef __cplusplus
@@ -14,6 +16,10 @@ extern "C" {
 /* Monotonic milliseconds (CLOCK_MONOTONIC); wraps after ~49 days, which the
  * session's wrap-safe comparisons allow. */
 uint32_t midge_clock_ms(void);
+
+/* The POSIX platform for midge_client_config.platform: midge_clock_ms and
+ * nanosleep(2). */
+extern const midge_platform midge_posix_platform;
 
 /* A plain TCP connection. Holds the socket; caller-owned (static or stack). */
 typedef struct midge_tcp {

@@ -262,6 +262,7 @@ bool cli_conn_setup(struct cli_conn *k, const struct cli_options *o,
             .keepalive_s = o->keepalive_s,
             .clean_session = o->clean_session,
         },
+        .platform = &midge_posix_platform,
         .connack_timeout_ms = (uint32_t)o->connack_timeout_ms,
         /* -W (sub, send) bounds each subscribe and publish too; else the default. */
         .call_timeout_ms = (uint32_t)(o->timeout_s * 1000u),
