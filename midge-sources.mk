@@ -19,5 +19,6 @@ MIDGE_POSIX_SOURCES := \
 	$(MIDGE_DIR)/src/mqtt/client_event.c \
 	$(MIDGE_DIR)/src/mqtt/client_io.c \
 	$(MIDGE_DIR)/src/port/posix/clock.c \
-	$(MIDGE_DIR)/src/port/posix/tcp.c
+	$(MIDGE_DIR)/src/port/posix/tcp.c \
+	$(MIDGE_DIR)/src/port/posix/unix.c
 MIDGE_INCLUDE_DIRS := $(MIDGE_DIR)/include

@@ -47,6 +47,7 @@ set(MIDGE_POSIX_SOURCES
     src/mqtt/client_io.c
     src/port/posix/clock.c
     src/port/posix/tcp.c
+    src/port/posix/unix.c
 )
 
 # The OneNET token: HMAC through mbedTLS (mbedcrypto), which allocates, so it

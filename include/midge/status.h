@@ -38,7 +38,8 @@
     X(MIDGE_ERR_SUBSCRIBE, -22, "subscription refused by the broker")                 \
     X(MIDGE_ERR_INFLIGHT_FULL, -23, "too many incoming QoS 2 messages in flight")     \
     X(MIDGE_ERR_STATE, -24, "call not allowed in the current state")                 \
-    X(MIDGE_ERR_INTERRUPTED, -25, "interrupted by the application")
+    X(MIDGE_ERR_INTERRUPTED, -25, "interrupted by the application")                  \
+    X(MIDGE_ERR_BIND, -26, "could not bind the local address")
 
 typedef enum midge_status {
 #define MIDGE_STATUS_ENUM(name, value, text) name = (value),
