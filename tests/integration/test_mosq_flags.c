@@ -228,24 +228,13 @@ static void test_mqtt5_flags_are_refused_in_one_line(void **state)
 
 /* -M: QoS 1 messages in flight at once, against a broker that never
  * acknowledges: it sees exactly that many PUBLISHes from either tool. */
-static size_t connack_only(void *user, unsigned conn, const midge_client_packet *pkt,
-                           uint8_t *out, size_t cap)
-{
-    size_t len = 0;
-    (void)user;
-    (void)conn;
-    if (pkt->type == MIDGE_CONNECT)
-        script_put_connack(out, cap, &len);
-    return len;
-}
-
 static void test_M_bounds_messages_in_flight(void **state)
 {
     script_broker sb;
     char sb_port[8];
     char *argv[2][PAIR_ARGS_MAX];
     (void)state;
-    assert_int_equal(script_broker_start(&sb, connack_only, NULL), 0);
+    assert_int_equal(script_broker_start(&sb, script_connack_only, NULL), 0);
     snprintf(sb_port, sizeof sb_port, "%u", (unsigned)sb.port);
     pair_argv("pub", ARGS("-h", "127.0.0.1", "-p", sb_port, "-q", "1", "-M", "2", "-t", "m/t",
                           "-l"),

@@ -207,6 +207,17 @@ size_t script_puback_everything(void *user, unsigned conn, const midge_client_pa
     return len;
 }
 
+size_t script_connack_only(void *user, unsigned conn, const midge_client_packet *pkt,
+                           uint8_t *out, size_t cap)
+{
+    size_t len = 0;
+    (void)user;
+    (void)conn;
+    if (pkt->type == MIDGE_CONNECT)
+        script_put_connack(out, cap, &len);
+    return len;
+}
+
 void script_put_connack(uint8_t *out, size_t cap, size_t *len)
 {
     midge_status st;
