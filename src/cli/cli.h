@@ -72,15 +72,15 @@ struct cli_conn {
  * CONNACK, often in the same read. With -W (o->timeout_s) the TCP connect
  * and the CONNACK wait get only what is left of it. Returns CLI_EXIT_OK
  * once connected; otherwise prints one error line, releases everything
- * and returns CLI_EXIT_TIMEOUT when -W ran out, the CONNACK return code
- * (1..5) when the broker refused the connection, else CLI_EXIT_ERROR. */
+ * and returns CLI_EXIT_TIMEOUT when -W ran out, else cli_exit_connect's
+ * status (the CONNACK code of a refusal, CLI_EXIT_TLS). */
 int cli_conn_open(struct cli_conn *k, const struct cli_options *o,
                   const struct cli_conn_sizes *sizes, midge_message_fn on_message, void *user);
 
-/* The exit status of a connection the broker refused: its CONNACK return
- * code (1..5), as mosquitto_pub and mosquitto_sub exit; 1 for any other
- * status. */
-int cli_exit_refused(int status);
+/* The exit status of a connection that could not be made, as
+ * mosquitto_pub and mosquitto_sub exit: the broker's CONNACK return code
+ * (1..5) for a refusal, 8 for a TLS failure, 1 for anything else. */
+int cli_exit_connect(int status);
 
 /* Milliseconds left of -W (UINT32_MAX without -W), and whether it ran out. */
 uint32_t cli_conn_left(const struct cli_conn *k);

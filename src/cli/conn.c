@@ -35,9 +35,11 @@ void cli_signals_install(void)
 
 bool cli_stop_requested(void) { return cli_stop_flag != 0; }
 
-int cli_exit_refused(int status)
+int cli_exit_connect(int status)
 {
-    return midge_status_is_refusal(status) ? -status : CLI_EXIT_ERROR;
+    if (midge_status_is_refusal(status))
+        return -status;
+    return status == MIDGE_ERR_TLS ? CLI_EXIT_TLS : CLI_EXIT_ERROR;
 }
 
 static void cli_conn_free(struct cli_conn *k)
@@ -215,7 +217,7 @@ int cli_conn_open(struct cli_conn *k, const struct cli_options *o,
         rc = CLI_EXIT_TIMEOUT;
     } else {
         cli_conn_report(k, st);
-        rc = cli_exit_refused(st);
+        rc = cli_exit_connect(st);
     }
     cli_conn_free(k);
     return rc;

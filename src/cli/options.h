@@ -39,12 +39,13 @@ enum cli_group {
                                     MQTT 5 flags -V -x -D, refused */
 };
 
-/* Exit statuses shared by all subcommands, mosquitto's: 27 for -W, and a
- * connection the broker refused exits with its CONNACK return code, 1..5
- * (cli_exit_refused). */
+/* Exit statuses shared by all subcommands, mosquitto's: 27 for -W, 8 for
+ * a TLS failure, and a connection the broker refused exits with its
+ * CONNACK return code, 1..5 (cli_exit_connect). */
 enum cli_exit {
     CLI_EXIT_OK = 0,
     CLI_EXIT_ERROR = 1,
+    CLI_EXIT_TLS = 8,
     CLI_EXIT_TIMEOUT = 27
 };
 
