@@ -2,7 +2,7 @@
  * The same command line run by `midge pub`/`midge sub` and by Debian's
  * mosquitto_pub/mosquitto_sub 2.0.11, for the tests that compare them
  * output for output and exit status for exit status. Header-only, with
- * proc.h; each test executable includes it once.
+ * proc.h; each test executable includes it once, after cmocka.h.
  */
 #ifndef MIDGE_TEST_MOSQ_PAIR_H
 #define MIDGE_TEST_MOSQ_PAIR_H
@@ -113,6 +113,17 @@ static inline bool pair_same(const char *what)
         proc_dump(&pair_mosq, "mosquitto");
     }
     return same;
+}
+
+/* Both ended with `code` (cmocka assertions; both dumped when not). */
+static inline void pair_expect_exit(int code, const char *what)
+{
+    if (proc_exit_code(&pair_midge) != code || proc_exit_code(&pair_mosq) != code) {
+        proc_dump(&pair_midge, what);
+        proc_dump(&pair_mosq, what);
+    }
+    assert_int_equal(proc_exit_code(&pair_midge), code);
+    assert_int_equal(proc_exit_code(&pair_mosq), code);
 }
 
 #endif /* MIDGE_TEST_MOSQ_PAIR_H */

@@ -76,29 +76,19 @@ static peer *watcher(const char *filter)
     return s;
 }
 
-static void expect_both(int code, const char *what)
-{
-    if (proc_exit_code(&pair_midge) != code || proc_exit_code(&pair_mosq) != code) {
-        proc_dump(&pair_midge, what);
-        proc_dump(&pair_mosq, what);
-    }
-    assert_int_equal(proc_exit_code(&pair_midge), code);
-    assert_int_equal(proc_exit_code(&pair_mosq), code);
-}
-
 /* --- exit statuses -------------------------------------------------------- */
 
 static void test_refused_connection_exits_with_the_connack_code(void **state)
 {
     (void)state;
     pair_run("pub", ARGS("-h", "127.0.0.1", "-p", auth_port, "-t", "t", "-m", "m"), NULL);
-    expect_both(5, "pub refused (not authorised)");
+    pair_expect_exit(5, "pub refused (not authorised)");
     assert_int_equal(count_lines(pair_midge.err), 1);
     pair_run("sub", ARGS("-h", "127.0.0.1", "-p", auth_port, "-t", "t"), NULL);
-    expect_both(5, "sub refused (not authorised)");
+    pair_expect_exit(5, "sub refused (not authorised)");
     pair_run("pub", ARGS("-h", "127.0.0.1", "-p", prefix_port, "-t", "t", "-m", "m"), NULL);
     /* mosquitto answers a client id outside clientid_prefixes "not authorised". */
-    expect_both(5, "pub refused (client id outside the prefixes)");
+    pair_expect_exit(5, "pub refused (client id outside the prefixes)");
 }
 
 static void test_closed_port_and_timeout_exit_as_mosquitto(void **state)
@@ -107,11 +97,11 @@ static void test_closed_port_and_timeout_exit_as_mosquitto(void **state)
     (void)state;
     snprintf(closed, sizeof closed, "%u", (unsigned)test_broker_free_port());
     pair_run("pub", ARGS("-h", "127.0.0.1", "-p", closed, "-t", "t", "-m", "m"), NULL);
-    expect_both(1, "pub to a closed port");
+    pair_expect_exit(1, "pub to a closed port");
     pair_run("sub", ARGS("-h", "127.0.0.1", "-p", closed, "-t", "t"), NULL);
-    expect_both(1, "sub to a closed port");
+    pair_expect_exit(1, "sub to a closed port");
     pair_run("sub", ARGS(HOST, "-t", "silence", "-W", "1"), NULL);
-    expect_both(27, "sub -W 1");
+    pair_expect_exit(27, "sub -W 1");
 }
 
 static void test_quiet_prints_no_error(void **state)
@@ -119,11 +109,11 @@ static void test_quiet_prints_no_error(void **state)
     (void)state;
     pair_run("pub", ARGS("-h", "127.0.0.1", "-p", auth_port, "-t", "t", "-m", "m", "--quiet"),
              NULL);
-    expect_both(5, "pub --quiet refused");
+    pair_expect_exit(5, "pub --quiet refused");
     assert_int_equal(pair_midge.err_len, 0);
     assert_int_equal(pair_mosq.err_len, 0);
     pair_run("sub", ARGS(HOST, "-t", "silence", "-W", "1", "--quiet"), NULL);
-    expect_both(27, "sub --quiet -W 1");
+    pair_expect_exit(27, "sub --quiet -W 1");
     assert_int_equal(pair_midge.err_len, 0);
     /* A bad flag is still reported: --quiet silences errors, not usage. */
     proc_run(&pair_midge, ARGS(MIDGE_BINARY, "sub", "--quiet", "-t", "t", "-q", "7"), NULL,
@@ -138,17 +128,17 @@ static void test_L_url_sets_host_port_credentials_and_topic(void **state)
 {
     (void)state;
     pair_run("pub", ARGS("-L", url, "-r", "-m", "by url"), NULL);
-    expect_both(0, "pub -L");
+    pair_expect_exit(0, "pub -L");
     pair_run("sub", ARGS("-L", url, "-C", "1", "-v"), NULL);
     assert_true(pair_same("sub -L"));
     assert_string_equal(pair_midge.out, "url/topic by url\n");
     pair_run("sub", ARGS("-L", bad_url, "-C", "1"), NULL);
-    expect_both(5, "sub -L with a wrong password");
+    pair_expect_exit(5, "sub -L with a wrong password");
     assert_null(strstr(pair_midge.err, SECRET_WRONG_PASSWORD));
     pair_run("pub", ARGS("-L", "http://127.0.0.1/t", "-m", "m"), NULL);
-    expect_both(1, "pub -L http://");
+    pair_expect_exit(1, "pub -L http://");
     pair_run("pub", ARGS("-L", "mqtt://127.0.0.1", "-m", "m"), NULL);
-    expect_both(1, "pub -L without a topic");
+    pair_expect_exit(1, "pub -L without a topic");
 }
 
 static void test_unix_socket_carries_mqtt(void **state)
@@ -157,13 +147,13 @@ static void test_unix_socket_carries_mqtt(void **state)
     (void)state;
     pair_run("pub", ARGS("--unix", broker.unix_path, "-t", "ux/t", "-r", "-m", "over a socket"),
              NULL);
-    expect_both(0, "pub --unix");
+    pair_expect_exit(0, "pub --unix");
     pair_run("sub", ARGS("--unix", broker.unix_path, "-t", "ux/t", "-C", "1"), NULL);
     assert_true(pair_same("sub --unix"));
     assert_string_equal(pair_midge.out, "over a socket\n");
     snprintf(missing, sizeof missing, "%s.none", broker.unix_path);
     pair_run("sub", ARGS("--unix", missing, "-t", "ux/t"), NULL);
-    expect_both(1, "sub --unix to nothing");
+    pair_expect_exit(1, "sub --unix to nothing");
 }
 
 /* -A: the broker sees the connection come from the bound address; an
@@ -174,7 +164,7 @@ static void test_A_binds_the_local_address(void **state)
     (void)state;
     pair_run("pub", ARGS(HOST, "-A", "127.0.0.2", "-i", "bound-client", "-t", "t", "-m", "m"),
              NULL);
-    expect_both(0, "pub -A 127.0.0.2");
+    pair_expect_exit(0, "pub -A 127.0.0.2");
     FILE *f = fopen(broker.log_path, "r");
     assert_non_null(f);
     size_t n = fread(log, 1, sizeof log - 1, f);
@@ -182,7 +172,7 @@ static void test_A_binds_the_local_address(void **state)
     log[n] = '\0';
     assert_non_null(strstr(log, "from 127.0.0.2"));
     pair_run("pub", ARGS(HOST, "-A", "192.0.2.1", "-t", "t", "-m", "m"), NULL);
-    expect_both(1, "pub -A 192.0.2.1");
+    pair_expect_exit(1, "pub -A 192.0.2.1");
     assert_int_equal(count_lines(pair_midge.err), 1);
 }
 
@@ -191,20 +181,20 @@ static void test_I_prefixes_the_client_id(void **state)
     (void)state;
     pair_run("pub", ARGS("-h", "127.0.0.1", "-p", prefix_port, "-I", "pfx-", "-t", "t", "-m", "m"),
              NULL);
-    expect_both(0, "pub -I pfx-");
+    pair_expect_exit(0, "pub -I pfx-");
     pair_run("pub", ARGS("-h", "127.0.0.1", "-p", prefix_port, "-I", "other-", "-t", "t", "-m",
                          "m"),
              NULL);
-    expect_both(5, "pub -I other-");
+    pair_expect_exit(5, "pub -I other-");
     pair_run("pub", ARGS(HOST, "-i", "x", "-I", "pfx-", "-t", "t", "-m", "m"), NULL);
-    expect_both(1, "pub -i -I");
+    pair_expect_exit(1, "pub -i -I");
 }
 
 static void test_nodelay_and_V_mqttv311_are_accepted(void **state)
 {
     (void)state;
     pair_run("pub", ARGS(HOST, "--nodelay", "-V", "mqttv311", "-t", "t", "-m", "m"), NULL);
-    expect_both(0, "pub --nodelay -V mqttv311");
+    pair_expect_exit(0, "pub --nodelay -V mqttv311");
 }
 
 /* Documented: MQTT 5 flags are refused in one line, not ignored. */
@@ -261,7 +251,7 @@ static void test_s_sends_all_of_stdin_as_one_message(void **state)
     (void)state;
     peer *s = watcher("s/t");
     pair_run("pub", ARGS(HOST, "-s", "-q", "1", "-t", "s/t"), input);
-    expect_both(0, "pub -s");
+    pair_expect_exit(0, "pub -s");
     assert_int_equal(peer_wait_count(s, 2, DELIVERY_TIMEOUT_MS), MIDGE_OK);
     assert_int_equal(peer_idle(s, 300), MIDGE_OK);
     assert_int_equal(s->count, 2);
@@ -281,14 +271,14 @@ static void test_repeat_publishes_n_times_with_the_delay(void **state)
                          "rep/t", "-m", "again"),
              NULL);
     long long spent = proc_now_ms() - start;
-    expect_both(0, "pub --repeat 3");
+    pair_expect_exit(0, "pub --repeat 3");
     /* Two pauses of 0.25 s each for each tool: a floor, not a timing. */
     assert_true(spent >= 2 * 500);
     assert_int_equal(peer_wait_count(s, 6, DELIVERY_TIMEOUT_MS), MIDGE_OK);
     assert_int_equal(peer_idle(s, 300), MIDGE_OK);
     assert_int_equal(s->count, 6);
     pair_run("pub", ARGS(HOST, "--repeat", "0", "-t", "rep/t", "-m", "m"), NULL);
-    expect_both(1, "pub --repeat 0");
+    pair_expect_exit(1, "pub --repeat 0");
     peer_free(s);
 }
 
@@ -298,7 +288,7 @@ static void test_several_t_publish_to_every_topic(void **state)
     (void)state;
     peer *s = watcher("many/#");
     pair_run("pub", ARGS(HOST, "-q", "1", "-t", "many/a", "-t", "many/b", "-m", "both"), NULL);
-    expect_both(0, "pub -t -t");
+    pair_expect_exit(0, "pub -t -t");
     assert_int_equal(peer_wait_count(s, 3, DELIVERY_TIMEOUT_MS), MIDGE_OK);
     assert_int_equal(peer_idle(s, 300), MIDGE_OK);
     assert_int_equal(s->count, 3);

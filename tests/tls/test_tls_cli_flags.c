@@ -49,16 +49,6 @@ static int each_teardown(void **state)
     return 0;
 }
 
-static void expect_both(int code, const char *what)
-{
-    if (proc_exit_code(&pair_midge) != code || proc_exit_code(&pair_mosq) != code) {
-        proc_dump(&pair_midge, what);
-        proc_dump(&pair_mosq, what);
-    }
-    assert_int_equal(proc_exit_code(&pair_midge), code);
-    assert_int_equal(proc_exit_code(&pair_mosq), code);
-}
-
 static void test_os_certs_do_not_trust_a_private_ca(void **state)
 {
     (void)state;
@@ -66,11 +56,11 @@ static void test_os_certs_do_not_trust_a_private_ca(void **state)
                          "m"),
              NULL);
     /* mosquitto's exit status for a TLS failure. */
-    expect_both(8, "pub --tls-use-os-certs");
+    pair_expect_exit(8, "pub --tls-use-os-certs");
     assert_int_equal(count_lines(pair_midge.err), 1);
     assert_non_null(strstr(pair_midge.err, "unknown CA"));
     pair_run("pub", ARGS("-L", url, "-m", "m"), NULL);
-    expect_both(8, "pub -L mqtts://");
+    pair_expect_exit(8, "pub -L mqtts://");
     assert_non_null(strstr(pair_midge.err, "unknown CA"));
 }
 
@@ -80,7 +70,7 @@ static void test_the_same_broker_is_reached_with_its_ca(void **state)
     pair_run("pub", ARGS("-h", "localhost", "-p", port, "--cafile",
                          (char *)fixture_path(&certs, "ca.crt"), "-t", "tls/t", "-m", "m"),
              NULL);
-    expect_both(0, "pub --cafile");
+    pair_expect_exit(0, "pub --cafile");
 }
 
 int main(void)
