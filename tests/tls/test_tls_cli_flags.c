@@ -2,7 +2,7 @@
  * `midge pub`/`midge sub` and mosquitto_pub/mosquitto_sub 2.0.11 on
  * mosquitto's TLS flags that trust the system's CAs: --tls-use-os-certs
  * and -L mqtts://. A broker whose certificate the test's own CA signed
- * is refused by both tools (exit status 8, a TLS failure); the same broker with --cafile is reached by
+ * is refused by both tools; the same broker with --cafile is reached by
  * both (so the refusal is the trust, not the link).
  */
 #define _GNU_SOURCE 1
@@ -49,19 +49,30 @@ static int each_teardown(void **state)
     return 0;
 }
 
+/* A TLS failure: midge exits 8, as mosquitto does when the handshake
+ * fails in its loop; it says 1 when the failure comes inside its connect
+ * call, which depends on timing, so its status is only checked non-zero. */
+static void expect_tls_refusal(const char *what)
+{
+    if (proc_exit_code(&pair_midge) != 8 || proc_exit_code(&pair_mosq) <= 0) {
+        proc_dump(&pair_midge, what);
+        proc_dump(&pair_mosq, what);
+    }
+    assert_int_equal(proc_exit_code(&pair_midge), 8);
+    assert_true(proc_exit_code(&pair_mosq) > 0);
+    assert_int_equal(count_lines(pair_midge.err), 1);
+    assert_non_null(strstr(pair_midge.err, "unknown CA"));
+}
+
 static void test_os_certs_do_not_trust_a_private_ca(void **state)
 {
     (void)state;
     pair_run("pub", ARGS("-h", "localhost", "-p", port, "--tls-use-os-certs", "-t", "tls/t", "-m",
                          "m"),
              NULL);
-    /* mosquitto's exit status for a TLS failure. */
-    pair_expect_exit(8, "pub --tls-use-os-certs");
-    assert_int_equal(count_lines(pair_midge.err), 1);
-    assert_non_null(strstr(pair_midge.err, "unknown CA"));
+    expect_tls_refusal("pub --tls-use-os-certs");
     pair_run("pub", ARGS("-L", url, "-m", "m"), NULL);
-    pair_expect_exit(8, "pub -L mqtts://");
-    assert_non_null(strstr(pair_midge.err, "unknown CA"));
+    expect_tls_refusal("pub -L mqtts://");
 }
 
 static void test_the_same_broker_is_reached_with_its_ca(void **state)
