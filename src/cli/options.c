@@ -105,7 +105,7 @@ static const struct cli_option cli_table[] = {
     { "profile", KEY_PROFILE, required_argument, CLI_GROUP_IDENTITY, "name", "mqtt (default), onenet or onenet-studio", 0, FIELD_OR(STR, profile, "mqtt") },
     { "device-id", KEY_DEVICE_ID, required_argument, CLI_GROUP_IDENTITY, "id", "the device (onenet-studio: its name)", 0, FIELD(STR, device_id) },
     { "product-id", KEY_PRODUCT_ID, required_argument, CLI_GROUP_IDENTITY, "id", "the OneNET product (onenet, onenet-studio)", 0, FIELD(STR, product_id) },
-    { "prefix", KEY_PREFIX, required_argument, CLI_GROUP_IDENTITY | CLI_GROUP_WATCH, "topic", "mqtt profile topic prefix, {device-id} standing for the id (default devices/{device-id})", 0, FIELD(STR, prefix) },
+    { "prefix", KEY_PREFIX, required_argument, CLI_GROUP_IDENTITY | CLI_GROUP_WATCH, "template", "mqtt profile topic prefix, {device-id} standing for the id (default devices/{device-id})", 0, FIELD(STR, prefix) },
     { "device-key", KEY_DEVICE_KEY, required_argument, CLI_GROUP_TOKEN, "base64", "the device key that signs the token", CLI_OPT_SECRET, FIELD(STR, device_key) },
     { "method", KEY_METHOD, required_argument, CLI_GROUP_TOKEN, "name", "token signature: md5, sha1 or sha256 (default)", 0, FIELD_OR(STR, method, CLI_TOKEN_METHOD_DEFAULT) },
     { "expires", KEY_EXPIRES, required_argument, CLI_GROUP_TOKEN, "unix", "token valid until this Unix time (not with --ttl)", 0, FIELD(ULL, expires) },
