@@ -113,7 +113,8 @@ static bool sub_check(const struct cli_options *o)
     return true;
 }
 
-/* -1 when -W ran out during the last call (27 then), else 1. */
+/* One line for a failed subscribe or unsubscribe; the exit status: 27
+ * when -W ran out during the call, else 1. */
 static int sub_failed(struct cli_conn *k, midge_status st, const char *what)
 {
     const struct cli_options *o = k->opts;
