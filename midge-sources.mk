@@ -22,5 +22,6 @@ MIDGE_CLIENT_SOURCES := \
 	$(MIDGE_DIR)/src/mqtt/client_io.c
 MIDGE_POSIX_SOURCES := \
 	$(MIDGE_DIR)/src/port/posix/clock.c \
-	$(MIDGE_DIR)/src/port/posix/tcp.c
+	$(MIDGE_DIR)/src/port/posix/tcp.c \
+	$(MIDGE_DIR)/src/port/posix/unix.c
 MIDGE_INCLUDE_DIRS := $(MIDGE_DIR)/include

@@ -53,6 +53,7 @@ set(MIDGE_CLIENT_SOURCES
 set(MIDGE_POSIX_SOURCES
     src/port/posix/clock.c
     src/port/posix/tcp.c
+    src/port/posix/unix.c
 )
 
 # The OneNET token: HMAC through mbedTLS (mbedcrypto), which allocates, so it

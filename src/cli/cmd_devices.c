@@ -1,17 +1,20 @@
 /*
  * midge devices: the devices a broker knows of, from the retained presence
  * and state every `midge device` of the mqtt profile keeps under its
- * default prefix (include/midge/device.h):
+ * prefix (include/midge/device.h), --prefix's template with {device-id}
+ * standing for each id (default devices/{device-id}):
  *
- *   devices/{id}/status  "online" / "offline" (the will says offline)
- *   devices/{id}/state   {"led":"on"} / {"led":"off"}
+ *   {prefix}/status  "online" / "offline" (the will says offline)
+ *   {prefix}/state   {"led":"on"} / {"led":"off"}
  *
- * One line per device, sorted by id: "ID online|offline on|off", with "?"
- * for what the broker holds nothing (or nothing readable) about. The list
- * is printed once the retained messages stopped arriving (DEVICES_QUIET_MS
- * after the last one, DEVICES_COLLECT_MS at most); --watch then keeps
- * running and prints a device's line again each time it changes, until
- * SIGINT or SIGTERM (exit 0).
+ * One line per device, sorted by id with numbers in ids compared as
+ * numbers (bench-0-2 before bench-0-10): "ID online|offline on|off", with
+ * "?" for what the broker holds nothing (or nothing readable) about. The
+ * list is printed once the retained messages stopped arriving
+ * (DEVICES_QUIET_MS after the last one, DEVICES_COLLECT_MS at most);
+ * --watch then keeps running and prints a device's line again each time
+ * it changes, until SIGINT or SIGTERM (exit 0). --forget ID removes the
+ * retained presence and state of a device that is not online.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,8 +34,11 @@
  * broker: live updates could otherwise postpone it for ever. */
 #define DEVICES_COLLECT_MS 5000u
 
-#define DEVICES_ROOT "devices/"
+#define DEVICES_TEMPLATE "devices/{device-id}"
+#define DEVICES_MARK "{device-id}"
 #define DEVICES_JSON_TOKENS 32
+/* --forget: how long the broker may take to acknowledge the removal. */
+#define DEVICES_ACK_TIMEOUT_MS 10000u
 
 /* -1: unknown; 0: offline / off; 1: online / on. */
 struct devices_entry {
@@ -41,7 +47,18 @@ struct devices_entry {
     int led;
 };
 
+/* The template cut around its {device-id}: a device's topics are
+ * head + id + tail + "/status" (or "/state"); filters[] find them all. */
+struct devices_topics {
+    const char *head;
+    size_t head_len;
+    const char *tail;
+    char *filters[2]; /* heap: .../status and .../state, '+' or the one id */
+    char *shown;      /* heap: where the devices are looked for, for messages */
+};
+
 struct devices_table {
+    struct devices_topics topics;
     struct devices_entry *v; /* heap, grown by doubling */
     size_t count;
     size_t cap;
@@ -89,11 +106,49 @@ static void devices_print(const struct devices_entry *e)
            devices_word(e->led, "on", "off"));
 }
 
+/* Compare two runs of digits by value: leading zeros aside, the longer
+ * run is the larger number, and runs of one length compare as text. */
+static int devices_compare_numbers(const char **a, const char **b)
+{
+    const char *x = *a;
+    const char *y = *b;
+
+    while (*x == '0')
+        x++;
+    while (*y == '0')
+        y++;
+    size_t nx = strspn(x, "0123456789");
+    size_t ny = strspn(y, "0123456789");
+    int c = nx != ny ? (nx < ny ? -1 : 1) : memcmp(x, y, nx);
+    *a = x + nx;
+    *b = y + ny;
+    return c;
+}
+
+/* Natural order: bench-0-2 before bench-0-10; ties (007 and 7) by bytes,
+ * so the order is total. */
 static int devices_compare(const void *a, const void *b)
 {
-    const struct devices_entry *x = a;
-    const struct devices_entry *y = b;
-    return strcmp(x->id, y->id);
+    const char *x = ((const struct devices_entry *)a)->id;
+    const char *y = ((const struct devices_entry *)b)->id;
+    const char *px = x;
+    const char *py = y;
+
+    while (*px != '\0' && *py != '\0') {
+        bool dx = *px >= '0' && *px <= '9';
+        bool dy = *py >= '0' && *py <= '9';
+        int c = dx && dy ? devices_compare_numbers(&px, &py)
+                         : (unsigned char)*px - (unsigned char)*py;
+        if (c != 0)
+            return c < 0 ? -1 : 1;
+        if (!(dx && dy)) {
+            px++;
+            py++;
+        }
+    }
+    if (*px != *py)
+        return *px == '\0' ? -1 : 1;
+    return strcmp(x, y);
 }
 
 /* The "led" member of a state object: "on" -> 1, "off" -> 0, else -1. jsmn
@@ -136,25 +191,28 @@ static int devices_parse_status(const void *payload, size_t len)
     return -1;
 }
 
-/* devices/{id}/status or devices/{id}/state: the id and which one. */
-static bool devices_split(const midge_publish *msg, const char **id, size_t *id_len,
-                          bool *is_status)
+/* head + id + tail + "/status" or "/state": the id and which one. */
+static bool devices_split(const struct devices_topics *d, const midge_publish *msg,
+                          const char **id, size_t *id_len, bool *is_status)
 {
-    const size_t root = sizeof DEVICES_ROOT - 1;
     const char *topic = msg->topic;
+    size_t len = msg->topic_len;
+    size_t tail_len = strlen(d->tail);
 
-    if (msg->topic_len <= root || memcmp(topic, DEVICES_ROOT, root) != 0)
+    if (len > 7 && memcmp(topic + len - 7, "/status", 7) == 0)
+        len -= 7;
+    else if (len > 6 && memcmp(topic + len - 6, "/state", 6) == 0)
+        len -= 6;
+    else
         return false;
-    const char *slash = memchr(topic + root, '/', msg->topic_len - root);
-    if (slash == NULL || slash == topic + root)
+    *is_status = len + 7 == msg->topic_len;
+    if (len <= d->head_len + tail_len || memcmp(topic, d->head, d->head_len) != 0 ||
+        memcmp(topic + len - tail_len, d->tail, tail_len) != 0)
         return false;
-    size_t rest = msg->topic_len - (size_t)(slash + 1 - topic);
-    *is_status = rest == 6 && memcmp(slash + 1, "status", 6) == 0;
-    if (!*is_status && !(rest == 5 && memcmp(slash + 1, "state", 5) == 0))
-        return false;
-    *id = topic + root;
-    *id_len = (size_t)(slash - *id);
-    return true;
+    *id = topic + d->head_len;
+    *id_len = len - tail_len - d->head_len;
+    /* The id is part of one topic level, as '+' matched it. */
+    return memchr(*id, '/', *id_len) == NULL;
 }
 
 static void devices_on_message(void *user, const midge_publish *msg)
@@ -165,7 +223,7 @@ static void devices_on_message(void *user, const midge_publish *msg)
     bool is_status;
 
     t->last_ms = midge_clock_ms();
-    if (!devices_split(msg, &id, &id_len, &is_status))
+    if (!devices_split(&t->topics, msg, &id, &id_len, &is_status))
         return;
     struct devices_entry *e = devices_find(t, id, id_len);
     if (e == NULL)
@@ -220,29 +278,108 @@ static int devices_watch(struct cli_conn *k)
     return CLI_EXIT_OK;
 }
 
-static bool devices_subscribe(struct cli_conn *k)
+/* head + what + tail + suffix, on the heap (NULL when out of memory). */
+static char *devices_join(const struct devices_topics *d, const char *what, const char *suffix)
 {
-    static const midge_subscription subs[] = {
-        { .filter = DEVICES_ROOT "+/status", .qos = 1 },
-        { .filter = DEVICES_ROOT "+/state", .qos = 1 },
+    size_t n = d->head_len + strlen(what) + strlen(d->tail) + strlen(suffix) + 1;
+    char *s = malloc(n);
+
+    if (s != NULL)
+        snprintf(s, n, "%.*s%s%s%s", (int)d->head_len, d->head, what, d->tail, suffix);
+    return s;
+}
+
+/* Cut the template (checked by the parser: one {device-id}, no wildcard)
+ * and make the filters: every id's topics, or only `id`'s. The level that
+ * holds {device-id} becomes '+' whole, and devices_split checks the rest
+ * of it ("dev-{device-id}" finds dev-1, not lamp1). */
+static bool devices_topics_init(struct devices_topics *d, const char *template, const char *id)
+{
+    const char *mark = strstr(template, DEVICES_MARK);
+    const char *level = mark;
+    const char *level_end = strchr(mark, '/');
+
+    while (level > template && level[-1] != '/')
+        level--;
+    d->head = template;
+    d->head_len = (size_t)(mark - template);
+    d->tail = mark + sizeof DEVICES_MARK - 1;
+    if (level_end == NULL)
+        level_end = mark + strlen(mark);
+    struct devices_topics level_cut = {
+        .head = template, .head_len = (size_t)(level - template), .tail = level_end,
+    };
+    const struct devices_topics *f = id != NULL ? d : &level_cut;
+    const char *what = id != NULL ? id : "+";
+    d->filters[0] = devices_join(f, what, "/status");
+    d->filters[1] = devices_join(f, what, "/state");
+    d->shown = devices_join(f, what, "/");
+    return d->filters[0] != NULL && d->filters[1] != NULL && d->shown != NULL;
+}
+
+static void devices_topics_free(struct devices_topics *d)
+{
+    free(d->filters[0]);
+    free(d->filters[1]);
+    free(d->shown);
+}
+
+static bool devices_subscribe(struct cli_conn *k, const struct devices_topics *d)
+{
+    const midge_subscription subs[] = {
+        { .filter = d->filters[0], .qos = 1 },
+        { .filter = d->filters[1], .qos = 1 },
     };
     midge_status st = midge_client_subscribe_many(&k->client, subs, 2, NULL);
     if (st != MIDGE_OK) {
-        cli_error(k->opts->prog, "subscribe to %s+/status and %s+/state failed: %s",
-                  DEVICES_ROOT, DEVICES_ROOT, midge_strerror(st));
+        cli_error(k->opts->prog, "subscribe to %s and %s failed: %s", d->filters[0],
+                  d->filters[1], midge_strerror(st));
         return false;
     }
     return true;
 }
 
+/* --forget: empty retained messages clear the presence and the state, and
+ * the broker's PUBACKs say they are gone. A device still online would
+ * report itself again at its next connect: it is refused. */
+static int devices_forget(struct cli_conn *k, struct devices_table *t)
+{
+    const struct cli_options *o = k->opts;
+    const struct devices_entry *e = devices_find(t, o->forget, strlen(o->forget));
+
+    if (e == NULL) {
+        cli_error(o->prog, "no device %s: nothing retained under %s", o->forget,
+                  t->topics.shown);
+        return CLI_EXIT_ERROR;
+    }
+    if (e->online == 1) {
+        cli_error(o->prog, "%s is online; stop it first (it would report itself again)",
+                  o->forget);
+        return CLI_EXIT_ERROR;
+    }
+    for (int i = 0; i < 2; i++) {
+        midge_status st = midge_client_publish(&k->client, t->topics.filters[i], NULL, 0, 1,
+                                               true, NULL);
+        if (st == MIDGE_OK && i == 1)
+            st = midge_client_flush(&k->client, DEVICES_ACK_TIMEOUT_MS);
+        if (st != MIDGE_OK) {
+            cli_error(o->prog, "forgetting %s failed: %s", o->forget, midge_strerror(st));
+            return CLI_EXIT_ERROR;
+        }
+    }
+    return CLI_EXIT_OK;
+}
+
 static int devices_list(struct cli_conn *k, struct devices_table *t)
 {
-    if (!devices_subscribe(k) || !devices_collect(k, t))
+    if (!devices_subscribe(k, &t->topics) || !devices_collect(k, t))
         return CLI_EXIT_ERROR;
     if (t->failed) {
         cli_error(k->opts->prog, "out of memory");
         return CLI_EXIT_ERROR;
     }
+    if (k->opts->forget != NULL)
+        return devices_forget(k, t);
     /* No device: t->v is still NULL, which qsort may not be given. */
     if (t->count > 1)
         qsort(t->v, t->count, sizeof t->v[0], devices_compare);
@@ -250,7 +387,7 @@ static int devices_list(struct cli_conn *k, struct devices_table *t)
         devices_print(&t->v[i]);
     fflush(stdout);
     if (t->count == 0)
-        cli_error(k->opts->prog, "no device has reported under %s", DEVICES_ROOT);
+        cli_error(k->opts->prog, "no device has reported under %s", t->topics.shown);
     t->collecting = false;
     return k->opts->watch ? devices_watch(k) : CLI_EXIT_OK;
 }
@@ -264,15 +401,27 @@ int cli_devices_run(const struct cli_command *cmd, int argc, char **argv)
     enum cli_parse_result pr = cli_parse(cmd, argc, argv, &o);
     if (pr != CLI_PARSE_RUN)
         return pr == CLI_PARSE_EXIT_OK ? CLI_EXIT_OK : CLI_EXIT_ERROR;
-    struct cli_conn_sizes sizes = { .tx = 4096, .rx = 65536, .store = 0 };
+    if (!devices_topics_init(&t.topics, o.prefix != NULL ? o.prefix : DEVICES_TEMPLATE,
+                             o.forget)) {
+        cli_error(o.prog, "out of memory");
+        devices_topics_free(&t.topics);
+        return CLI_EXIT_ERROR;
+    }
+    /* --forget publishes its two removals at QoS 1. */
+    size_t topic_max = strlen(t.topics.filters[0]) + 16;
+    struct cli_conn_sizes sizes = {
+        .tx = 4096 + topic_max, .rx = 65536,
+        .store = o.forget != NULL ? 2 * (topic_max + MIDGE_STORE_RECORD_OVERHEAD) : 0,
+    };
     cli_signals_install();
     /* The callback before the connect: with -c a persistent session's
      * queued messages may come in the same read as the CONNACK. */
     int rc = cli_conn_open(&k, &o, &sizes, devices_on_message, &t);
-    if (rc != CLI_EXIT_OK)
-        return rc;
-    rc = devices_list(&k, &t);
-    cli_conn_close(&k);
+    if (rc == CLI_EXIT_OK) {
+        rc = devices_list(&k, &t);
+        cli_conn_close(&k);
+    }
+    devices_topics_free(&t.topics);
     for (size_t i = 0; i < t.count; i++)
         free(t.v[i].id);
     free(t.v);
