@@ -41,7 +41,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bench.h"
+#include "bench_internal.h"
 #include "bench_io.h"
 #include "midge/device.h"
 

@@ -33,7 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bench.h"
+#include "bench_internal.h"
 #include "bench_config.h"
 
 #define TICK_NS 20000000u      /* commander timers */

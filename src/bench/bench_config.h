@@ -8,7 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "bench.h"
+#include "bench_internal.h"
 
 /* Fill *c from *o: ranges, the broker list (-h, repeated or comma-separated,
  * resolved here), --bind, and the descriptor limit (the soft limit is raised

@@ -19,7 +19,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#include "bench.h"
+#include "bench_internal.h"
 #include "bench_io.h"
 #include "midge/device.h"
 

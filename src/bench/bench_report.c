@@ -13,7 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "bench.h"
+#include "bench_internal.h"
 
 /* gnuplot draws three charts into one picture in well under this. */
 #define PLOT_TIMEOUT_MS 30000

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
-#include "bench.h"
+#include "bench_internal.h"
 #include "bench_config.h"
 
 /* Client ids end in -<worker>-<n>; the prefix is one topic level of the
