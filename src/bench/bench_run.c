@@ -1,28 +1,16 @@
 /*
- * midge bench: a device fleet against one or more brokers.
+ * midge bench: the run (bench.h), driven from this process: the worker
+ * processes, the four phases on one epoll loop, the figures merged, the
+ * report and the verdict.
  *
- *   midge bench [broker flags] --devices N [--rate R] [--duration S] [--qos Q]
- *               [--bind ADDR-RANGE] [--workers W] [--json FILE] [--plot FILE.png]
- *
- * The run has four phases, driven from this process:
- *   connect  the devices connect (in this process with one worker, else in
- *            W worker processes, fork) while the commander connects, one
- *            connection per broker;
- *   command  R commands per second for S seconds to random devices;
- *   drain    up to the command time-out for the last replies;
- *   stop     workers disconnect their devices and send their figures.
- * Then the report: stdout, and --json / --plot when asked.
- *
- * Exit status 0 when every device connected and every command was answered
- * without error; otherwise 1 with one line saying why. The report is
- * printed (and --json written) also for a run interrupted by SIGINT or
- * SIGTERM, or one that failed once commands ran: the figures until then.
- * At the end the retained presence and state of every device are removed
- * (the devices clear their own, the commander the rest), so a bench leaves
- * nothing for `midge devices` to list.
+ * Success when every device connected and every command was answered
+ * without error; otherwise one line saying why. The report is printed (and
+ * --json written) also for a run interrupted by SIGINT or SIGTERM, or one
+ * that failed once commands ran: the figures until then.
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +22,6 @@
 #include <unistd.h>
 
 #include "bench_internal.h"
-#include "bench_config.h"
 
 #define TICK_NS 20000000u      /* commander timers */
 #define EVENTS_MAX 1024        /* epoll events per wait: devices come in crowds */
@@ -57,7 +44,7 @@ struct worker {
 
 struct run {
     const struct bench_config *cfg;
-    const char *prog;
+    const struct bench_options *opts;
     struct worker workers[BENCH_MAX_WORKERS];
     struct bench_cmdr *cmdr;
     struct bench_fleet *fleet; /* the devices, when they share this process */
@@ -79,6 +66,20 @@ struct run {
     struct bench_ramp_point ramp[BENCH_RAMP_POINTS];
     size_t ramp_len;
 };
+
+void bench_error(const struct bench_options *o, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (o->error != NULL)
+        o->error(o->prog, "%s", line);
+    else
+        fprintf(stderr, "%s: %s\n", o->prog, line);
+}
 
 static void run_fail(struct run *r, const char *why)
 {
@@ -121,13 +122,13 @@ static bool workers_start(struct run *r)
     for (unsigned w = 0; w < r->cfg->workers; w++) {
         int sv[2];
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
-            cli_error(r->prog, "socketpair: %s", strerror(errno));
+            bench_error(r->opts, "socketpair: %s", strerror(errno));
             return false;
         }
         fflush(NULL); /* nothing buffered may be written twice */
         pid_t pid = fork();
         if (pid < 0) {
-            cli_error(r->prog, "fork: %s", strerror(errno));
+            bench_error(r->opts, "fork: %s", strerror(errno));
             close(sv[0]);
             close(sv[1]);
             return false;
@@ -359,7 +360,7 @@ static uint64_t run_step(struct run *r, uint64_t now)
 
     if (bench_cmdr_failed(r->cmdr, &why))
         run_fail(r, why);
-    if (cli_stop_requested() && !r->failed) {
+    if (r->opts->stop_requested != NULL && r->opts->stop_requested() && !r->failed) {
         r->interrupted = true;
         run_fail(r, "interrupted: the report covers the run until then");
     }
@@ -511,7 +512,7 @@ static const char *verdict(const struct bench_results *res, char *buf, size_t ca
     return NULL;
 }
 
-static int run_report(struct run *r)
+static bool run_report(struct run *r)
 {
     struct bench_results res;
     char line[160];
@@ -531,17 +532,17 @@ static int run_report(struct run *r)
     bench_report_text(&res, stdout);
     fflush(stdout);
     bool ok = true;
-    if (r->cfg->opts->json_path != NULL)
-        ok = bench_report_json(&res, r->cfg->opts->json_path);
-    if (r->cfg->opts->plot_path != NULL)
-        ok = bench_report_plot(&res, r->cfg->opts->plot_path) && ok;
+    if (r->opts->json_path != NULL)
+        ok = bench_report_json(&res, r->opts->json_path);
+    if (r->opts->plot_path != NULL)
+        ok = bench_report_plot(&res, r->opts->plot_path) && ok;
     /* A failed run has its own line (bench_main). */
     const char *bad = r->failed ? NULL : verdict(&res, line, sizeof line);
     if (bad != NULL) {
-        cli_error(r->prog, "%s", bad);
-        return CLI_EXIT_ERROR;
+        bench_error(r->opts, "%s", bad);
+        return false;
     }
-    return ok ? CLI_EXIT_OK : CLI_EXIT_ERROR;
+    return ok;
 }
 
 /* --- Entry ----------------------------------------------------------------------------- */
@@ -561,19 +562,19 @@ static bool run_setup(struct run *r)
 
     r->ep = epoll_create1(EPOLL_CLOEXEC);
     if (r->ep < 0) {
-        cli_error(r->prog, "epoll: %s", strerror(errno));
+        bench_error(r->opts, "epoll: %s", strerror(errno));
         return false;
     }
     for (unsigned w = 0; w < r->cfg->workers && !r->local; w++) {
         struct epoll_event ev = {.events = EPOLLIN, .data.u64 = BENCH_EP_WORKER | w};
         if (epoll_ctl(r->ep, EPOLL_CTL_ADD, r->workers[w].fd, &ev) != 0) {
-            cli_error(r->prog, "epoll: %s", strerror(errno));
+            bench_error(r->opts, "epoll: %s", strerror(errno));
             return false;
         }
     }
     r->cmdr = bench_cmdr_create(r->cfg, r->ep, why, sizeof why);
     if (r->cmdr == NULL) {
-        cli_error(r->prog, "%s", why);
+        bench_error(r->opts, "%s", why);
         return false;
     }
     /* After the commander: the fleet's "before" memory reading then
@@ -583,9 +584,9 @@ static bool run_setup(struct run *r)
     return true;
 }
 
-static int bench_main(struct run *r)
+static bool bench_main(struct run *r)
 {
-    int rc = CLI_EXIT_ERROR;
+    bool ok = false;
 
     r->start_ns = bench_now_ns();
     r->ramp[r->ramp_len++] = (struct bench_ramp_point){.ms = 0, .online = 0};
@@ -595,7 +596,8 @@ static int bench_main(struct run *r)
     /* Workers first: they must not inherit the commander's sockets. */
     if (!workers_start(r))
         goto done;
-    cli_signals_install();
+    if (r->opts->stop_arm != NULL)
+        r->opts->stop_arm();
     if (!run_setup(r))
         goto done;
     run_loop(r);
@@ -605,13 +607,13 @@ static int bench_main(struct run *r)
     /* A run interrupted, or one that failed once commands ran, reports
      * what it measured; one that failed before has only its reason. */
     if (!r->failed || r->interrupted || r->command_start_ns != 0)
-        rc = run_report(r);
+        ok = run_report(r);
     if (r->failed) {
-        cli_error(r->prog, "%s", r->why);
-        rc = CLI_EXIT_ERROR;
-    } else if (rc == CLI_EXIT_OK && !cleared) {
-        cli_error(r->prog, "the retained presence and state of the devices could not be removed");
-        rc = CLI_EXIT_ERROR;
+        bench_error(r->opts, "%s", r->why);
+        ok = false;
+    } else if (ok && !cleared) {
+        bench_error(r->opts, "the retained presence and state of the devices could not be removed");
+        ok = false;
     }
 done:
     workers_stop(r);
@@ -619,31 +621,29 @@ done:
     bench_cmdr_destroy(r->cmdr);
     if (r->ep >= 0)
         close(r->ep);
-    return rc;
+    return ok;
 }
 
-int cli_bench_run(const struct cli_command *cmd, int argc, char **argv)
+bool bench_run(const struct bench_options *o)
 {
+    /* Static: the ramp and the worker table are large, and a run is one
+     * per process. */
     static struct bench_config cfg;
     static struct run run;
-    struct cli_options o;
     char why[256];
 
-    enum cli_parse_result pr = cli_parse(cmd, argc, argv, &o);
-    if (pr != CLI_PARSE_RUN)
-        return pr == CLI_PARSE_EXIT_OK ? CLI_EXIT_OK : CLI_EXIT_ERROR;
-    if (!bench_configure(&cfg, &o, why, sizeof why)) {
-        cli_error(o.prog, "%s", why);
-        return CLI_EXIT_ERROR;
+    if (!bench_configure(&cfg, o, why, sizeof why)) {
+        bench_error(o, "%s", why);
+        return false;
     }
     /* Before the run, not after it: a report that cannot be written would
      * waste the whole benchmark. */
-    if ((o.json_path != NULL && !bench_report_writable(o.prog, "--json", o.json_path)) ||
-        (o.plot_path != NULL && !bench_report_writable(o.prog, "--plot", o.plot_path)))
-        return CLI_EXIT_ERROR;
+    if ((o->json_path != NULL && !bench_report_writable(o, "--json", o->json_path)) ||
+        (o->plot_path != NULL && !bench_report_writable(o, "--plot", o->plot_path)))
+        return false;
     memset(&run, 0, sizeof run);
     run.cfg = &cfg;
-    run.prog = o.prog;
+    run.opts = o;
     run.ep = -1;
     return bench_main(&run);
 }
