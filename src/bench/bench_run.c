@@ -5,8 +5,9 @@
  *
  * Success when every device connected and every command was answered
  * without error; otherwise one line saying why. The report is printed (and
- * --json written) also for a run interrupted by SIGINT or SIGTERM, or one
- * that failed once commands ran: the figures until then.
+ * --json written) also for a run stopped early (stop_requested: SIGINT or
+ * SIGTERM under `midge bench`), or one that failed once commands ran: the
+ * figures until then.
  */
 #include <errno.h>
 #include <signal.h>
