@@ -187,6 +187,8 @@ static void test_a_repeated_command_id_writes_once(void **state)
     assert_int_equal(midge_client_connect(&p->client, NULL), MIDGE_OK);
     assert_int_equal(midge_client_subscribe(&p->client, "devices/fw-dup/cmd/response/+", 1),
                      MIDGE_OK);
+    /* "online" follows the device's SUBSCRIBE: commands reach it from then. */
+    devices_expect("fw-dup online off", 10000);
     led_expect("0");
     for (int i = 0; i < 2; i++) {
         assert_int_equal(midge_client_publish(&p->client, "devices/fw-dup/cmd/request/id-1",

@@ -64,7 +64,6 @@ static err_t lwip_on_connected(void *arg, struct tcp_pcb *pcb, err_t err)
 static err_t lwip_on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
 {
     midge_lwip_tcp *t = arg;
-    (void)pcb;
     if (p == NULL) {
         if (t != NULL)
             t->fin = true;
@@ -78,6 +77,11 @@ static err_t lwip_on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t 
         t->rx = p;
     else
         pbuf_cat(t->rx, p); /* takes over p's reference */
+    /* Acknowledge now, not on lwIP's delayed-ACK timer (up to
+     * TCP_TMR_INTERVAL): a peer running Nagle's algorithm holds its next
+     * small segment (the next command) until this ACK arrives. The ACK
+     * leaves with the tcp_output that ends lwIP's input processing. */
+    tcp_set_flags(pcb, TF_ACK_NOW);
     return ERR_OK;
 }
 
