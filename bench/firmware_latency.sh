@@ -41,21 +41,7 @@ CONSOLE="$BUILD/bench/latency/lat_console"
 WORK="$(mktemp -d)"
 BROKER_PID=""
 DEVICE_PID=""
-stop_device() {
-    [ -n "$DEVICE_PID" ] || return 0
-    kill "$DEVICE_PID" 2>/dev/null || true
-    wait "$DEVICE_PID" 2>/dev/null || true
-    DEVICE_PID=""
-}
-cleanup() {
-    stop_device
-    if [ -n "$BROKER_PID" ]; then
-        kill "$BROKER_PID" 2>/dev/null || true
-        wait "$BROKER_PID" 2>/dev/null || true
-    fi
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+trap bench_cleanup EXIT
 trap "exit 130" INT TERM
 
 bench_start_broker firmware_latency "set_tcp_nodelay true"
@@ -73,7 +59,7 @@ timeout "$RUN_TIMEOUT" ${CLIENTS_ON[@]+"${CLIENTS_ON[@]}"} "$BUILD/midge" device
 DEVICE_PID=$!
 echo "== Linux device (midge device)"
 measure linux1
-stop_device
+bench_stop_device
 
 timeout "$RUN_TIMEOUT" ${CLIENTS_ON[@]+"${CLIENTS_ON[@]}"} qemu-system-arm -M mps2-an385 \
     -nographic -monitor none -serial none -semihosting-config enable=on,target=native \
@@ -83,7 +69,7 @@ timeout "$RUN_TIMEOUT" ${CLIENTS_ON[@]+"${CLIENTS_ON[@]}"} qemu-system-arm -M mp
 DEVICE_PID=$!
 echo "== firmware on the emulated board (QEMU mps2-an385)"
 measure board1
-stop_device
+bench_stop_device
 
 echo
 echo "date: $(date -u +%Y-%m-%d), machine: $(uname -m), $(nproc) CPUs, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)"
