@@ -53,14 +53,14 @@ for name, body in re.findall(r"set\((MIDGE_\w+_SOURCES)\s+(.*?)\)", text, re.S):
     for src in body.split():
         lists[os.path.basename(src)] = name
 PART_OF_LIST = {
-    "MIDGE_CORE_SOURCES": "midge core (codec, session)",
-    "MIDGE_STRINGS_SOURCES": "midge core (codec, session)",
-    "MIDGE_MATCH_SOURCES": "midge core (codec, session)",
+    "MIDGE_CORE_SOURCES": "midge core (codec, session, strings)",
+    "MIDGE_STRINGS_SOURCES": "midge core (codec, session, strings)",
+    "MIDGE_MATCH_SOURCES": "midge core (codec, session, strings)",
     "MIDGE_DEVICE_SOURCES": "device layer",
     "MIDGE_CLIENT_SOURCES": "client layer",
     "MIDGE_LWIP_SOURCES": "lwIP transport",
 }
-MIDGE_PARTS = ["midge core (codec, session)", "device layer", "client layer", "lwIP transport"]
+MIDGE_PARTS = ["midge core (codec, session, strings)", "device layer", "client layer", "lwIP transport"]
 ORDER = MIDGE_PARTS + ["firmware application", "board drivers", "lwIP", "lwIP pools and heap",
                        "C library (picolibc, libgcc)", "stack", "padding"]
 
