@@ -21,7 +21,7 @@
 #include "fw_options.h"
 #include "proc.h"
 
-#define ARGS_MAX 12
+#define ARGS_MAX 16
 #define RUN_TIMEOUT_MS 10000
 #define DEFAULT_HOST "10.0.2.100"
 
@@ -31,8 +31,10 @@ static enum fw_parse_result fw_parse(const char *const *args, struct fw_options 
 {
     char *argv[ARGS_MAX + 2] = { "midge-firmware" };
     int argc = 1;
-    for (; args[argc - 1] != NULL; argc++)
+    for (; args[argc - 1] != NULL; argc++) {
+        assert_true(argc <= ARGS_MAX);
         argv[argc] = (char *)args[argc - 1];
+    }
     argv[argc] = NULL;
 
     char path[] = "/tmp/midge-fw-options-XXXXXX";
