@@ -85,7 +85,7 @@ static bool cli_is_layered(const struct cli_option *opt)
 
 /* The index of the first entry with this long name (or, with name NULL,
  * with one of these flags); SIZE_MAX when there is none. */
-static size_t cli_option_find(const char *name, unsigned flags)
+static size_t cli_row_find(const char *name, unsigned flags)
 {
     size_t n = cli_option_count();
 
@@ -97,7 +97,7 @@ static size_t cli_option_find(const char *name, unsigned flags)
     return SIZE_MAX;
 }
 
-static size_t cli_option_index(const char *name) { return cli_option_find(name, 0); }
+static size_t cli_row_index(const char *name) { return cli_row_find(name, 0); }
 
 static void cli_record(size_t i, enum cli_layer layer, const char *value)
 {
@@ -113,22 +113,14 @@ void cli_layers_reset(void)
     memset(cli_records, 0, sizeof cli_records);
 }
 
-void cli_layers_note_flag(const struct cli_command *cmd, int key, const char *arg)
+void cli_layers_note_flag(const struct cli_option *opt, const char *arg)
 {
-    size_t n = cli_option_count();
-
-    for (size_t i = 0; i < n; i++) {
-        const struct cli_option *opt = cli_option_at(i);
-        if (opt->key == key && cli_option_accepted(cmd, opt)) {
-            cli_record(i, CLI_LAYER_FLAG, arg);
-            return;
-        }
-    }
+    cli_record((size_t)(opt - cli_option_at(0)), CLI_LAYER_FLAG, arg);
 }
 
 bool cli_layers_given(const char *long_name)
 {
-    size_t i = cli_option_index(long_name);
+    size_t i = cli_row_index(long_name);
 
     return i != SIZE_MAX && cli_records[i].layer != CLI_LAYER_NONE;
 }
@@ -137,7 +129,7 @@ bool cli_layers_given(const char *long_name)
  * layer set is the weakest. */
 static unsigned cli_layer_strength(const char *long_name)
 {
-    size_t i = cli_option_index(long_name);
+    size_t i = cli_row_index(long_name);
 
     if (i == SIZE_MAX || cli_records[i].layer == CLI_LAYER_NONE)
         return 0;
@@ -146,7 +138,7 @@ static unsigned cli_layer_strength(const char *long_name)
 
 void cli_layers_forget(const char *long_name)
 {
-    size_t i = cli_option_index(long_name);
+    size_t i = cli_row_index(long_name);
 
     if (i != SIZE_MAX)
         memset(&cli_records[i], 0, sizeof cli_records[i]);
@@ -190,13 +182,13 @@ static bool cli_apply_layered(const struct cli_command *cmd, struct cli_options 
     o->prog = where;
     *shown = value;
     if (opt->has_arg != no_argument) {
-        ok = cli_option_apply(cmd, o, opt->key, value);
+        ok = cli_option_apply(cmd, o, opt, value);
     } else if (!cli_parse_bool(value, &on)) {
         cli_error(o->prog, "invalid value '%s' for %s (true or false)", value, opt->long_name);
         ok = false;
     } else {
         /* false means "not given": a flag has no way to be switched off. */
-        ok = on ? cli_option_apply(cmd, o, opt->key, NULL) : true;
+        ok = on ? cli_option_apply(cmd, o, opt, NULL) : true;
         *shown = on ? "true" : "false";
     }
     o->prog = prog;
@@ -260,7 +252,7 @@ static bool cli_ini_add(struct cli_ini *f, const char *name, const char *value)
 static int cli_ini_handler(void *user, const char *section, const char *name, const char *value)
 {
     struct cli_ini *f = user;
-    size_t i = cli_option_index(name);
+    size_t i = cli_row_index(name);
     const struct cli_option *opt = i != SIZE_MAX ? cli_option_at(i) : NULL;
 
     if (strcmp(section, "midge") != 0) {
@@ -441,7 +433,7 @@ static bool cli_apply_file(const struct cli_command *cmd, struct cli_options *o,
 static const char *cli_config_path(struct cli_options *o)
 {
     char name[80];
-    size_t i = cli_option_find(NULL, CLI_OPT_CONFIG_FILE);
+    size_t i = cli_row_find(NULL, CLI_OPT_CONFIG_FILE);
 
     if (o->config_path != NULL || i == SIZE_MAX)
         return o->config_path;

@@ -31,10 +31,9 @@ struct cli_command;
 /* Forget the layers of an earlier parse (cli_parse calls it first). */
 void cli_layers_reset(void);
 
-/* Record that the option of `cmd` with this key was given as a flag (arg
- * may be NULL), so the lower layers leave it alone and --print-config
- * shows it. A letter two options share (-q) is the one `cmd` accepts. */
-void cli_layers_note_flag(const struct cli_command *cmd, int key, const char *arg);
+/* Record that the option was given as a flag (arg may be NULL), so the
+ * lower layers leave it alone and --print-config shows it. */
+void cli_layers_note_flag(const struct cli_option *opt, const char *arg);
 
 /* Apply the environment and the config file to every option `cmd` accepts
  * that no flag set. Prints one error line and returns false on a bad

@@ -48,7 +48,7 @@ void cli_usage(const struct cli_command *cmd)
         if (!cli_option_accepted(cmd, opt))
             continue;
         char flags[64];
-        int n = opt->key < 256 ? snprintf(flags, sizeof flags, "-%c, --%s", opt->key, opt->long_name)
+        int n = cli_option_has_letter(opt) ? snprintf(flags, sizeof flags, "-%c, --%s", opt->key, opt->long_name)
                                : snprintf(flags, sizeof flags, "    --%s", opt->long_name);
         if (opt->arg && n > 0 && (size_t)n < sizeof flags)
             snprintf(flags + n, sizeof flags - (size_t)n, " %s", opt->arg);
@@ -67,6 +67,9 @@ static void cli_bad_name(int argc, char **argv, char *buf, size_t cap)
     else
         snprintf(buf, cap, "-%c", optopt > 0 && optopt < 256 ? optopt : '?');
 }
+
+/* getopt_long's value for the long name of table row i: above every key. */
+#define CLI_VAL_ROW 0x10000
 
 static void cli_defaults(const struct cli_command *cmd, struct cli_options *o, char *prog_buf)
 {
@@ -218,8 +221,9 @@ enum cli_parse_result cli_parse(const struct cli_command *cmd, int argc, char **
         const struct cli_option *opt = cli_option_at(i);
         if (!cli_option_accepted(cmd, opt))
             continue;
-        longs[nl++] = (struct option){ opt->long_name, opt->has_arg, NULL, opt->key };
-        if (opt->key < 256) {
+        /* A long name returns its row; a letter, itself (cli_option_find). */
+        longs[nl++] = (struct option){ opt->long_name, opt->has_arg, NULL, CLI_VAL_ROW + (int)i };
+        if (cli_option_has_letter(opt)) {
             shorts[ns++] = (char)opt->key;
             if (opt->has_arg == required_argument)
                 shorts[ns++] = ':';
@@ -234,14 +238,6 @@ enum cli_parse_result cli_parse(const struct cli_command *cmd, int argc, char **
         int key = getopt_long(argc, argv, shorts, longs, NULL);
         if (key == -1)
             break;
-        if (key == CLI_KEY_HELP) {
-            cli_usage(cmd);
-            return CLI_PARSE_EXIT_OK;
-        }
-        if (key == CLI_KEY_VERSION) {
-            printf("midge %s\n", MIDGE_VERSION);
-            return CLI_PARSE_EXIT_OK;
-        }
         if (key == '?' || key == ':') {
             char name[64];
             cli_bad_name(argc, argv, name, sizeof name);
@@ -250,9 +246,19 @@ enum cli_parse_result cli_parse(const struct cli_command *cmd, int argc, char **
                       name, cmd->name);
             return CLI_PARSE_EXIT_USAGE;
         }
-        if (!cli_option_apply(cmd, o, key, optarg))
+        const struct cli_option *opt = key >= CLI_VAL_ROW ? cli_option_at((size_t)(key - CLI_VAL_ROW))
+                                                          : cli_option_find(cmd, key);
+        if (opt->key == CLI_KEY_HELP) {
+            cli_usage(cmd);
+            return CLI_PARSE_EXIT_OK;
+        }
+        if (opt->key == CLI_KEY_VERSION) {
+            printf("midge %s\n", MIDGE_VERSION);
+            return CLI_PARSE_EXIT_OK;
+        }
+        if (!cli_option_apply(cmd, o, opt, optarg))
             return CLI_PARSE_EXIT_USAGE;
-        cli_layers_note_flag(cmd, key, optarg);
+        cli_layers_note_flag(opt, optarg);
     }
     /* getopt_long moves operands behind the options, in their order: the
      * first is the operand, and any after it is the unexpected one. */

@@ -41,21 +41,16 @@ static char *mosq_keep(char *s)
     return NULL;
 }
 
-bool cli_mosq_handles(int key)
-{
-    if (key >= KEY_MOSQ_FIRST && key < KEY_MOSQ_END)
-        return true;
-    return key > 0 && key < 256 && strchr("LAIMVxDsNRETFU", key) != NULL;
-}
-
 /* Apply a piece of -L as its own flag would be, and record it as given on
  * the command line, so no lower layer replaces it. */
 static bool mosq_url_part(const struct cli_command *cmd, struct cli_options *o, int key,
                           const char *value)
 {
-    if (!cli_option_apply(cmd, o, key, value))
+    const struct cli_option *opt = cli_option_find(cmd, key);
+
+    if (!cli_option_apply(cmd, o, opt, value))
         return false;
-    cli_layers_note_flag(cmd, key, value);
+    cli_layers_note_flag(opt, value);
     return true;
 }
 
@@ -225,9 +220,6 @@ static bool mosq_apply_value(struct cli_options *o, int key, const char *arg)
         cli_error(o->prog, "invalid value '%s' for --unix (a socket path of 1..%zu bytes)", arg,
                   sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
         return false;
-    case 'I':
-        o->id_prefix = arg;
-        return true;
     case 'M':
         if (mosq_number(arg, 1, 65535, &v)) {
             o->max_inflight = v;
@@ -266,9 +258,11 @@ static bool mosq_apply_value(struct cli_options *o, int key, const char *arg)
     return false;
 }
 
-bool cli_mosq_apply(const struct cli_command *cmd, struct cli_options *o, int key,
-                    const char *arg)
+bool cli_mosq_apply(const struct cli_command *cmd, struct cli_options *o,
+                    const struct cli_option *opt, const char *arg)
 {
+    int key = opt->key;
+
     switch (key) {
     case 'L': return mosq_url(cmd, o, arg);
     case 'V': return mosq_protocol(o, arg);
@@ -285,15 +279,7 @@ bool cli_mosq_apply(const struct cli_command *cmd, struct cli_options *o, int ke
         }
         o->source = CLI_SOURCE_STDIN;
         return true;
-    case KEY_NODELAY: o->nodelay = true; return true;
     case KEY_TLS_OS_CERTS: o->tls_os_certs = o->tls = true; return true;
-    case KEY_QUIET_ERRORS: o->quiet_errors = true; return true;
-    case 'N': o->no_eol = true; return true;
-    case 'R': o->no_retained = true; return true;
-    case 'E': o->exit_after_sub = true; return true;
-    case KEY_PRETTY: o->pretty = true; return true;
-    case KEY_REMOVE_RETAINED: o->remove_retained = true; return true;
-    case KEY_RETAINED_ONLY: o->retained_only = true; return true;
     }
     return mosq_apply_value(o, key, arg);
 }

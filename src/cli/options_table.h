@@ -216,12 +216,20 @@ enum cli_option_flag {
                                       never a key of the file; printed as the header */
 };
 
+struct cli_option;
+
+/* Check one value of `opt` and store it in *o; false after printing one
+ * line prefixed with o->prog. arg is NULL for an option without a value. */
+typedef bool cli_option_apply_fn(const struct cli_command *cmd, struct cli_options *o,
+                                 const struct cli_option *opt, const char *arg);
+
 /* One option: everything the parser, --help and the layers know of it.
  * Its long name is also its INI key, and "MIDGE_" + the long name in upper
  * case with '-' as '_' is its environment variable (config.h). */
 struct cli_option {
     const char *long_name;
-    int key;         /* the short letter, or a private key above 255 */
+    int key;         /* the short letter; for a long-only option 0, or a name of
+                        its own above 255 when its apply function tells it apart */
     int has_arg;     /* no_argument or required_argument (getopt.h) */
     unsigned group;  /* 0 = every subcommand */
     const char *arg; /* argument name shown in --help */
@@ -231,6 +239,10 @@ struct cli_option {
     size_t offset;   /* of the field in struct cli_options; 0 with CLI_FIELD_NONE */
     const char *zero; /* --print-config's value for a NULL string or a zero number: the
                          default only the subcommand applies (--led sim); NULL = unset */
+    /* How a value is checked and stored; NULL stores it as its field's kind
+     * says: a string as given, true for BOOL, false for NOT_BOOL. A number
+     * or an option without one field always has a function (its range). */
+    cli_option_apply_fn *apply;
 };
 
 /* The table's length is bounded so the layers can keep one record an
@@ -248,12 +260,22 @@ size_t cli_option_count(void);
 /* The i-th entry (i < cli_option_count()), valid for the whole run. */
 const struct cli_option *cli_option_at(size_t i);
 
+/* True when the option has a short letter (-h), not only a long name. */
+static inline bool cli_option_has_letter(const struct cli_option *opt)
+{
+    return opt->key > 0 && opt->key < 256;
+}
+
 /* True when `cmd` takes the option. */
 bool cli_option_accepted(const struct cli_command *cmd, const struct cli_option *opt);
 
-/* Apply one value as if it had been given as a flag; false after printing
- * one line prefixed with o->prog. */
-bool cli_option_apply(const struct cli_command *cmd, struct cli_options *o, int key,
-                      const char *arg);
+/* The entry `cmd` takes with this key (a letter two options share, -q, is
+ * the one of `cmd`'s groups); NULL when there is none. */
+const struct cli_option *cli_option_find(const struct cli_command *cmd, int key);
+
+/* Apply one value of `opt` as if it had been given as a flag; false after
+ * printing one line prefixed with o->prog. */
+bool cli_option_apply(const struct cli_command *cmd, struct cli_options *o,
+                      const struct cli_option *opt, const char *arg);
 
 #endif /* MIDGE_CLI_OPTIONS_TABLE_H */
