@@ -1,7 +1,8 @@
 /*
  * midge CLI: the shared option parser (see options.h): getopt over the
- * option table (options_table.h), then the layers, the defaults and the
- * checks every subcommand shares.
+ * option table (options_table.h), then the layers (config.h), the defaults
+ * (config_defaults.h) and the checks every subcommand shares. The top of
+ * the option machinery: it calls everything below, nothing below calls it.
  */
 #include <getopt.h>
 #include <stddef.h>
@@ -11,10 +12,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli.h"
 #include "config.h"
+#include "config_defaults.h"
 #include "escape.h"
+#include "midge/midge.h"
+#include "options.h"
 #include "options_mosq.h"
+#include "options_table.h"
 
 /* The device gives these options another meaning than the table's: its
  * client id is its device id, and its profile decides the rest. */
@@ -256,7 +260,7 @@ enum cli_parse_result cli_parse(const struct cli_command *cmd, int argc, char **
             printf("midge %s\n", MIDGE_VERSION);
             return CLI_PARSE_EXIT_OK;
         }
-        if (!cli_option_apply(cmd, o, opt, optarg))
+        if (!cli_option_apply(cmd, o, opt, optarg, &cli_layers_flag_note))
             return CLI_PARSE_EXIT_USAGE;
         cli_layers_note_flag(opt, optarg);
     }
@@ -275,7 +279,8 @@ enum cli_parse_result cli_parse(const struct cli_command *cmd, int argc, char **
         return CLI_PARSE_EXIT_USAGE;
     }
     /* The environment and the file fill only what no flag set; defaults
-     * that depend on other options come after every layer (config.h). */
+     * that depend on other options come after every layer
+     * (config_defaults.h). */
     if (!cli_layers_apply(cmd, o) || !cli_config_finish(cmd, o))
         return CLI_PARSE_EXIT_USAGE;
     /* --print-config shows what the layers made, before any check of what
@@ -286,7 +291,7 @@ enum cli_parse_result cli_parse(const struct cli_command *cmd, int argc, char **
         cli_layers_print(cmd, o);
         return CLI_PARSE_EXIT_OK;
     }
-    if (!cli_validate(cmd, o) || !cli_mosq_finish(cmd, o))
+    if (!cli_validate(cmd, o) || !cli_mosq_finish(cmd, o, cli_layers_given("id")))
         return CLI_PARSE_EXIT_USAGE;
     return CLI_PARSE_RUN;
 }

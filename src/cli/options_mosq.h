@@ -9,9 +9,7 @@
 
 #include <stdbool.h>
 
-#include "options.h"
-
-struct cli_command;
+#include "options_table.h"
 
 /* Names of the long-only flags the apply function here tells apart,
  * apart from options_table.c's own. */
@@ -26,11 +24,13 @@ enum cli_mosq_key {
 /* Check and store one of those flags (the apply function of their rows);
  * false after one error line. */
 bool cli_mosq_apply(const struct cli_command *cmd, struct cli_options *o,
-                    const struct cli_option *opt, const char *arg);
+                    const struct cli_option *opt, const char *arg,
+                    const struct cli_option_note *note);
 
 /* Once every layer is in and the common checks passed: the checks between
- * these flags, the client id from -I, the {device-id} of --prefix, and
- * --quiet's silence. False after one error line. */
-bool cli_mosq_finish(const struct cli_command *cmd, struct cli_options *o);
+ * these flags, the client id from -I (id_given: -i came from some layer,
+ * which -I may not join), the {device-id} of --prefix, and --quiet's
+ * silence. False after one error line. */
+bool cli_mosq_finish(const struct cli_command *cmd, struct cli_options *o, bool id_given);
 
 #endif /* MIDGE_CLI_OPTIONS_MOSQ_H */

@@ -16,13 +16,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
-#include "config.h"
 #include "escape.h"
 #include "log.h"
 #include "midge/device.h"
 #include "midge/token.h"
 #include "options_mosq.h"
+#include "options_table.h"
 
 /* Names of the long-only options an apply function below tells apart,
  * above every character (a long-only option that needs none has key 0). */
@@ -66,12 +65,14 @@ static bool cli_number(const char *s, unsigned long min, unsigned long max, unsi
 
 /* The numbers of the broker, topic and receive groups. */
 static bool cli_apply_number(const struct cli_command *cmd, struct cli_options *o,
-                             const struct cli_option *opt, const char *arg)
+                             const struct cli_option *opt, const char *arg,
+                             const struct cli_option_note *note)
 {
     int key = opt->key;
     unsigned long v = 0;
 
     (void)cmd;
+    (void)note;
     switch (key) {
     case 'p':
         if (!cli_number(arg, 1, 65535, &v))
@@ -121,12 +122,14 @@ static bool cli_apply_number(const struct cli_command *cmd, struct cli_options *
 
 /* -m, -n, -f and -l: where pub's message comes from. */
 static bool cli_apply_source(const struct cli_command *cmd, struct cli_options *o,
-                             const struct cli_option *opt, const char *arg)
+                             const struct cli_option *opt, const char *arg,
+                             const struct cli_option_note *note)
 {
     enum cli_source src = opt->key == 'm' ? CLI_SOURCE_ARG : opt->key == 'n' ? CLI_SOURCE_EMPTY
                           : opt->key == 'f' ? CLI_SOURCE_FILE : CLI_SOURCE_LINES;
 
     (void)cmd;
+    (void)note;
     if (o->source != CLI_SOURCE_NONE) {
         cli_error(o->prog, "only one of -m, -n, -f and -l may be given");
         return false;
@@ -137,9 +140,11 @@ static bool cli_apply_source(const struct cli_command *cmd, struct cli_options *
 }
 
 static bool cli_apply_topic(const struct cli_command *cmd, struct cli_options *o,
-                            const struct cli_option *opt, const char *t)
+                            const struct cli_option *opt, const char *t,
+                            const struct cli_option_note *note)
 {
     (void)opt;
+    (void)note;
     if (o->topic_count >= cmd->max_topics) {
         if (cmd->max_topics == 1)
             cli_error(o->prog, "only one -t topic may be given");
@@ -170,12 +175,14 @@ static bool cli_number_ull(const char *s, unsigned long long *out)
 /* Identity and token options. Names are checked here, so a typo fails
  * before any connection is made. */
 static bool cli_apply_identity(const struct cli_command *cmd, struct cli_options *o,
-                               const struct cli_option *opt, const char *arg)
+                               const struct cli_option *opt, const char *arg,
+                               const struct cli_option_note *note)
 {
     midge_device_profile profile;
     midge_token_method method;
 
     (void)cmd;
+    (void)note;
     switch (opt->key) {
     case KEY_PROFILE:
         if (midge_device_profile_parse(arg, &profile)) {
@@ -222,12 +229,14 @@ static bool cli_set_log_level(struct cli_options *o, const char *arg)
 
 /* The device's numbers and its log level. */
 static bool cli_apply_device(const struct cli_command *cmd, struct cli_options *o,
-                             const struct cli_option *opt, const char *arg)
+                             const struct cli_option *opt, const char *arg,
+                             const struct cli_option_note *note)
 {
     int key = opt->key;
     unsigned long ms = 0;
 
     (void)cmd;
+    (void)note;
     switch (key) {
     case KEY_BACKOFF_MIN:
     case KEY_BACKOFF_MAX:
@@ -262,7 +271,8 @@ static bool cli_apply_device(const struct cli_command *cmd, struct cli_options *
 /* Bench's numbers. Ranges that depend on each other (workers <= devices)
  * are bench's to check. */
 static bool cli_apply_bench(const struct cli_command *cmd, struct cli_options *o,
-                            const struct cli_option *opt, const char *arg)
+                            const struct cli_option *opt, const char *arg,
+                            const struct cli_option_note *note)
 {
     int key = opt->key;
     unsigned long *field = key == KEY_DEVICES ? &o->devices : key == KEY_RATE ? &o->rate
@@ -271,6 +281,7 @@ static bool cli_apply_bench(const struct cli_command *cmd, struct cli_options *o
                        : key == KEY_DURATION ? "--duration" : "--workers";
 
     (void)cmd;
+    (void)note;
     if (cli_number(arg, key == KEY_RATE ? 0 : 1, 100000000ul, field))
         return true;
     cli_error(o->prog, "invalid value '%s' for %s (%s)", arg, name,
@@ -280,9 +291,11 @@ static bool cli_apply_bench(const struct cli_command *cmd, struct cli_options *o
 
 /* -h: bench spreads its devices over every -h; the others use the last. */
 static bool cli_apply_host(const struct cli_command *cmd, struct cli_options *o,
-                           const struct cli_option *opt, const char *arg)
+                           const struct cli_option *opt, const char *arg,
+                           const struct cli_option_note *note)
 {
     (void)cmd;
+    (void)note;
     (void)opt;
     o->host = arg;
     if (o->host_count < CLI_MAX_HOSTS)
@@ -436,13 +449,14 @@ const struct cli_option *cli_option_find(const struct cli_command *cmd, int key)
 }
 
 bool cli_option_apply(const struct cli_command *cmd, struct cli_options *o,
-                      const struct cli_option *opt, const char *arg)
+                      const struct cli_option *opt, const char *arg,
+                      const struct cli_option_note *note)
 {
     char *field = (char *)o + opt->offset;
     bool on = opt->kind == CLI_FIELD_BOOL;
 
     if (opt->apply != NULL)
-        return opt->apply(cmd, o, opt, arg);
+        return opt->apply(cmd, o, opt, arg, note);
     /* A row without a function of its own: its field says how to store it. */
     switch (opt->kind) {
     case CLI_FIELD_STR: memcpy(field, &arg, sizeof arg); return true;

@@ -40,6 +40,17 @@ enum cli_group {
                                     MQTT 5 flags -V -x -D, refused */
 };
 
+/* One subcommand: its name, what it does, the option groups it takes, how
+ * many -t it accepts, and its entry point (argv[0] = name). Its options are
+ * the table's rows of those groups. */
+struct cli_command {
+    const char *name;
+    const char *summary;
+    unsigned groups;
+    size_t max_topics;
+    int (*run)(const struct cli_command *cmd, int argc, char **argv);
+};
+
 /* Where pub's message comes from: exactly one of -m, -n, -f, -l, -s. */
 enum cli_source {
     CLI_SOURCE_NONE = 0,
@@ -74,8 +85,6 @@ enum cli_source {
 #define CLI_INBOX_BYTES_DEFAULT 1048576ul
 #define CLI_INBOX_BYTES_MIN 1024ul
 #define CLI_INBOX_BYTES_LIMIT 1073741824ul
-
-struct cli_command;
 
 /* Everything the shared parser fills. Strings point into argv. */
 struct cli_options {
@@ -218,10 +227,21 @@ enum cli_option_flag {
 
 struct cli_option;
 
+/* Whom an option that stands for others tells of each value it set (-L
+ * sets -t, -h, -p, -u, -P and --tls-use-os-certs), so the layer that gave
+ * it records them as its own and no lower layer replaces them. The table
+ * knows no layer: the caller of cli_option_apply passes its own. */
+struct cli_option_note {
+    void (*fn)(void *user, const struct cli_option *opt, const char *arg);
+    void *user;
+};
+
 /* Check one value of `opt` and store it in *o; false after printing one
- * line prefixed with o->prog. arg is NULL for an option without a value. */
+ * line prefixed with o->prog. arg is NULL for an option without a value;
+ * note may be NULL (nobody records the options this one sets). */
 typedef bool cli_option_apply_fn(const struct cli_command *cmd, struct cli_options *o,
-                                 const struct cli_option *opt, const char *arg);
+                                 const struct cli_option *opt, const char *arg,
+                                 const struct cli_option_note *note);
 
 /* One option: everything the parser, --help and the layers know of it.
  * Its long name is also its INI key, and "MIDGE_" + the long name in upper
@@ -273,9 +293,11 @@ bool cli_option_accepted(const struct cli_command *cmd, const struct cli_option 
  * the one of `cmd`'s groups); NULL when there is none. */
 const struct cli_option *cli_option_find(const struct cli_command *cmd, int key);
 
-/* Apply one value of `opt` as if it had been given as a flag; false after
- * printing one line prefixed with o->prog. */
+/* Apply one value of `opt`, wherever it came from (a flag, a variable, a
+ * line of the file); false after printing one line prefixed with o->prog.
+ * The options it sets besides its own go to note (may be NULL). */
 bool cli_option_apply(const struct cli_command *cmd, struct cli_options *o,
-                      const struct cli_option *opt, const char *arg);
+                      const struct cli_option *opt, const char *arg,
+                      const struct cli_option_note *note);
 
 #endif /* MIDGE_CLI_OPTIONS_TABLE_H */
