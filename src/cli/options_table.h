@@ -5,8 +5,48 @@
  * Options come in groups (broker connection, topics, sending, receiving);
  * a subcommand names the groups it accepts and gets the same letters, the
  * same validation and the same --help layout as every other subcommand,
- * as mosquitto_pub and mosquitto_sub share theirs. A new subcommand adds
- * its own options to the table in options_table.c under a new group bit.
+ * as mosquitto_pub and mosquitto_sub share theirs.
+ *
+ * The bottom of the option machinery, which calls one way only:
+ *
+ *   options.h (the parser: getopt, --help, the shared checks)
+ *     -> config_defaults.h (defaults that depend on other options)
+ *     -> config.h (the flag > environment > INI file layers, --print-config)
+ *     -> this header (the table; options_mosq.h checks mosquitto's flags)
+ *
+ * Nothing here includes or calls anything above it (layout.layers checks
+ * the includes); where an option sets others (-L), the caller learns of it
+ * through a struct cli_option_note it passes down.
+ *
+ * A new option is one row of the table (options_table.c) and the field of
+ * struct cli_options its subcommand reads; nothing else changes:
+ *
+ *   { "colour", 0, required_argument, CLI_GROUP_DEMO, "name",
+ *     "the lamp's colour", 0, FIELD(STR, colour), NULL },
+ *
+ *   - getopt: --colour, taken by every command with CLI_GROUP_DEMO (a
+ *     letter as the key adds the short form; 0 is a long name only);
+ *   - --help: "--colour name  the lamp's colour", in the table's order;
+ *   - the environment: MIDGE_COLOUR (MIDGE_ + the long name in upper case,
+ *     '-' as '_'), below the flag;
+ *   - the INI file: "colour = ..." in [midge], below the environment;
+ *   - --print-config: "colour = red  # from flag", or the field's value
+ *     marked "default" when no layer gave one (FIELD_OR for a default only
+ *     the subcommand applies);
+ *   - CLI_OPT_SECRET: masked by --print-config, and a file others may read
+ *     that holds it is warned about; CLI_OPT_FLAG_ONLY: a flag and nothing
+ *     else; CLI_OPT_REPEATABLE: several lines of the file;
+ *   - the value: stored as given (a string, or true for a BOOL field) when
+ *     the row names no apply function; one is named for a range, a check
+ *     or an option without one field, next to the others in
+ *     options_table.c (options_mosq.c for mosquitto's flags).
+ *
+ * A new subcommand is a group bit below, its rows, and its line in main.c.
+ * config.c names no option; config_defaults.c names only those whose
+ * defaults depend on others (TLS from --cafile, a profile's endpoint), the
+ * one place a new option may need a line of its own, and only for that.
+ * tests/layout/test_option_rows.c builds a copy of these sources with such
+ * a subcommand added and checks every point above.
  */
 #ifndef MIDGE_CLI_OPTIONS_TABLE_H
 #define MIDGE_CLI_OPTIONS_TABLE_H
