@@ -60,6 +60,9 @@ while IFS= read -r file; do
         case "$inc" in
             midge/*) [ -f "include/$inc" ] ||
                 breach "$file" "$line" "$inc" "not a public header" ;;
+            # The lwIP port is written on lwIP's own API (third_party/lwip/).
+            lwip/*) [ "$dir" = src/port/lwip ] && [ -f "third_party/lwip/src/include/$inc" ] ||
+                breach "$file" "$line" "$inc" "lwIP's headers belong to src/port/lwip/ only" ;;
             */*) breach "$file" "$line" "$inc" "another folder: use include/midge/" ;;
             *)
                 if [ -f "$dir/$inc" ]; then continue; fi
