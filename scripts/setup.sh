@@ -18,6 +18,7 @@ PACKAGES=(
     gcc-arm-none-eabi libnewlib-arm-none-eabi
     gcc-xtensa-lx106 picolibc-xtensa-lx106-elf
     procps iproute2 python3
+    libffi-dev
     rabbitmq-server ejabberd
 )
 # The interop tests run aedes on Node.js. A machine that has node and npm
