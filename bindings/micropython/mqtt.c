@@ -274,19 +274,18 @@ static mp_obj_t mqtt_ping(mp_obj_t self_in)
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(mqtt_ping_obj, mqtt_ping);
 
-/* Until the QoS 1/2 publish `id` is acknowledged, or discarded by a new
- * session, within `start` + MQTT_ACK_TIMEOUT_MS; in slices, so that an
- * exception raised meanwhile ends the wait. */
-static midge_status mqtt_await_ack(mp_midge_mqtt_obj_t *self, uint16_t id, uint32_t start)
+/* Until the QoS 1/2 publish just made is acknowledged, or discarded by a
+ * new session, within `start` + MQTT_ACK_TIMEOUT_MS; in slices, so that
+ * an exception raised meanwhile ends the wait. Its acknowledgement may
+ * have come already, inside publish (before its id was known here): a
+ * flush that finds nothing in flight, and no session lost, means done. */
+static midge_status mqtt_await_ack(mp_midge_mqtt_obj_t *self, uint32_t start)
 {
-    self->await_id = id;
-    self->await_done = false;
-    self->await_lost = false;
     for (;;) {
         midge_status st = midge_client_flush(&self->m.client, MQTT_ACK_SLICE_MS);
         if (self->await_done || self->await_lost || self->m.link.pending != MP_OBJ_NULL)
             return MIDGE_OK;
-        if (st != MIDGE_TIMEOUT && st != MIDGE_OK)
+        if (st != MIDGE_TIMEOUT)
             return st;
         if (mp_midge_ticks() - start >= MQTT_ACK_TIMEOUT_MS)
             return MIDGE_TIMEOUT;
@@ -307,7 +306,12 @@ static midge_status mqtt_send(mp_midge_mqtt_obj_t *self, const byte *msg, size_t
                                                &id);
         if (st != MIDGE_OK || qos == 0 || self->in_callback)
             return st;
-        st = mqtt_await_ack(self, id, start);
+        /* A session lost before this point was lost before the message
+         * was stored. */
+        self->await_id = id;
+        self->await_done = midge_session_inflight(&self->m.client.session) == 0;
+        self->await_lost = false;
+        st = mqtt_await_ack(self, start);
         self->await_id = 0;
         if (st != MIDGE_OK || !self->await_lost || self->await_done ||
             self->m.link.pending != MP_OBJ_NULL)
