@@ -19,6 +19,7 @@ PACKAGES=(
     qemu-system-arm socat
     gcc-xtensa-lx106 picolibc-xtensa-lx106-elf
     procps iproute2 python3
+    libffi-dev
     rabbitmq-server ejabberd
 )
 # The interop tests run aedes on Node.js. A machine that has node and npm
