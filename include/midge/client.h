@@ -115,6 +115,8 @@ typedef struct midge_client_attempt {
     unsigned addr;              /* which of its host's addresses (0 = first) */
     midge_status status;        /* why it failed */
     bool pass_over;             /* the backoff comes next */
+    size_t next_index;          /* the item tried next (after the backoff, */
+    unsigned next_addr;         /* with pass_over), and its address */
 } midge_client_attempt;
 
 typedef void (*midge_client_attempt_fn)(void *user, const midge_client_attempt *attempt);

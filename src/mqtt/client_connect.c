@@ -174,6 +174,8 @@ midge_status client__open(midge_client *c, const client_deadline *bound)
         .status = st,
     };
     a.pass_over = client_fail_over(c, st);
+    a.next_index = midge_failover_item(&c->failover);
+    a.next_addr = midge_failover_addr(&c->failover);
     if (c->on_attempt != NULL)
         c->on_attempt(c->attempt_user, &a);
     return st;
