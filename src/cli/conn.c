@@ -60,6 +60,12 @@ const char *cli_conn_status_text(const struct cli_conn *k, midge_status st, char
     if (st == MIDGE_ERR_TOO_BIG && k->refused_size != 0)
         snprintf(buf, cap, "incoming packet of %zu bytes is larger than --max-packet-size %zu",
                  k->refused_size, k->rx_size);
+    else if (st == MIDGE_ERR_WRONG_ACK && k->opts->qos == 2)
+        /* The one broker behaviour behind it seen in practice: RabbitMQ
+         * takes QoS 2 as QoS 1 and answers PUBACK. */
+        snprintf(buf, cap, "%s (a PUBACK to a QoS 2 message: the broker does not support "
+                           "QoS 2; use -q 1)",
+                 midge_strerror(st));
     else
         snprintf(buf, cap, "%s", midge_strerror(st));
     return buf;
