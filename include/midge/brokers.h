@@ -54,21 +54,28 @@ typedef struct midge_broker {
 midge_status midge_brokers_parse(char *text, uint16_t default_port, midge_broker *out,
                                  size_t cap, size_t *count);
 
-/* Where an attempt stands in a list of `count` items. Caller-owned, no
+/* The most items, and addresses per item, the rules follow. */
+#define MIDGE_FAILOVER_MAX_ITEMS 65535u
+#define MIDGE_FAILOVER_MAX_ADDRS 255u
+
+/* Where an attempt stands in a list of `count` items: 12 bytes, small
+ * enough for one per simulated device of a fleet. Caller-owned, no
  * pointer inside; fields private by convention. */
 typedef struct midge_failover {
-    size_t count;
-    size_t at;          /* the item tried, or connected to */
-    unsigned addr;      /* which of its addresses (0 = the first) */
-    bool addr_more;     /* another address follows addr */
-    bool in_pass;       /* attempts failed since the last CONNACK or pass */
-    bool pass_over;     /* the last failure ended a pass: back off */
-    size_t pass_start;  /* the item the pass started with */
-    midge_status worst; /* the failure of the pass that got furthest */
+    uint16_t count;
+    uint16_t at;         /* the item tried, or connected to */
+    uint16_t pass_start; /* the item the pass started with */
+    uint8_t addr;        /* which of its addresses (0 = the first) */
+    bool addr_more;      /* another address follows addr */
+    bool in_pass;        /* attempts failed since the last CONNACK or pass */
+    bool pass_over;      /* the last failure ended a pass: back off */
+    int8_t worst;        /* the failure of the pass that got furthest */
 } midge_failover;
 
 /* Start at item `first` (taken modulo count; a fleet rotates the list so
- * that each device starts at its own broker). count must be at least 1. */
+ * that each device starts at its own broker). count is clamped to
+ * 1..MIDGE_FAILOVER_MAX_ITEMS; past MIDGE_FAILOVER_MAX_ADDRS addresses an
+ * item counts as having no more. */
 void midge_failover_init(midge_failover *f, size_t count, size_t first);
 
 /* The attempt to make next: item and address. */
@@ -96,7 +103,10 @@ static inline bool midge_failover_pass_over(const midge_failover *f) { return f-
  * (TLS, a closed or malformed connection), that over a TCP failure, that
  * over a name that did not resolve; among equals, the latest. MIDGE_OK
  * before any failure. What a caller reports when a whole pass failed. */
-static inline midge_status midge_failover_status(const midge_failover *f) { return f->worst; }
+static inline midge_status midge_failover_status(const midge_failover *f)
+{
+    return (midge_status)f->worst;
+}
 
 /* An attempt is starting: it is no longer time to back off. */
 static inline void midge_failover_attempt(midge_failover *f) { f->pass_over = false; }

@@ -43,6 +43,7 @@
 
 #include "bench_internal.h"
 #include "bench_io.h"
+#include "midge/brokers.h"
 #include "midge/device.h"
 
 /* Connects in flight (TCP handshake to SUBACK) per broker, across all
@@ -89,9 +90,10 @@ struct bench_dev {
     struct bench_link link;
     struct bench_buf *defer; /* outputs that found the store full, in order */
     uint32_t due_ms;         /* retry time (WAIT) or deadline (TCP, SUB) */
+    midge_failover broker;   /* where it stands in the broker list (brokers.h) */
     uint16_t qos2_ids[DEV_QOS2_IDS];
     uint8_t state;
-    uint8_t failures; /* connects failed in a row: the backoff exponent */
+    uint8_t failures; /* failed passes in a row: the backoff exponent */
     /* then: store[store_size], id[id_cap] (see struct bench_fleet.slot) */
 };
 
@@ -300,9 +302,13 @@ static void retry_push(struct bench_fleet *f, uint32_t i)
     f->retry_len++;
 }
 
-/* The connection is gone: close it and schedule the next attempt. */
+/* The connection is gone: close it and schedule the next attempt, on
+ * the next broker of the list at once, or after the backoff once every
+ * broker failed in turn (brokers.h). */
 static void dev_drop(struct bench_fleet *f, struct bench_dev *d)
 {
+    bool online = d->state == DEV_ONLINE;
+
     bench_link_close(&d->link);
     bench_buf_free(&d->defer);
     midge_session_transport_lost(&d->session);
@@ -313,11 +319,16 @@ static void dev_drop(struct bench_fleet *f, struct bench_dev *d)
         f->inflight--;
         f->st.retries++;
     }
+    d->state = DEV_WAIT;
+    if (!midge_failover_failed(&d->broker, online ? MIDGE_ERR_CLOSED : MIDGE_ERR_CONNECT)) {
+        d->due_ms = f->now_ms;
+        retry_push(f, dev_index(f, d));
+        return;
+    }
     if (d->failures < BACKOFF_MAX_SHIFT)
         d->failures++;
     uint32_t wait = BACKOFF_BASE_MS << (d->failures - 1u);
     d->due_ms = f->now_ms + wait + fleet_random(f) % (wait / 2u + 1u);
-    d->state = DEV_WAIT;
     retry_push(f, dev_index(f, d));
 }
 
@@ -349,6 +360,8 @@ static bool dev_init(struct bench_fleet *f, struct bench_dev *d, uint32_t i)
         .rx_qos2_ids = d->qos2_ids, .rx_qos2_cap = DEV_QOS2_IDS,
     };
     midge_session_init(&d->session, &bufs, fleet_on_event, f);
+    /* The list rotated to start at the device's own broker. */
+    midge_failover_init(&d->broker, f->cfg->broker_count, i * f->cfg->workers + f->w);
     d->link.fd = -1;
     d->state = DEV_WAIT;
     return true;
@@ -359,12 +372,13 @@ static void dev_start(struct bench_fleet *f, uint32_t i)
     const struct bench_config *c = f->cfg;
     struct bench_dev *d = dev_at(f, i);
     uint32_t g = i * c->workers + f->w;
-    const struct bench_broker *b = &c->brokers[g % c->broker_count];
     uint32_t bind = c->bind_count != 0 ? c->bind_first + g % c->bind_count : 0;
     int err = 0;
 
     if (d->state == DEV_NEW && !dev_init(f, d, i))
         return;
+    midge_failover_attempt(&d->broker);
+    const struct bench_broker *b = &c->brokers[midge_failover_item(&d->broker)];
     f->st.attempts++;
     f->inflight++;
     d->state = DEV_TCP;
@@ -501,10 +515,18 @@ static void dev_publish_deferred(struct bench_fleet *f, struct bench_dev *d)
 
 static void dev_on_connack(struct bench_fleet *f, struct bench_dev *d, const midge_event *ev)
 {
+    /* "Server unavailable": a node going down; another may take it. Any
+     * other refusal is the run's configuration, and ends it. */
+    if (ev->status == MIDGE_REFUSED_UNAVAILABLE && f->cfg->broker_count > 1) {
+        f->cur_failed = ev->status;
+        return;
+    }
     if (ev->status != MIDGE_OK) {
         fleet_fatal(f, "the broker refused %s: %s", dev_id(f, d), midge_strerror(ev->status));
         return;
     }
+    midge_failover_connected(&d->broker);
+    d->failures = 0;
     midge_status st = midge_device_on_connack(&d->device, &f->out);
     if (st == MIDGE_OK)
         st = midge_session_subscribe(&d->session, f->out.subs, f->out.sub_count, NULL, f->now_ms);
@@ -529,7 +551,6 @@ static void dev_on_suback(struct bench_fleet *f, struct bench_dev *d, const midg
     if (d->state != DEV_SUB)
         return;
     d->state = DEV_ONLINE;
-    d->failures = 0;
     f->inflight--;
     f->st.online++;
 }

@@ -93,8 +93,10 @@ midge_status midge_brokers_parse(char *text, uint16_t default_port, midge_broker
 
 void midge_failover_init(midge_failover *f, size_t count, size_t first)
 {
-    f->count = count != 0 ? count : 1u;
-    f->at = first % f->count;
+    if (count > MIDGE_FAILOVER_MAX_ITEMS)
+        count = MIDGE_FAILOVER_MAX_ITEMS;
+    f->count = (uint16_t)(count != 0 ? count : 1u);
+    f->at = (uint16_t)(first % f->count);
     f->addr = 0;
     f->addr_more = false;
     f->in_pass = false;
@@ -129,17 +131,17 @@ bool midge_failover_failed(midge_failover *f, midge_status st)
          * every other one, and after the backoff. */
         f->in_pass = true;
         f->pass_start = f->at;
-        f->worst = st;
-    } else if (failover_rank(st) >= failover_rank(f->worst)) {
-        f->worst = st;
+        f->worst = (int8_t)st;
+    } else if (failover_rank(st) >= failover_rank((midge_status)f->worst)) {
+        f->worst = (int8_t)st;
     }
-    if (f->addr_more) {
+    if (f->addr_more && f->addr < MIDGE_FAILOVER_MAX_ADDRS) {
         f->addr++;
         f->addr_more = false;
         return false;
     }
     f->addr = 0;
-    f->at = f->at + 1u < f->count ? f->at + 1u : 0u;
+    f->at = (uint16_t)(f->at + 1u < f->count ? f->at + 1u : 0u);
     if (f->at != f->pass_start)
         return false;
     f->in_pass = false;

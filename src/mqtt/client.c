@@ -113,7 +113,8 @@ midge_status midge_client_init(midge_client *c, const midge_client_config *cfg,
     if (cfg->open == NULL || p == NULL || p->clock_ms == NULL || p->idle == NULL)
         return MIDGE_ERR_INVALID;
 
-    if (cfg->broker_count != 0 && cfg->brokers == NULL)
+    if ((cfg->broker_count != 0 && cfg->brokers == NULL) ||
+        cfg->broker_count > MIDGE_FAILOVER_MAX_ITEMS)
         return MIDGE_ERR_INVALID;
 
     memset(c, 0, sizeof *c);
