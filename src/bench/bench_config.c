@@ -205,6 +205,12 @@ static bool check_numbers(struct bench_config *c, char *why, size_t cap)
     c->workers = (unsigned)o->workers;
     c->qos = o->qos;
     c->connect_deadline_ms = CONNECT_DEADLINE_BASE_MS + c->devices;
+    /* A broker slower to accept (a RabbitMQ cluster: about a hundred a
+     * second) is given the time it needs. */
+    if (o->connect_time_s != 0)
+        c->connect_deadline_ms = o->connect_time_s > DURATION_MAX_S
+                                     ? DURATION_MAX_S * 1000u
+                                     : (uint32_t)(o->connect_time_s * 1000u);
     return true;
 }
 

@@ -67,6 +67,7 @@ enum cli_key {
     KEY_DURATION,
     KEY_BIND,
     KEY_WORKERS,
+    KEY_CONNECT_TIME,
     KEY_JSON,
     KEY_PLOT,
 };
@@ -140,6 +141,7 @@ static const struct cli_option cli_table[] = {
     { "qos", 'q', required_argument, CLI_GROUP_BENCH, "0|1|2", "QoS of the commands (default 1)", 0, FIELD(U8, qos) },
     { "bind", KEY_BIND, required_argument, CLI_GROUP_BENCH, "addr[-addr]", "source IPv4 addresses, e.g. 127.0.0.2-127.0.0.20", 0, FIELD(STR, bind_range) },
     { "workers", KEY_WORKERS, required_argument, CLI_GROUP_BENCH, "n", "processes sharing the devices (default 1)", 0, FIELD(ULONG, workers) },
+    { "connect-time", KEY_CONNECT_TIME, required_argument, CLI_GROUP_BENCH, "seconds", "time allowed for every device to connect (default 30 + 1 ms per device)", 0, FIELD(ULONG, connect_time_s) },
     { "json", KEY_JSON, required_argument, CLI_GROUP_BENCH, "file", "write every figure to this JSON file", 0, FIELD(STR, json_path) },
     { "plot", KEY_PLOT, required_argument, CLI_GROUP_BENCH, "file.png", "draw the latency charts with gnuplot", 0, FIELD(STR, plot_path) },
     /* mosquitto_pub and mosquitto_sub's own flags (options_mosq.c) */
@@ -470,9 +472,11 @@ static bool cli_apply_device(struct cli_options *o, int key, const char *arg)
 static bool cli_apply_bench(struct cli_options *o, int key, const char *arg)
 {
     unsigned long *field = key == KEY_DEVICES ? &o->devices : key == KEY_RATE ? &o->rate
-                           : key == KEY_DURATION ? &o->duration_s : &o->workers;
+                           : key == KEY_DURATION ? &o->duration_s
+                           : key == KEY_CONNECT_TIME ? &o->connect_time_s : &o->workers;
     const char *name = key == KEY_DEVICES ? "--devices" : key == KEY_RATE ? "--rate"
-                       : key == KEY_DURATION ? "--duration" : "--workers";
+                       : key == KEY_DURATION ? "--duration"
+                       : key == KEY_CONNECT_TIME ? "--connect-time" : "--workers";
 
     switch (key) {
     case KEY_BIND: o->bind_range = arg; return true;
@@ -553,6 +557,7 @@ static bool cli_apply(const struct cli_command *cmd, struct cli_options *o, int 
     case KEY_DURATION:
     case KEY_BIND:
     case KEY_WORKERS:
+    case KEY_CONNECT_TIME:
     case KEY_JSON:
     case KEY_PLOT:
         return cli_apply_bench(o, key, arg);

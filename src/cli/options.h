@@ -162,6 +162,7 @@ struct cli_options {
     unsigned long devices;            /* 0 = not given */
     unsigned long rate;               /* commands per second */
     unsigned long duration_s;
+    unsigned long connect_time_s;     /* 0 = bench's default */
     unsigned long workers;
     const char *bind_range;           /* --bind, checked by bench */
     const char *json_path;
