@@ -244,7 +244,10 @@ midge_status midge_client_set_last_will(midge_client *c, const char *topic, cons
 midge_status midge_client_connect(midge_client *c, bool *session_present);
 
 /* Told of every failed attempt to connect (every broker and address a
- * pass tries), from connect and from auto_reconnect alike. Optional. */
+ * pass tries), from connect and from auto_reconnect alike, right after it
+ * failed (a TLS opener's error line still describes it). Optional. The
+ * callback may read the attempt and log it; it may call no client
+ * function. */
 void midge_client_set_attempt_callback(midge_client *c, midge_client_attempt_fn fn, void *user);
 
 /* The broker of the open connection (an item of cfg.brokers, or the one
