@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "broker.h"
+#include "midge/midge.h"
 #include "proc.h"
 #include "secrets.h"
 
@@ -201,6 +202,27 @@ static void test_device_fails_over_at_once_and_does_not_fail_back(void **state)
     proc_stop(&d);
 }
 
+/* The POSIX opener of one address: the name's first address is there,
+ * and says none follows; past the last there is nothing to open. */
+static void test_tcp_open_addr_counts_the_addresses_of_a_name(void **state)
+{
+    midge_tcp tcp;
+    midge_transport t;
+    bool more = true;
+    (void)state;
+
+    assert_int_equal(midge_tcp_open_addr(&tcp, "127.0.0.1", a.port, NULL, 0, 2000, &t, &more),
+                     MIDGE_OK);
+    assert_false(more);
+    t.close(t.ctx);
+    more = true;
+    assert_int_equal(midge_tcp_open_addr(&tcp, "127.0.0.1", a.port, NULL, 1, 2000, &t, &more),
+                     MIDGE_ERR_RESOLVE);
+    assert_false(more);
+    assert_int_equal(midge_tcp_open_addr(&tcp, "127.0.0.1", dead_port(), NULL, 0, 2000, &t, &more),
+                     MIDGE_ERR_CONNECT);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -209,6 +231,7 @@ int main(void)
         cmocka_unit_test(test_refusal_in_the_list_sets_the_exit_status),
         cmocka_unit_test(test_bad_list_is_refused_before_connecting),
         cmocka_unit_test(test_device_fails_over_at_once_and_does_not_fail_back),
+        cmocka_unit_test(test_tcp_open_addr_counts_the_addresses_of_a_name),
     };
     return cmocka_run_group_tests(tests, brokers_up, brokers_down);
 }
