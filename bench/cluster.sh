@@ -68,7 +68,7 @@ run() {
     peak="$idle"
     echo "== $name: midge bench -h $HOSTS --devices $size --workers $workers --rate $RATE --duration $DURATION"
     "$MIDGE" bench -h "$HOSTS" --devices "$size" --workers "$workers" --bind "$BIND" \
-        --rate "$RATE" --duration "$DURATION" --connect-time $((60 + size / 50)) \
+        --rate "$RATE" --duration "$DURATION" --connect-time $((60 + size / 20)) \
         --json "$OUT/$name.json" &
     local bench=$!
     while kill -0 "$bench" 2>/dev/null; do
