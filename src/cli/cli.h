@@ -36,8 +36,10 @@ struct cli_conn_sizes {
 
 /* Told of each failed attempt to connect while brokers of the list remain
  * to be tried (the device logs them): `why` is the attempt's one line,
- * `next` the broker tried next. */
-typedef void (*cli_conn_attempt_fn)(void *user, const char *why, const midge_broker *next);
+ * `next` the broker tried next and `addr` which of its host's addresses
+ * (0 = the first; more when a name has several). */
+typedef void (*cli_conn_attempt_fn)(void *user, const char *why, const midge_broker *next,
+                                    unsigned addr);
 
 /* A client over our own midge_tcp, so the socket can be polled together
  * with other descriptors (stdin for pub -l). Heap buffers: the CLI is not

@@ -366,11 +366,16 @@ static void device_on_message(void *user, const midge_publish *msg);
 
 /* A broker of the list failed while others remain: said, and the next
  * one tried at once (brokers.h). */
-static void device_on_attempt(void *user, const char *why, const midge_broker *next)
+static void device_on_attempt(void *user, const char *why, const midge_broker *next,
+                              unsigned addr)
 {
     char name[300];
     (void)user;
-    cli_log(CLI_LOG_WARN, "%s; trying %s", why, cli_broker_name(next, name, sizeof name));
+    cli_broker_name(next, name, sizeof name);
+    if (addr == 0)
+        cli_log(CLI_LOG_WARN, "%s; trying %s", why, name);
+    else
+        cli_log(CLI_LOG_WARN, "%s; trying %s at its address %u", why, name, addr + 1);
 }
 
 /* `clean`: this client's CONNECT asks for a clean session whatever -c

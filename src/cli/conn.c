@@ -181,7 +181,7 @@ static void cli_conn_on_attempt(void *user, const midge_client_attempt *a)
     cli_conn_describe_at(k, a->broker, a->status, why, sizeof why);
     snprintf(k->failures + used, sizeof k->failures - used, "%s%s", used ? "; " : "", why);
     if (!a->pass_over && k->on_attempt != NULL)
-        k->on_attempt(k->attempt_user, why, &k->brokers[a->next_index]);
+        k->on_attempt(k->attempt_user, why, &k->brokers[a->next_index], a->next_addr);
 }
 
 midge_status cli_conn_connect(struct cli_conn *k, bool *session_present)
