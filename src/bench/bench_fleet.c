@@ -302,13 +302,13 @@ static void retry_push(struct bench_fleet *f, uint32_t i)
     f->retry_len++;
 }
 
-/* The connection is gone: close it and schedule the next attempt, on
- * the next broker of the list at once, or after the backoff once every
- * broker failed in turn (brokers.h). */
-static void dev_drop(struct bench_fleet *f, struct bench_dev *d)
+/* The connection is gone (why: st): close it and schedule the next
+ * attempt, on the next broker of the list at once, or after the backoff
+ * once every broker failed in turn (brokers.h). A pass in which a broker
+ * refused the device ends the run: its credentials or its client id are
+ * the run's configuration, which no retry mends. */
+static void dev_drop(struct bench_fleet *f, struct bench_dev *d, midge_status st)
 {
-    bool online = d->state == DEV_ONLINE;
-
     bench_link_close(&d->link);
     bench_buf_free(&d->defer);
     midge_session_transport_lost(&d->session);
@@ -320,9 +320,15 @@ static void dev_drop(struct bench_fleet *f, struct bench_dev *d)
         f->st.retries++;
     }
     d->state = DEV_WAIT;
-    if (!midge_failover_failed(&d->broker, online ? MIDGE_ERR_CLOSED : MIDGE_ERR_CONNECT)) {
+    if (!midge_failover_failed(&d->broker, st)) {
         d->due_ms = f->now_ms;
         retry_push(f, dev_index(f, d));
+        return;
+    }
+    if (midge_status_is_refusal(midge_failover_status(&d->broker))) {
+        fleet_fatal(f, "%s refused %s: %s",
+                    f->cfg->broker_count > 1 ? "every broker of the list" : "the broker",
+                    dev_id(f, d), midge_strerror(midge_failover_status(&d->broker)));
         return;
     }
     if (d->failures < BACKOFF_MAX_SHIFT)
@@ -389,7 +395,7 @@ static void dev_start(struct bench_fleet *f, uint32_t i)
             fleet_fatal(f, "out of file descriptors at %u devices (%s)", f->st.online,
                         strerror(err));
         /* Ports used up or the broker not listening (yet): try again later. */
-        dev_drop(f, d);
+        dev_drop(f, d, MIDGE_ERR_CONNECT);
         return;
     }
     /* The first EPOLLOUT edge says the handshake is over; later ones, that
@@ -397,7 +403,7 @@ static void dev_start(struct bench_fleet *f, uint32_t i)
     struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLET, .data.u64 = f->tag | i};
     if (epoll_ctl(f->ep, EPOLL_CTL_ADD, d->link.fd, &ev) != 0) {
         fleet_fatal(f, "epoll: %s", strerror(errno));
-        dev_drop(f, d);
+        dev_drop(f, d, MIDGE_ERR_IO);
     }
 }
 
@@ -435,7 +441,7 @@ static void dev_end(struct bench_fleet *f, struct bench_dev *d, midge_status st)
         st = bench_io_flush(&d->link, &d->session, OUT_LIMIT, f->now_ms);
     f->cur = NULL;
     if (st != MIDGE_OK)
-        dev_drop(f, d);
+        dev_drop(f, d, st);
 }
 
 /* The handshake ended. A failed one shows as EPOLLERR/EPOLLHUP, or else
@@ -443,7 +449,7 @@ static void dev_end(struct bench_fleet *f, struct bench_dev *d, midge_status st)
 static void dev_tcp_up(struct bench_fleet *f, struct bench_dev *d, uint32_t events)
 {
     if (events & (EPOLLERR | EPOLLHUP)) {
-        dev_drop(f, d);
+        dev_drop(f, d, MIDGE_ERR_CONNECT);
         return;
     }
     dev_begin(f, d);
@@ -515,14 +521,10 @@ static void dev_publish_deferred(struct bench_fleet *f, struct bench_dev *d)
 
 static void dev_on_connack(struct bench_fleet *f, struct bench_dev *d, const midge_event *ev)
 {
-    /* "Server unavailable": a node going down; another may take it. Any
-     * other refusal is the run's configuration, and ends it. */
-    if (ev->status == MIDGE_REFUSED_UNAVAILABLE && f->cfg->broker_count > 1) {
-        f->cur_failed = ev->status;
-        return;
-    }
+    /* A refusal moves on like any failed attempt; dev_drop ends the run
+     * once a whole pass had one. */
     if (ev->status != MIDGE_OK) {
-        fleet_fatal(f, "the broker refused %s: %s", dev_id(f, d), midge_strerror(ev->status));
+        f->cur_failed = ev->status;
         return;
     }
     midge_failover_connected(&d->broker);
@@ -645,7 +647,7 @@ static void fleet_sweep(struct bench_fleet *f)
             f->sweep_pos = 0;
         struct bench_dev *d = dev_at(f, f->sweep_pos++);
         if ((d->state == DEV_TCP || d->state == DEV_SUB) && time_due(f->now_ms, d->due_ms)) {
-            dev_drop(f, d);
+            dev_drop(f, d, d->state == DEV_TCP ? MIDGE_ERR_CONNECT : MIDGE_TIMEOUT);
             continue;
         }
         if (d->state < DEV_MQTT || midge_session_next_timeout(&d->session, f->now_ms) != 0)
