@@ -168,7 +168,13 @@ cmd_stop() {
         pid="$(cat "$DIR/n$i/rabbitmq.pid" 2>/dev/null)"
         [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
     done
-    ERL_EPMD_PORT="$CLUSTER_EPMD_PORT" epmd -kill >/dev/null 2>&1
+    # epmd refuses -kill while a node is still registered: the nodes'
+    # registrations go with their processes, a moment after the kills.
+    for ((i = 0; i < 50; i++)); do
+        ERL_EPMD_PORT="$CLUSTER_EPMD_PORT" epmd -kill >/dev/null 2>&1 || true
+        ERL_EPMD_PORT="$CLUSTER_EPMD_PORT" epmd -names >/dev/null 2>&1 || break
+        sleep 0.1
+    done
     rm -f "$DIR/cluster.env"
     return 0
 }
