@@ -16,6 +16,7 @@ MIDGE_MATCH_SOURCES := \
 # The blocking client, freestanding too: the platform passes in its
 # transport opener, clock and idle hook (include/midge/platform.h).
 MIDGE_CLIENT_SOURCES := \
+	$(MIDGE_DIR)/src/mqtt/brokers.c \
 	$(MIDGE_DIR)/src/mqtt/client.c \
 	$(MIDGE_DIR)/src/mqtt/client_connect.c \
 	$(MIDGE_DIR)/src/mqtt/client_event.c \

@@ -43,6 +43,7 @@ set(MIDGE_SERVER_CODEC_SOURCES
 # The platform supplies its transport opener, clock and idle hook
 # (include/midge/platform.h), so it runs on POSIX and on a board alike.
 set(MIDGE_CLIENT_SOURCES
+    src/mqtt/brokers.c
     src/mqtt/client.c
     src/mqtt/client_connect.c
     src/mqtt/client_event.c

@@ -57,6 +57,20 @@
  * messages are delivered even while held, and dropped when no callback is
  * set (they are never acknowledged). See midge_session_hold.
  *
+ * Broker lists (failover). cfg.brokers names several brokers (the nodes
+ * of a cluster) instead of cfg.host and cfg.port; the client moves along
+ * the list by the rules of brokers.h: a failed attempt (TCP, TLS, a
+ * CONNACK refusal, no CONNACK in time) or a lost connection moves to the
+ * next address or broker at once, and only once every broker has failed
+ * in turn does the backoff apply. midge_client_connect makes one such
+ * pass; auto_reconnect makes passes for as long as a call waits. With
+ * cfg.open_addr the client opens one address at a time, so a host name
+ * with several addresses is tried address by address under the same
+ * rules (cfg.open alone leaves the addresses to the opener, which moves
+ * on only when a TCP connect fails). With TLS, each broker's own host
+ * name is the one verified (the opener receives it). midge_client_broker
+ * says which broker the client is on.
+ *
  * A wrong acknowledgement: a broker that answers a QoS 1/2 publish with
  * the acknowledgement of another QoS (a PUBACK for QoS 2, as brokers that
  * downgrade QoS 2 do) ends the connection with MIDGE_ERR_WRONG_ACK; the
@@ -69,6 +83,7 @@
 #ifndef MIDGE_CLIENT_H
 #define MIDGE_CLIENT_H
 
+#include "midge/brokers.h"
 #include "midge/config.h"
 #include "midge/platform.h"
 #include "midge/session.h"
@@ -91,9 +106,29 @@ typedef void (*midge_message_fn)(void *user, const midge_publish *msg);
  * after the client's own handling. Optional. */
 typedef void (*midge_client_event_fn)(void *user, const midge_event *ev);
 
+/* A failed attempt to connect, for the attempt callback: which broker and
+ * address, why, and whether every broker has now failed in turn (the
+ * backoff comes next) or the next one is tried at once. */
+typedef struct midge_client_attempt {
+    const midge_broker *broker; /* the item of the list tried */
+    size_t index;               /* its place in the list */
+    unsigned addr;              /* which of its host's addresses (0 = first) */
+    midge_status status;        /* why it failed */
+    bool pass_over;             /* the backoff comes next */
+    size_t next_index;          /* the item tried next (after the backoff, */
+    unsigned next_addr;         /* with pass_over), and its address */
+} midge_client_attempt;
+
+typedef void (*midge_client_attempt_fn)(void *user, const midge_client_attempt *attempt);
+
 typedef struct midge_client_config {
-    const char *host;
+    const char *host;             /* the broker, when there is no list */
     uint16_t port;
+    /* A broker list to fail over between (see "Broker lists" above); when
+     * broker_count is not 0, host and port are not used. Borrowed: the
+     * array and its strings must outlive the client. */
+    const midge_broker *brokers;
+    size_t broker_count;
     midge_connect_opts connect;   /* client id, credentials, keepalive, clean session */
     uint32_t connect_timeout_ms;  /* TCP (and TLS) connect; 0 = 10000 */
     uint32_t connack_timeout_ms;  /* 0 = MIDGE_CONNACK_TIMEOUT_MS */
@@ -106,7 +141,12 @@ typedef struct midge_client_config {
     uint32_t call_timeout_ms;
     midge_transport_open_fn open; /* required: opens the transport to host:port
                                      (midge_tcp_opener, midge_tls_opener, ...) */
-    void *opener;                 /* context for `open` */
+    void *opener;                 /* context for `open` and `open_addr` */
+    /* Optional: opens one address of the host at a time; when set, it is
+     * used instead of `open` (which must still be set), and a host with
+     * several addresses is tried address by address (midge_tcp_addr_opener,
+     * midge_tls_addr_opener). */
+    midge_transport_open_addr_fn open_addr;
     const midge_platform *platform; /* required: clock and idle (platform.h);
                                        borrowed for the client's lifetime */
     /* Optional: asked after every wait inside connect, publish, subscribe,
@@ -147,6 +187,11 @@ struct midge_client {
     bool awaiting;    /* the call waits for the broker's replies (acks, SUBACK) */
     bool renew;       /* held messages were dropped: a new connection brings them */
     int dropped;      /* a publish dropped since the last flush (its status) */
+    midge_broker one;      /* cfg.host and cfg.port as a list of one */
+    midge_failover failover; /* where the client stands in the broker list */
+    bool opening;          /* an attempt is under way: client__open reports it */
+    midge_client_attempt_fn on_attempt;
+    void *attempt_user;
 };
 
 /* MIDGE_ERR_INVALID when cfg lacks open or platform (or either of the
@@ -188,8 +233,34 @@ midge_status midge_client_set_last_will(midge_client *c, const char *topic, cons
                                         uint16_t len, uint8_t qos, bool retain);
 
 /* Open the transport, send CONNECT, wait for CONNACK. Returns MIDGE_OK, a
- * MIDGE_REFUSED_* code, or a local failure. *session_present may be NULL. */
+ * MIDGE_REFUSED_* code, or a local failure. *session_present may be NULL.
+ * With a broker list, one pass: from the broker the list stands at (the
+ * first; after a lost connection, the one after it), every broker and
+ * address in turn until one answers CONNACK, without waiting between
+ * them; when none does, the failure that got furthest
+ * (midge_failover_status). After a lost connection the pass has begun
+ * already: midge_client_retry_now says whether a caller running its own
+ * reconnect loop should call connect again at once, or back off first. */
 midge_status midge_client_connect(midge_client *c, bool *session_present);
+
+/* Told of every failed attempt to connect (every broker and address a
+ * pass tries), from connect and from auto_reconnect alike, right after it
+ * failed (a TLS opener's error line still describes it). Optional. The
+ * callback may read the attempt and log it; it may call no client
+ * function. */
+void midge_client_set_attempt_callback(midge_client *c, midge_client_attempt_fn fn, void *user);
+
+/* The broker of the open connection (an item of cfg.brokers, or the one
+ * made of cfg.host and cfg.port); NULL when not connected. *addr (may be
+ * NULL) gets which of its host's addresses (0 = the first; always 0
+ * without cfg.open_addr). */
+const midge_broker *midge_client_broker(const midge_client *c, unsigned *addr);
+
+/* For a caller that reconnects by itself (not auto_reconnect): true when
+ * the next connect is due at once, because brokers of the list remain to
+ * be tried in the pass a failure began; false when every broker failed in
+ * turn (back off before connecting again) or nothing failed yet. */
+bool midge_client_retry_now(const midge_client *c);
 
 /* Send DISCONNECT, flush, close. */
 midge_status midge_client_disconnect(midge_client *c);

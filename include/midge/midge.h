@@ -4,6 +4,7 @@
 
 #define MIDGE_VERSION "0.1.0"
 
+#include "midge/brokers.h"
 #include "midge/client.h"
 #include "midge/codec.h"
 #include "midge/config.h"

@@ -56,6 +56,22 @@ typedef struct midge_tcp_opener_ctx {
 midge_status midge_tcp_bound_opener(void *opener, const char *host, uint16_t port,
                                     uint32_t timeout_ms, midge_transport *t);
 
+/* One address of host: the addr-th (from 0) getaddrinfo returns, connected
+ * within timeout_ms (from bind_address when not NULL), for a client that
+ * moves on to the next address after any failure of an attempt, TLS and
+ * CONNACK included (client.h, cfg.open_addr). *more says whether another
+ * address follows it. Returns MIDGE_OK, MIDGE_ERR_RESOLVE (the name does
+ * not resolve, or to fewer addresses), MIDGE_ERR_CONNECT or
+ * MIDGE_ERR_BIND. */
+midge_status midge_tcp_open_addr(midge_tcp *tcp, const char *host, uint16_t port,
+                                 const char *bind_address, unsigned addr, uint32_t timeout_ms,
+                                 midge_transport *t, bool *more);
+
+/* midge_transport_open_addr_fn over midge_tcp_open_addr; `opener` is a
+ * midge_tcp_opener_ctx * (bind_address may be NULL). */
+midge_status midge_tcp_addr_opener(void *opener, const char *host, uint16_t port, unsigned addr,
+                                   uint32_t timeout_ms, midge_transport *t, bool *more);
+
 /* A Unix-domain stream socket at `path` (a broker's `listener 0 PATH`),
  * connected within timeout_ms, with the same socket struct and the same
  * send/recv/wait/close as TCP. MIDGE_ERR_INVALID for an empty path or one

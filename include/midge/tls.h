@@ -119,6 +119,13 @@ midge_status midge_tls_check_options(const midge_tls_options *opts, char *err, s
 midge_status midge_tls_open(midge_tls *tls, const midge_tls_options *opts, const char *host,
                             uint16_t port, uint32_t timeout_ms, midge_transport *t);
 
+/* midge_tls_open over one address of host only, the addr-th (from 0) of
+ * those it resolves to (midge_tcp_open_addr), with *more saying whether
+ * another follows it. The host name is still the one verified. */
+midge_status midge_tls_open_addr(midge_tls *tls, const midge_tls_options *opts, const char *host,
+                                 uint16_t port, unsigned addr, uint32_t timeout_ms,
+                                 midge_transport *t, bool *more);
+
 /* The last failure as one line ("" when there was none). Valid until the
  * next call on `tls`. */
 const char *midge_tls_last_error(const midge_tls *tls);
@@ -134,6 +141,11 @@ typedef struct midge_tls_opener_ctx {
  * midge_tls_opener and cfg.opener to a midge_tls_opener_ctx *. */
 midge_status midge_tls_opener(void *opener, const char *host, uint16_t port, uint32_t timeout_ms,
                               midge_transport *t);
+
+/* midge_transport_open_addr_fn over midge_tls_open_addr, with the same
+ * context as midge_tls_opener (cfg.open_addr). */
+midge_status midge_tls_addr_opener(void *opener, const char *host, uint16_t port, unsigned addr,
+                                   uint32_t timeout_ms, midge_transport *t, bool *more);
 
 #ifdef __cplusplus
 }

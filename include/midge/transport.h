@@ -51,6 +51,16 @@ typedef struct midge_transport {
 typedef midge_status (*midge_transport_open_fn)(void *opener, const char *host, uint16_t port,
                                                 uint32_t timeout_ms, midge_transport *t);
 
+/* The same, for one address of host: the addr-th (from 0) of those its
+ * name resolves to, in the resolver's order. *more says whether another
+ * address follows that one, on success and on failure alike (false when
+ * the name does not resolve), so that a client can try the next address
+ * after a failure that comes later than the TCP connect (TLS, CONNACK). */
+typedef midge_status (*midge_transport_open_addr_fn)(void *opener, const char *host,
+                                                     uint16_t port, unsigned addr,
+                                                     uint32_t timeout_ms, midge_transport *t,
+                                                     bool *more);
+
 #ifdef __cplusplus
 }
 #endif

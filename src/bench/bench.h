@@ -52,6 +52,7 @@ struct bench_options {
     unsigned long devices;    /* required: 0 is refused */
     unsigned long rate;       /* commands per second; 0 = connect only, an idle fleet */
     unsigned long duration_s; /* of the command phase */
+    unsigned long connect_time_s; /* for every device to connect; 0 = 30 s + 1 ms a device */
     unsigned long workers;    /* processes; 1 = the devices share the commander's loop */
     uint8_t qos;              /* of the commands and of the replies' subscription */
     const char *bind_range;   /* IPv4 source addresses "A.B.C.D[-E.F.G.H]"; NULL = none */

@@ -12,6 +12,7 @@
 #include <sys/resource.h>
 
 #include "bench_internal.h"
+#include "midge/brokers.h"
 
 /* Client ids end in -<worker>-<n>; the prefix is one topic level of the
  * device's default topics (devices/<id>/...). */
@@ -27,38 +28,6 @@
 #define CONNECT_DEADLINE_BASE_MS 30000u
 
 /* --- Brokers ------------------------------------------------------------------ */
-
-/* "host", "host:port", "[v6]:port" or a bare IPv6 address. */
-static bool split_host_port(char *entry, uint16_t default_port, const char **host,
-                            uint16_t *port)
-{
-    char *colon = NULL;
-
-    *port = default_port;
-    if (entry[0] == '[') {
-        char *close = strchr(entry, ']');
-        if (close == NULL || (close[1] != '\0' && close[1] != ':'))
-            return false;
-        *close = '\0';
-        *host = entry + 1;
-        colon = close[1] == ':' ? close + 1 : NULL;
-    } else {
-        *host = entry;
-        colon = strchr(entry, ':');
-        /* Two colons: an IPv6 address without a port. */
-        if (colon != NULL && strchr(colon + 1, ':') != NULL)
-            colon = NULL;
-    }
-    if (colon != NULL) {
-        char *end = NULL;
-        *colon = '\0';
-        unsigned long p = strtoul(colon + 1, &end, 10);
-        if (colon[1] == '\0' || *end != '\0' || p == 0 || p > 65535)
-            return false;
-        *port = (uint16_t)p;
-    }
-    return **host != '\0';
-}
 
 /* Resolve once, up front: tens of thousands of connects then reuse the
  * address. IPv4 first, since --bind is IPv4 and brokers on loopback
@@ -92,36 +61,36 @@ static bool resolve(struct bench_broker *b, const char *host, uint16_t port, cha
     return true;
 }
 
-/* One -h value: a comma-separated list of brokers. */
+/* One -h value: a comma-separated list of brokers (midge_brokers_parse). */
 static bool add_brokers(struct bench_config *c, const char *spec, char *why, size_t cap)
 {
     char copy[512];
-    char *save = NULL;
+    midge_broker list[BENCH_MAX_BROKERS];
+    size_t room = BENCH_MAX_BROKERS - c->broker_count, n = 0;
 
     if (strlen(spec) >= sizeof copy) {
         snprintf(why, cap, "-h value too long");
         return false;
     }
     snprintf(copy, sizeof copy, "%s", spec);
-    for (char *entry = strtok_r(copy, ",", &save); entry != NULL;
-         entry = strtok_r(NULL, ",", &save)) {
-        const char *host = NULL;
-        uint16_t port = 0;
-        if (c->broker_count >= BENCH_MAX_BROKERS) {
-            snprintf(why, cap, "at most %u brokers", BENCH_MAX_BROKERS);
-            return false;
-        }
-        if (!split_host_port(entry, c->opts->port, &host, &port)) {
-            snprintf(why, cap, "invalid broker '%s' (host, host:port or [v6]:port)", entry);
-            return false;
-        }
-        if (!resolve(&c->brokers[c->broker_count], host, port, why, cap))
+    midge_status st = midge_brokers_parse(copy, c->opts->port, list, room, &n);
+    if (st == MIDGE_ERR_NO_SPACE) {
+        snprintf(why, cap, "at most %u brokers", BENCH_MAX_BROKERS);
+        return false;
+    }
+    if (st != MIDGE_OK) {
+        /* The item at fault, from the list as given. */
+        const char *item = spec;
+        for (size_t i = 0; i < n && strchr(item, ',') != NULL; i++)
+            item = strchr(item, ',') + 1;
+        snprintf(why, cap, "invalid broker '%.*s' (host, host:port or [v6]:port)",
+                 (int)strcspn(item, ","), item);
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!resolve(&c->brokers[c->broker_count], list[i].host, list[i].port, why, cap))
             return false;
         c->broker_count++;
-    }
-    if (c->broker_count == 0) {
-        snprintf(why, cap, "no broker in '%s'", spec);
-        return false;
     }
     return true;
 }
@@ -236,6 +205,12 @@ static bool check_numbers(struct bench_config *c, char *why, size_t cap)
     c->workers = (unsigned)o->workers;
     c->qos = o->qos;
     c->connect_deadline_ms = CONNECT_DEADLINE_BASE_MS + c->devices;
+    /* A broker slower to accept (a RabbitMQ cluster: about a hundred a
+     * second) is given the time it needs. */
+    if (o->connect_time_s != 0)
+        c->connect_deadline_ms = o->connect_time_s > DURATION_MAX_S
+                                     ? DURATION_MAX_S * 1000u
+                                     : (uint32_t)(o->connect_time_s * 1000u);
     return true;
 }
 

@@ -43,6 +43,7 @@
 
 #include "bench_internal.h"
 #include "bench_io.h"
+#include "midge/brokers.h"
 #include "midge/device.h"
 
 /* Connects in flight (TCP handshake to SUBACK) per broker, across all
@@ -89,9 +90,10 @@ struct bench_dev {
     struct bench_link link;
     struct bench_buf *defer; /* outputs that found the store full, in order */
     uint32_t due_ms;         /* retry time (WAIT) or deadline (TCP, SUB) */
+    midge_failover broker;   /* where it stands in the broker list (brokers.h) */
     uint16_t qos2_ids[DEV_QOS2_IDS];
     uint8_t state;
-    uint8_t failures; /* connects failed in a row: the backoff exponent */
+    uint8_t failures; /* failed passes in a row: the backoff exponent */
     /* then: store[store_size], id[id_cap] (see struct bench_fleet.slot) */
 };
 
@@ -300,8 +302,12 @@ static void retry_push(struct bench_fleet *f, uint32_t i)
     f->retry_len++;
 }
 
-/* The connection is gone: close it and schedule the next attempt. */
-static void dev_drop(struct bench_fleet *f, struct bench_dev *d)
+/* The connection is gone (why: st): close it and schedule the next
+ * attempt, on the next broker of the list at once, or after the backoff
+ * once every broker failed in turn (brokers.h). A pass in which a broker
+ * refused the device ends the run: its credentials or its client id are
+ * the run's configuration, which no retry mends. */
+static void dev_drop(struct bench_fleet *f, struct bench_dev *d, midge_status st)
 {
     bench_link_close(&d->link);
     bench_buf_free(&d->defer);
@@ -313,11 +319,22 @@ static void dev_drop(struct bench_fleet *f, struct bench_dev *d)
         f->inflight--;
         f->st.retries++;
     }
+    d->state = DEV_WAIT;
+    if (!midge_failover_failed(&d->broker, st)) {
+        d->due_ms = f->now_ms;
+        retry_push(f, dev_index(f, d));
+        return;
+    }
+    if (midge_status_is_refusal(midge_failover_status(&d->broker))) {
+        fleet_fatal(f, "%s refused %s: %s",
+                    f->cfg->broker_count > 1 ? "every broker of the list" : "the broker",
+                    dev_id(f, d), midge_strerror(midge_failover_status(&d->broker)));
+        return;
+    }
     if (d->failures < BACKOFF_MAX_SHIFT)
         d->failures++;
     uint32_t wait = BACKOFF_BASE_MS << (d->failures - 1u);
     d->due_ms = f->now_ms + wait + fleet_random(f) % (wait / 2u + 1u);
-    d->state = DEV_WAIT;
     retry_push(f, dev_index(f, d));
 }
 
@@ -349,6 +366,8 @@ static bool dev_init(struct bench_fleet *f, struct bench_dev *d, uint32_t i)
         .rx_qos2_ids = d->qos2_ids, .rx_qos2_cap = DEV_QOS2_IDS,
     };
     midge_session_init(&d->session, &bufs, fleet_on_event, f);
+    /* The list rotated to start at the device's own broker. */
+    midge_failover_init(&d->broker, f->cfg->broker_count, i * f->cfg->workers + f->w);
     d->link.fd = -1;
     d->state = DEV_WAIT;
     return true;
@@ -359,12 +378,13 @@ static void dev_start(struct bench_fleet *f, uint32_t i)
     const struct bench_config *c = f->cfg;
     struct bench_dev *d = dev_at(f, i);
     uint32_t g = i * c->workers + f->w;
-    const struct bench_broker *b = &c->brokers[g % c->broker_count];
     uint32_t bind = c->bind_count != 0 ? c->bind_first + g % c->bind_count : 0;
     int err = 0;
 
     if (d->state == DEV_NEW && !dev_init(f, d, i))
         return;
+    midge_failover_attempt(&d->broker);
+    const struct bench_broker *b = &c->brokers[midge_failover_item(&d->broker)];
     f->st.attempts++;
     f->inflight++;
     d->state = DEV_TCP;
@@ -375,7 +395,7 @@ static void dev_start(struct bench_fleet *f, uint32_t i)
             fleet_fatal(f, "out of file descriptors at %u devices (%s)", f->st.online,
                         strerror(err));
         /* Ports used up or the broker not listening (yet): try again later. */
-        dev_drop(f, d);
+        dev_drop(f, d, MIDGE_ERR_CONNECT);
         return;
     }
     /* The first EPOLLOUT edge says the handshake is over; later ones, that
@@ -383,7 +403,7 @@ static void dev_start(struct bench_fleet *f, uint32_t i)
     struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLET, .data.u64 = f->tag | i};
     if (epoll_ctl(f->ep, EPOLL_CTL_ADD, d->link.fd, &ev) != 0) {
         fleet_fatal(f, "epoll: %s", strerror(errno));
-        dev_drop(f, d);
+        dev_drop(f, d, MIDGE_ERR_IO);
     }
 }
 
@@ -421,7 +441,7 @@ static void dev_end(struct bench_fleet *f, struct bench_dev *d, midge_status st)
         st = bench_io_flush(&d->link, &d->session, OUT_LIMIT, f->now_ms);
     f->cur = NULL;
     if (st != MIDGE_OK)
-        dev_drop(f, d);
+        dev_drop(f, d, st);
 }
 
 /* The handshake ended. A failed one shows as EPOLLERR/EPOLLHUP, or else
@@ -429,7 +449,7 @@ static void dev_end(struct bench_fleet *f, struct bench_dev *d, midge_status st)
 static void dev_tcp_up(struct bench_fleet *f, struct bench_dev *d, uint32_t events)
 {
     if (events & (EPOLLERR | EPOLLHUP)) {
-        dev_drop(f, d);
+        dev_drop(f, d, MIDGE_ERR_CONNECT);
         return;
     }
     dev_begin(f, d);
@@ -501,10 +521,14 @@ static void dev_publish_deferred(struct bench_fleet *f, struct bench_dev *d)
 
 static void dev_on_connack(struct bench_fleet *f, struct bench_dev *d, const midge_event *ev)
 {
+    /* A refusal moves on like any failed attempt; dev_drop ends the run
+     * once a whole pass had one. */
     if (ev->status != MIDGE_OK) {
-        fleet_fatal(f, "the broker refused %s: %s", dev_id(f, d), midge_strerror(ev->status));
+        f->cur_failed = ev->status;
         return;
     }
+    midge_failover_connected(&d->broker);
+    d->failures = 0;
     midge_status st = midge_device_on_connack(&d->device, &f->out);
     if (st == MIDGE_OK)
         st = midge_session_subscribe(&d->session, f->out.subs, f->out.sub_count, NULL, f->now_ms);
@@ -529,7 +553,6 @@ static void dev_on_suback(struct bench_fleet *f, struct bench_dev *d, const midg
     if (d->state != DEV_SUB)
         return;
     d->state = DEV_ONLINE;
-    d->failures = 0;
     f->inflight--;
     f->st.online++;
 }
@@ -624,7 +647,7 @@ static void fleet_sweep(struct bench_fleet *f)
             f->sweep_pos = 0;
         struct bench_dev *d = dev_at(f, f->sweep_pos++);
         if ((d->state == DEV_TCP || d->state == DEV_SUB) && time_due(f->now_ms, d->due_ms)) {
-            dev_drop(f, d);
+            dev_drop(f, d, d->state == DEV_TCP ? MIDGE_ERR_CONNECT : MIDGE_TIMEOUT);
             continue;
         }
         if (d->state < DEV_MQTT || midge_session_next_timeout(&d->session, f->now_ms) != 0)

@@ -31,6 +31,16 @@ struct cli_conn_sizes {
     midge_trace_fn trace; /* -d trace; NULL = cli_trace_packet */
 };
 
+/* The most brokers one -h list may name. */
+#define CLI_MAX_BROKERS 32
+
+/* Told of each failed attempt to connect while brokers of the list remain
+ * to be tried (the device logs them): `why` is the attempt's one line,
+ * `next` the broker tried next and `addr` which of its host's addresses
+ * (0 = the first; more when a name has several). */
+typedef void (*cli_conn_attempt_fn)(void *user, const char *why, const midge_broker *next,
+                                    unsigned addr);
+
 /* A client over our own midge_tcp, so the socket can be polled together
  * with other descriptors (stdin for pub -l). Heap buffers: the CLI is not
  * the no-heap core. */
@@ -51,7 +61,16 @@ struct cli_conn {
     uint32_t start_ms;   /* when the connection was set up: -W counts from here */
     uint32_t limit_ms;   /* -W in milliseconds; 0 = no bound */
     midge_transport_open_fn open; /* the transport's own opener, under -W's bound */
+    midge_transport_open_addr_fn open_addr;
     void *opener;
+    /* -h as a broker list: the items point into host_text (heap). */
+    char *host_text;
+    midge_broker brokers[CLI_MAX_BROKERS];
+    size_t broker_count;
+    /* The failed attempts of the connect under way, "; "-separated. */
+    char failures[1024];
+    cli_conn_attempt_fn on_attempt;
+    void *attempt_user;
     unsigned long delivered; /* messages handed to the message callback so far */
     unsigned long subacks;   /* SUBACKs received so far (sub -E) */
 };
@@ -97,9 +116,21 @@ midge_status cli_conn_serve(struct cli_conn *k, int extra_fd, uint32_t timeout_m
 bool cli_conn_setup(struct cli_conn *k, const struct cli_options *o,
                     const struct cli_conn_sizes *sizes, const midge_connect_opts *connect);
 
+/* midge_client_connect (one pass over the broker list), recording each
+ * failed attempt for cli_conn_describe. */
+midge_status cli_conn_connect(struct cli_conn *k, bool *session_present);
+
 /* Why connecting failed, in one line without the "midge cmd: " prefix:
- * the broker's refusal, the TLS failure, or the network error. */
+ * the broker's refusal, the TLS failure, or the network error; for a
+ * broker list, every attempt of the failed pass, each with its broker. */
 void cli_conn_describe(const struct cli_conn *k, midge_status st, char *buf, size_t cap);
+
+/* The broker, or the list, -h names (with -p's port where a broker has
+ * none), as log lines show it: "host:port" or "a:1883,b:1884". */
+const char *cli_conn_target(const struct cli_conn *k, char *buf, size_t cap);
+
+/* "host:port" ("[v6]:port") of one broker. */
+const char *cli_broker_name(const midge_broker *b, char *buf, size_t cap);
 
 /* midge_strerror(st), except that a packet refused for its size is named
  * with its size and the limit. Returns buf. */

@@ -47,6 +47,7 @@ static void options_from(struct bench_options *b, const struct cli_options *o)
     b->devices = o->devices;
     b->rate = o->rate;
     b->duration_s = o->duration_s;
+    b->connect_time_s = o->connect_time_s;
     b->workers = o->workers;
     b->qos = o->qos;
     b->bind_range = o->bind_range;

@@ -364,6 +364,20 @@ static void device_inbox_add(struct device_app *a, const midge_publish *msg, boo
 
 static void device_on_message(void *user, const midge_publish *msg);
 
+/* A broker of the list failed while others remain: said, and the next
+ * one tried at once (brokers.h). */
+static void device_on_attempt(void *user, const char *why, const midge_broker *next,
+                              unsigned addr)
+{
+    char name[300];
+    (void)user;
+    cli_broker_name(next, name, sizeof name);
+    if (addr == 0)
+        cli_log(CLI_LOG_WARN, "%s; trying %s", why, name);
+    else
+        cli_log(CLI_LOG_WARN, "%s; trying %s at its address %u", why, name, addr + 1);
+}
+
 /* `clean`: this client's CONNECT asks for a clean session whatever -c
  * says (the options are copied into the client, which keeps them). */
 static bool device_open_conn(struct device_app *a, bool clean)
@@ -378,6 +392,8 @@ static bool device_open_conn(struct device_app *a, bool clean)
     if (!cli_conn_setup(&a->conn, &a->o, &sizes, &connect))
         return false;
     a->conn_ready = true;
+    a->conn.on_attempt = device_on_attempt;
+    a->conn.attempt_user = a;
     midge_client_set_callback(&a->conn.client, device_on_message, a);
     /* A new client for a full inbox holds from the start. */
     midge_client_hold(&a->conn.client, a->inbox_full);
@@ -713,9 +729,10 @@ static midge_status device_connect_once(struct device_app *a)
             return st;
         }
     }
-    cli_log(CLI_LOG_INFO, "connecting to %s:%u as %s (%s%s)", a->o.host, (unsigned)a->o.port,
-            a->o.device_id, midge_device_profile_name(a->cfg.profile), a->o.tls ? ", TLS" : "");
-    st = midge_client_connect(&a->conn.client, &session_present);
+    cli_log(CLI_LOG_INFO, "connecting to %s as %s (%s%s)",
+            cli_conn_target(&a->conn, why, sizeof why), a->o.device_id,
+            midge_device_profile_name(a->cfg.profile), a->o.tls ? ", TLS" : "");
+    st = cli_conn_connect(&a->conn, &session_present);
     if (st == MIDGE_ERR_INTERRUPTED)
         return st;
     if (device_login_refused(st)) {
@@ -728,7 +745,12 @@ static midge_status device_connect_once(struct device_app *a)
         cli_log(CLI_LOG_ERROR, "%s%s", why, note);
         return st;
     }
-    cli_log(CLI_LOG_INFO, "connected (session present: %s)", session_present ? "yes" : "no");
+    /* Which broker of the list: the one the device stays on while the
+     * connection lasts. */
+    const midge_broker *on = midge_client_broker(&a->conn.client, NULL);
+    cli_log(CLI_LOG_INFO, "connected to %s (session present: %s)",
+            on != NULL ? cli_broker_name(on, why, sizeof why) : a->o.unix_path,
+            session_present ? "yes" : "no");
     a->purge_session = false;
     /* While oversized packets keep ending connections right after the
      * CONNACK, the delay keeps growing: such a loop must not run hot. */
@@ -827,7 +849,10 @@ static int device_run_loop(struct device_app *a)
         }
         if (cli_stop_requested())
             break;
-        device_backoff(a);
+        /* A loss begins a pass over the broker list: the others are
+         * tried at once, and the backoff waits only after all failed. */
+        if (!midge_client_retry_now(&a->conn.client))
+            device_backoff(a);
     }
     device_shutdown(a);
     return CLI_EXIT_OK;

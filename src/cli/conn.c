@@ -46,6 +46,8 @@ static void cli_conn_free(struct cli_conn *k)
 {
     free(k->tls);
     k->tls = NULL;
+    free(k->host_text);
+    k->host_text = NULL;
     free(k->tx);
     free(k->rx);
     free(k->store);
@@ -96,11 +98,10 @@ static void cli_conn_on_event(void *user, const midge_event *ev)
  * first byte, 0x15, no MQTT server sends (a CONNECT's type, with flags
  * 3.1.1 forbids). The rx buffer holds the first bytes that came: before
  * the CONNACK, the malformed packet starts it. */
-static const char *cli_conn_tls_hint(const struct cli_conn *k, midge_status st)
+static const char *cli_conn_tls_hint(const struct cli_conn *k, uint16_t port, midge_status st)
 {
-    const struct cli_options *o = k->opts;
     bool alert = st == MIDGE_ERR_PROTOCOL && k->rx != NULL && k->rx[0] == 0x15;
-    bool closed = st == MIDGE_ERR_CLOSED && o->port == 8883;
+    bool closed = st == MIDGE_ERR_CLOSED && port == 8883;
 
     if (k->tls != NULL || (!alert && !closed))
         return "";
@@ -108,29 +109,85 @@ static const char *cli_conn_tls_hint(const struct cli_conn *k, midge_status st)
                  : " (is it a TLS port? try --tls)";
 }
 
-void cli_conn_describe(const struct cli_conn *k, midge_status st, char *buf, size_t cap)
+const char *cli_broker_name(const midge_broker *b, char *buf, size_t cap)
+{
+    bool v6 = b->host != NULL && strchr(b->host, ':') != NULL;
+
+    snprintf(buf, cap, v6 ? "[%s]:%u" : "%s:%u", b->host ? b->host : "", (unsigned)b->port);
+    return buf;
+}
+
+const char *cli_conn_target(const struct cli_conn *k, char *buf, size_t cap)
+{
+    size_t used = 0;
+
+    buf[0] = '\0';
+    for (size_t i = 0; i < k->broker_count && used < cap; i++) {
+        char one[300];
+        snprintf(buf + used, cap - used, "%s%s", i ? "," : "",
+                 cli_broker_name(&k->brokers[i], one, sizeof one));
+        used += strlen(buf + used);
+    }
+    return buf;
+}
+
+/* Why one attempt, at broker b, failed. */
+static void cli_conn_describe_at(const struct cli_conn *k, const midge_broker *b, midge_status st,
+                                 char *buf, size_t cap)
 {
     const struct cli_options *o = k->opts;
     /* The TLS layer knows more than its status: "certificate expired",
      * "host name mismatch: ...". It never holds key material. */
     const char *tls = k->tls ? midge_tls_last_error(k->tls) : "";
+    char name[300];
 
+    cli_broker_name(b, name, sizeof name);
     if (st == MIDGE_ERR_TOO_BIG)
         cli_conn_status_text(k, st, buf, cap);
     else if (midge_status_is_refusal(st))
-        snprintf(buf, cap, "%s", midge_strerror(st));
+        snprintf(buf, cap, "%s%s%s", k->broker_count > 1 ? name : "",
+                 k->broker_count > 1 ? ": " : "", midge_strerror(st));
     else if (tls[0] != '\0')
         snprintf(buf, cap, "%s", tls); /* it names the host and port itself */
     else if (o->unix_path != NULL)
         snprintf(buf, cap, "%s: %s", o->unix_path, midge_strerror(st));
     else if (st == MIDGE_ERR_BIND)
-        snprintf(buf, cap, "-A %s: %s (to reach %s:%u)", o->bind_address, midge_strerror(st),
-                 o->host, (unsigned)o->port);
+        snprintf(buf, cap, "-A %s: %s (to reach %s)", o->bind_address, midge_strerror(st), name);
     else if (st == MIDGE_ERR_RESOLVE || st == MIDGE_ERR_CONNECT)
-        snprintf(buf, cap, "%s:%u: %s", o->host, (unsigned)o->port, midge_strerror(st));
+        snprintf(buf, cap, "%s: %s", name, midge_strerror(st));
     else
-        snprintf(buf, cap, "connect to %s:%u failed: %s%s", o->host, (unsigned)o->port,
-                 midge_strerror(st), cli_conn_tls_hint(k, st));
+        snprintf(buf, cap, "connect to %s failed: %s%s", name, midge_strerror(st),
+                 cli_conn_tls_hint(k, b->port, st));
+}
+
+void cli_conn_describe(const struct cli_conn *k, midge_status st, char *buf, size_t cap)
+{
+    if (k->broker_count > 1 && k->failures[0] != '\0') {
+        snprintf(buf, cap, "no broker of %zu answered: %s", k->broker_count, k->failures);
+        return;
+    }
+    midge_broker b = { k->opts->host, k->opts->port };
+    cli_conn_describe_at(k, k->broker_count != 0 ? &k->brokers[0] : &b, st, buf, cap);
+}
+
+/* Each failed attempt, described while the transport still holds its
+ * reason (the TLS layer's line is overwritten by the next attempt). */
+static void cli_conn_on_attempt(void *user, const midge_client_attempt *a)
+{
+    struct cli_conn *k = user;
+    char why[512];
+    size_t used = strlen(k->failures);
+
+    cli_conn_describe_at(k, a->broker, a->status, why, sizeof why);
+    snprintf(k->failures + used, sizeof k->failures - used, "%s%s", used ? "; " : "", why);
+    if (!a->pass_over && k->on_attempt != NULL)
+        k->on_attempt(k->attempt_user, why, &k->brokers[a->next_index], a->next_addr);
+}
+
+midge_status cli_conn_connect(struct cli_conn *k, bool *session_present)
+{
+    k->failures[0] = '\0';
+    return midge_client_connect(&k->client, session_present);
 }
 
 /* One line saying why the connection could not be made. */
@@ -142,9 +199,39 @@ static void cli_conn_report(const struct cli_conn *k, midge_status st)
     cli_error(k->opts->prog, "%s", line);
 }
 
+/* -h as a broker list (brokers.h): "host", "host:port", "[v6]:port",
+ * comma-separated, -p's port where an item has none. */
+static bool cli_conn_brokers(struct cli_conn *k, const struct cli_options *o)
+{
+    size_t n = 0;
+
+    k->host_text = strdup(o->host);
+    if (k->host_text == NULL) {
+        cli_error(o->prog, "out of memory");
+        return false;
+    }
+    midge_status st = midge_brokers_parse(k->host_text, o->port, k->brokers, CLI_MAX_BROKERS, &n);
+    if (st == MIDGE_ERR_NO_SPACE) {
+        cli_error(o->prog, "-h: at most %d brokers", CLI_MAX_BROKERS);
+        return false;
+    }
+    if (st != MIDGE_OK) {
+        /* The item at fault, from an intact copy of the list. */
+        const char *item = o->host;
+        for (size_t i = 0; i < n && strchr(item, ',') != NULL; i++)
+            item = strchr(item, ',') + 1;
+        cli_error(o->prog, "-h: invalid broker '%.*s' (host, host:port or [v6]:port, "
+                           "comma-separated)", (int)strcspn(item, ","), item);
+        return false;
+    }
+    k->broker_count = n;
+    return true;
+}
+
 /* With TLS the opener is midge_tls's, over a midge_tls we own (so its
  * socket can be polled); it never falls back to plain TCP. --unix hands
- * the client the socket's path as its host. */
+ * the client the socket's path as its host. Over TCP, one address at a
+ * time: a host name with several addresses is a list of its own. */
 static bool cli_conn_transport(struct cli_conn *k, const struct cli_options *o,
                                midge_client_config *cfg)
 {
@@ -154,9 +241,12 @@ static bool cli_conn_transport(struct cli_conn *k, const struct cli_options *o,
         cfg->host = o->unix_path;
         return true;
     }
+    cfg->brokers = k->brokers;
+    cfg->broker_count = k->broker_count;
     if (!o->tls) {
         k->tcp_ctx = (midge_tcp_opener_ctx){ .tcp = &k->tcp, .bind_address = o->bind_address };
         cfg->open = midge_tcp_bound_opener;
+        cfg->open_addr = midge_tcp_addr_opener;
         cfg->opener = &k->tcp_ctx;
         return true;
     }
@@ -171,6 +261,7 @@ static bool cli_conn_transport(struct cli_conn *k, const struct cli_options *o,
         .bind_address = o->bind_address,
     };
     cfg->open = midge_tls_opener;
+    cfg->open_addr = midge_tls_addr_opener;
     cfg->opener = &k->tls_ctx;
     return true;
 }
@@ -198,10 +289,22 @@ void cli_conn_bound_calls(struct cli_conn *k)
         k->client.cfg.call_timeout_ms = left != 0 ? left : 1u;
 }
 
-/* The opener under -W: the TCP (and TLS) connect gets at most what is left
- * of it, and so does the CONNACK wait that follows (the session's CONNACK
- * timeout is set here, once the transport is up, to the smaller of
- * --connack-timeout and what is left). */
+/* The openers under -W: the TCP (and TLS) connect gets at most what is
+ * left of it, and so does the CONNACK wait that follows (the session's
+ * CONNACK timeout is set here, once the transport is up, to the smaller
+ * of --connack-timeout and what is left). */
+static midge_status cli_conn_opened(struct cli_conn *k, midge_status st)
+{
+    if (st != MIDGE_OK)
+        return cli_conn_expired(k) ? MIDGE_TIMEOUT : st;
+    uint32_t connack = k->opts->connack_timeout_ms != 0 ? (uint32_t)k->opts->connack_timeout_ms
+                                                        : MIDGE_CONNACK_TIMEOUT_MS;
+    uint32_t left = cli_conn_left(k);
+    midge_session_set_connack_timeout(&k->client.session,
+                                      connack < left ? connack : left != 0 ? left : 1u);
+    return MIDGE_OK;
+}
+
 static midge_status cli_conn_open_within(void *opener, const char *host, uint16_t port,
                                          uint32_t timeout_ms, midge_transport *t)
 {
@@ -210,15 +313,22 @@ static midge_status cli_conn_open_within(void *opener, const char *host, uint16_
 
     if (left == 0)
         return MIDGE_TIMEOUT;
-    midge_status st = k->open(k->opener, host, port, timeout_ms < left ? timeout_ms : left, t);
-    if (st != MIDGE_OK)
-        return cli_conn_expired(k) ? MIDGE_TIMEOUT : st;
-    uint32_t connack = k->opts->connack_timeout_ms != 0 ? (uint32_t)k->opts->connack_timeout_ms
-                                                        : MIDGE_CONNACK_TIMEOUT_MS;
-    left = cli_conn_left(k);
-    midge_session_set_connack_timeout(&k->client.session,
-                                      connack < left ? connack : left != 0 ? left : 1u);
-    return MIDGE_OK;
+    return cli_conn_opened(k, k->open(k->opener, host, port, timeout_ms < left ? timeout_ms : left,
+                                      t));
+}
+
+static midge_status cli_conn_open_addr_within(void *opener, const char *host, uint16_t port,
+                                              unsigned addr, uint32_t timeout_ms,
+                                              midge_transport *t, bool *more)
+{
+    struct cli_conn *k = opener;
+    uint32_t left = cli_conn_left(k);
+
+    *more = false;
+    if (left == 0)
+        return MIDGE_TIMEOUT;
+    return cli_conn_opened(k, k->open_addr(k->opener, host, port, addr,
+                                           timeout_ms < left ? timeout_ms : left, t, more));
 }
 
 int cli_conn_open(struct cli_conn *k, const struct cli_options *o,
@@ -227,16 +337,17 @@ int cli_conn_open(struct cli_conn *k, const struct cli_options *o,
     if (!cli_conn_setup(k, o, sizes, NULL))
         return CLI_EXIT_ERROR;
     midge_client_set_callback(&k->client, on_message, user);
-    midge_status st = midge_client_connect(&k->client, NULL);
+    midge_status st = cli_conn_connect(k, NULL);
     if (st == MIDGE_OK)
         return CLI_EXIT_OK;
     int rc = CLI_EXIT_ERROR;
     /* Every wait of the connect was cut to -W: a failure once it ran out
      * is -W's (a refusal is the broker's answer, whenever it came). */
     if (cli_conn_expired(k) && !midge_status_is_refusal(st)) {
-        cli_error(o->prog, "timed out after %lu s (%s %s:%u)", o->timeout_s,
+        char target[512];
+        cli_error(o->prog, "timed out after %lu s (%s %s)", o->timeout_s,
                   st == MIDGE_ERR_CONNACK_TIMEOUT ? "no CONNACK from" : "could not connect to",
-                  o->host, (unsigned)o->port);
+                  cli_conn_target(k, target, sizeof target));
         rc = CLI_EXIT_TIMEOUT;
     } else {
         cli_conn_report(k, st);
@@ -262,6 +373,8 @@ bool cli_conn_setup(struct cli_conn *k, const struct cli_options *o,
     memset(k, 0, sizeof *k);
     k->opts = o;
     k->tcp.fd = -1;
+    if (o->unix_path == NULL && !cli_conn_brokers(k, o))
+        goto fail;
     k->start_ms = midge_clock_ms();
     k->limit_ms = (uint32_t)(o->timeout_s * 1000u);
     /* A packet is decoded only once it is whole in rx: rx's size is the limit. */
@@ -308,13 +421,17 @@ bool cli_conn_setup(struct cli_conn *k, const struct cli_options *o,
     }
     if (k->limit_ms != 0) {
         k->open = cfg.open;
+        k->open_addr = cfg.open_addr;
         k->opener = cfg.opener;
         cfg.open = cli_conn_open_within;
+        cfg.open_addr = cfg.open_addr != NULL ? cli_conn_open_addr_within : NULL;
         cfg.opener = k;
     }
     st = midge_client_init(&k->client, &cfg, &bufs);
-    if (st == MIDGE_OK)
+    if (st == MIDGE_OK) {
         midge_client_set_event_callback(&k->client, cli_conn_on_event, k);
+        midge_client_set_attempt_callback(&k->client, cli_conn_on_attempt, k);
+    }
     if (st == MIDGE_OK && o->will_topic != NULL) {
         const char *payload = o->will_payload ? o->will_payload : "";
         size_t len = strlen(payload);

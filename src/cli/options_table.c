@@ -44,6 +44,7 @@ enum cli_key {
     KEY_RATE,
     KEY_DURATION,
     KEY_WORKERS,
+    KEY_CONNECT_TIME,
 };
 
 /* -W in seconds must still fit a millisecond uint32_t deadline. */
@@ -276,9 +277,11 @@ static bool cli_apply_bench(const struct cli_command *cmd, struct cli_options *o
 {
     int key = opt->key;
     unsigned long *field = key == KEY_DEVICES ? &o->devices : key == KEY_RATE ? &o->rate
-                           : key == KEY_DURATION ? &o->duration_s : &o->workers;
+                           : key == KEY_DURATION ? &o->duration_s
+                           : key == KEY_CONNECT_TIME ? &o->connect_time_s : &o->workers;
     const char *name = key == KEY_DEVICES ? "--devices" : key == KEY_RATE ? "--rate"
-                       : key == KEY_DURATION ? "--duration" : "--workers";
+                       : key == KEY_DURATION ? "--duration"
+                       : key == KEY_CONNECT_TIME ? "--connect-time" : "--workers";
 
     (void)cmd;
     (void)note;
@@ -374,6 +377,7 @@ static const struct cli_option cli_table[] = {
     { "qos", 'q', required_argument, CLI_GROUP_BENCH, "0|1|2", "QoS of the commands (default 1)", 0, FIELD(U8, qos), cli_apply_number },
     { "bind", 0, required_argument, CLI_GROUP_BENCH, "addr[-addr]", "source IPv4 addresses, e.g. 127.0.0.2-127.0.0.20", 0, FIELD(STR, bind_range), NULL },
     { "workers", KEY_WORKERS, required_argument, CLI_GROUP_BENCH, "n", "processes sharing the devices (default 1)", 0, FIELD(ULONG, workers), cli_apply_bench },
+    { "connect-time", KEY_CONNECT_TIME, required_argument, CLI_GROUP_BENCH, "seconds", "time allowed for every device to connect (default 30 + 1 ms per device)", 0, FIELD(ULONG, connect_time_s), cli_apply_bench },
     { "json", 0, required_argument, CLI_GROUP_BENCH, "file", "write every figure to this JSON file", 0, FIELD(STR, json_path), NULL },
     { "plot", 0, required_argument, CLI_GROUP_BENCH, "file.png", "draw the latency charts with gnuplot", 0, FIELD(STR, plot_path), NULL },
     /* mosquitto_pub and mosquitto_sub's own flags (options_mosq.c) */

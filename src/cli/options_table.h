@@ -73,7 +73,7 @@ enum cli_group {
     CLI_GROUP_WAIT = 1u << 9,    /* -W alone (send) */
     CLI_GROUP_WATCH = 1u << 10,  /* --watch */
     CLI_GROUP_OPERAND = 1u << 11, /* exactly one operand after the options (send's COMMAND) */
-    CLI_GROUP_BENCH = 1u << 12,  /* --devices --rate --duration --qos --bind --workers --json --plot */
+    CLI_GROUP_BENCH = 1u << 12,  /* --devices --rate --duration --qos --bind --workers --connect-time --json --plot */
     CLI_GROUP_LINK = 1u << 13,   /* -A --unix --nodelay: how the socket connects (every
                                     command on cli_conn: not bench) */
     CLI_GROUP_MOSQ = 1u << 14    /* mosquitto_pub/_sub's own: -L -I -M --quiet, and the
@@ -203,6 +203,7 @@ struct cli_options {
     unsigned long rate;               /* commands per second */
     unsigned long duration_s;
     unsigned long workers;
+    unsigned long connect_time_s;     /* 0 = bench's default */
     const char *bind_range;           /* --bind, checked by bench */
     const char *json_path;
     const char *plot_path;

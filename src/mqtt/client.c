@@ -22,10 +22,6 @@
 #define CLIENT_BACKOFF_MAX_MS 30000u
 #define CLIENT_CALL_TIMEOUT_MS 30000u
 
-/* The bound of calls that have none (connect, wait_msg, and the reconnect
- * attempts of flush, poll and check_msg, which keep their own timeouts). */
-static const client_deadline client_unbounded = { 0u, true };
-
 /* The bound of one publish, subscribe, unsubscribe or ping. */
 static client_deadline client_call_deadline(const midge_client *c)
 {
@@ -117,8 +113,21 @@ midge_status midge_client_init(midge_client *c, const midge_client_config *cfg,
     if (cfg->open == NULL || p == NULL || p->clock_ms == NULL || p->idle == NULL)
         return MIDGE_ERR_INVALID;
 
+    if ((cfg->broker_count != 0 && cfg->brokers == NULL) ||
+        cfg->broker_count > MIDGE_FAILOVER_MAX_ITEMS)
+        return MIDGE_ERR_INVALID;
+
     memset(c, 0, sizeof *c);
     c->cfg = *cfg;
+    /* One broker is a list of one: the failover rules then reduce to a
+     * backoff after every failure. */
+    if (c->cfg.broker_count == 0) {
+        c->one.host = cfg->host;
+        c->one.port = cfg->port;
+        c->cfg.brokers = &c->one;
+        c->cfg.broker_count = 1;
+    }
+    midge_failover_init(&c->failover, c->cfg.broker_count, 0);
     if (c->cfg.connect_timeout_ms == 0)
         c->cfg.connect_timeout_ms = CLIENT_CONNECT_TIMEOUT_MS;
     if (c->cfg.backoff_min_ms == 0)
@@ -190,7 +199,7 @@ midge_status midge_client_connect(midge_client *c, bool *session_present)
 {
     if (c->dispatching)
         return MIDGE_ERR_STATE;
-    midge_status st = client__open(c, &client_unbounded);
+    midge_status st = client__connect_pass(c);
     if (st != MIDGE_OK)
         return st;
     if (session_present)
@@ -326,7 +335,7 @@ midge_status midge_client_flush(midge_client *c, uint32_t timeout_ms)
          * step's send; waiting for input after that would hold the call
          * until the next timer (the keepalive) or the deadline. */
         c->awaiting = acks_due;
-        midge_status st = client__pump(c, left, &client_unbounded, acks_due, NULL);
+        midge_status st = client__pump(c, left, &client__unbounded, acks_due, NULL);
         c->awaiting = false;
         if (st != MIDGE_OK)
             return client_flushed(c, st);
@@ -422,7 +431,7 @@ midge_status midge_client_wait_msg(midge_client *c)
         return MIDGE_ERR_STATE;
     c->got_message = false;
     while (!c->got_message) {
-        midge_status st = client__pump(c, CLIENT_FOREVER, &client_unbounded, true, NULL);
+        midge_status st = client__pump(c, CLIENT_FOREVER, &client__unbounded, true, NULL);
         if (st != MIDGE_OK)
             return st;
         /* No bound of its own, but a signal may still end the wait. */
@@ -436,7 +445,7 @@ midge_status midge_client_check_msg(midge_client *c)
 {
     if (c->dispatching)
         return MIDGE_ERR_STATE;
-    return client__pump(c, 0, &client_unbounded, false, NULL);
+    return client__pump(c, 0, &client__unbounded, false, NULL);
 }
 
 midge_status midge_client_poll(midge_client *c, uint32_t timeout_ms)
@@ -448,7 +457,7 @@ midge_status midge_client_poll(midge_client *c, uint32_t timeout_ms)
     for (;;) {
         bool got = false;
         uint32_t left = client__deadline_left(c, &d);
-        midge_status st = client__pump(c, left, &client_unbounded, true, &got);
+        midge_status st = client__pump(c, left, &client__unbounded, true, &got);
         if (st != MIDGE_OK)
             return st;
         if (got)

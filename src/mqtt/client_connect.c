@@ -4,9 +4,11 @@
  * subscriptions it had.
  *
  * Failure handling lives in one place, client__lost(): close the transport,
- * tell the session, and (with auto_reconnect) schedule the next attempt with
- * jittered exponential backoff. At most one transport is ever open: the
- * opener only runs once the previous one has been closed.
+ * tell the session, move along the broker list (brokers.h) and (with
+ * auto_reconnect) schedule the next attempt: at once while brokers of the
+ * pass remain, after a jittered exponential backoff once all failed. At
+ * most one transport is ever open: the opener only runs once the previous
+ * one has been closed.
  */
 #include "client_internal.h"
 
@@ -25,9 +27,14 @@ static uint32_t client_random(const midge_client *c)
     return x;
 }
 
-/* The current delay +-25%, then double it (capped) for the next failure. */
-static void client_schedule_retry(midge_client *c)
+/* The next broker at once while the pass goes on; after a failed pass,
+ * the current delay +-25%, then double it (capped) for the next one. */
+static void client_schedule_retry(midge_client *c, bool pass_over)
 {
+    if (!pass_over) {
+        c->retry_at_ms = client__now(c);
+        return;
+    }
     uint32_t base = c->backoff_ms;
     uint32_t span = base / 2u; /* the width of the +-25% window */
     uint32_t delay = base - base / 4u + (span ? client_random(c) % (span + 1u) : 0u);
@@ -56,26 +63,57 @@ void client__close(midge_client *c)
     c->retry_at_ms = client__now(c);
 }
 
+/* A failed attempt or a lost connection: on to the next address or
+ * broker (brokers.h). */
+static bool client_fail_over(midge_client *c, midge_status st)
+{
+    bool pass_over = midge_failover_failed(&c->failover, st);
+    if (c->cfg.auto_reconnect)
+        client_schedule_retry(c, pass_over);
+    return pass_over;
+}
+
 midge_status client__lost(midge_client *c, midge_status st)
 {
     client__close(c);
-    if (c->cfg.auto_reconnect)
-        client_schedule_retry(c);
+    /* During an attempt, client__open moves on itself, with the status
+     * that says most (a refusal rather than the close that came with it). */
+    if (!c->opening)
+        client_fail_over(c, st);
     return st;
 }
 
 /* --- connecting ---------------------------------------------------------- */
 
-midge_status client__open(midge_client *c, const client_deadline *bound)
+/* The transport to the broker and address the list stands at. */
+static midge_status client_open_transport(midge_client *c, const client_deadline *bound)
+{
+    const midge_broker *b = &c->cfg.brokers[midge_failover_item(&c->failover)];
+    uint32_t timeout = client__min_u32(c->cfg.connect_timeout_ms, client__deadline_left(c, bound));
+
+    if (c->cfg.open_addr == NULL) {
+        midge_failover_more(&c->failover, false);
+        return c->cfg.open(c->cfg.opener, b->host, b->port, timeout, &c->transport);
+    }
+    bool more = false;
+    midge_status st = c->cfg.open_addr(c->cfg.opener, b->host, b->port,
+                                       midge_failover_addr(&c->failover), timeout,
+                                       &c->transport, &more);
+    midge_failover_more(&c->failover, more);
+    return st;
+}
+
+/* One attempt: transport, CONNECT, CONNACK. A failure has closed the
+ * transport; moving on is the caller's. */
+static midge_status client_attempt(midge_client *c, const client_deadline *bound)
 {
     midge_status st;
 
     client__close(c); /* never two transports at once */
-    st = c->cfg.open(c->cfg.opener, c->cfg.host, c->cfg.port,
-                     client__min_u32(c->cfg.connect_timeout_ms, client__deadline_left(c, bound)),
-                     &c->transport);
+    midge_failover_attempt(&c->failover);
+    st = client_open_transport(c, bound);
     if (st != MIDGE_OK)
-        goto fail;
+        return st;
     c->transport_open = true;
 
     st = midge_session_connect(&c->session, &c->cfg.connect, client__now(c));
@@ -113,11 +151,34 @@ midge_status client__open(midge_client *c, const client_deadline *bound)
         st = (midge_status)c->wait_status;
         goto fail;
     }
-    c->backoff_ms = c->cfg.backoff_min_ms;
     return MIDGE_OK;
 
 fail:
     return client__lost(c, st);
+}
+
+midge_status client__open(midge_client *c, const client_deadline *bound)
+{
+    c->opening = true;
+    midge_status st = client_attempt(c, bound);
+    c->opening = false;
+    if (st == MIDGE_OK) {
+        midge_failover_connected(&c->failover);
+        c->backoff_ms = c->cfg.backoff_min_ms;
+        return MIDGE_OK;
+    }
+    midge_client_attempt a = {
+        .broker = &c->cfg.brokers[midge_failover_item(&c->failover)],
+        .index = midge_failover_item(&c->failover),
+        .addr = midge_failover_addr(&c->failover),
+        .status = st,
+    };
+    a.pass_over = client_fail_over(c, st);
+    a.next_index = midge_failover_item(&c->failover);
+    a.next_addr = midge_failover_addr(&c->failover);
+    if (c->on_attempt != NULL)
+        c->on_attempt(c->attempt_user, &a);
+    return st;
 }
 
 /* --- reconnecting -------------------------------------------------------- */
@@ -175,8 +236,47 @@ midge_status client__revive(midge_client *c, uint32_t wait_ms, const client_dead
     if (client__deadline_left(c, bound) == 0)
         return MIDGE_AGAIN;
     midge_status st = client_reconnect(c, bound);
-    /* Refusals are the broker's verdict, not a network hiccup: report them. */
-    if (st == MIDGE_OK || midge_status_is_refusal(st))
+    if (st == MIDGE_OK)
+        return st;
+    /* Refusals are the brokers' verdict, not a network hiccup: report
+     * them, once no broker of the pass is left to say otherwise. */
+    st = midge_failover_status(&c->failover);
+    if (midge_failover_pass_over(&c->failover) && midge_status_is_refusal(st))
         return st;
     return MIDGE_AGAIN;
+}
+
+/* --- the broker list --------------------------------------------------- */
+
+midge_status client__connect_pass(midge_client *c)
+{
+    for (;;) {
+        midge_status st = client__open(c, &client__unbounded);
+        if (st == MIDGE_OK || st == MIDGE_TIMEOUT || st == MIDGE_ERR_INTERRUPTED)
+            return st;
+        if (midge_failover_pass_over(&c->failover))
+            return midge_failover_status(&c->failover);
+        if (client__interrupted(c))
+            return MIDGE_ERR_INTERRUPTED;
+    }
+}
+
+void midge_client_set_attempt_callback(midge_client *c, midge_client_attempt_fn fn, void *user)
+{
+    c->on_attempt = fn;
+    c->attempt_user = user;
+}
+
+const midge_broker *midge_client_broker(const midge_client *c, unsigned *addr)
+{
+    if (!midge_client_is_connected(c))
+        return NULL;
+    if (addr != NULL)
+        *addr = midge_failover_addr(&c->failover);
+    return &c->cfg.brokers[midge_failover_item(&c->failover)];
+}
+
+bool midge_client_retry_now(const midge_client *c)
+{
+    return c->failover.in_pass;
 }

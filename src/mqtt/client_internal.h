@@ -67,6 +67,10 @@ static inline client_deadline client__deadline_min(const client_deadline *a,
     return *b;
 }
 
+/* The bound of calls that have none (connect, wait_msg, and the reconnect
+ * attempts of flush, poll and check_msg, which keep their own timeouts). */
+static const client_deadline client__unbounded = { 0u, true };
+
 static inline uint32_t client__min_u32(uint32_t a, uint32_t b) { return a < b ? a : b; }
 
 /* --- configuration ------------------------------------------------------ */
@@ -170,6 +174,14 @@ midge_status client__open(midge_client *c, const client_deadline *bound);
  * failed (the next one is scheduled).
  */
 midge_status client__revive(midge_client *c, uint32_t wait_ms, const client_deadline *bound);
+
+/*
+ * midge_client_connect's pass over the broker list: attempts, at once one
+ * after the other, until one gets its CONNACK (MIDGE_OK), the pass is over
+ * (the failure that got furthest), or the attempt ran out of time or was
+ * interrupted.
+ */
+midge_status client__connect_pass(midge_client *c);
 
 /* --- client_event.c ------------------------------------------------------ */
 

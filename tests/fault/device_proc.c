@@ -111,7 +111,11 @@ static void parse_line(device_proc *d, const char *line, long long now)
         d->led_changes++;
     } else if (starts_with(msg, "connecting to ")) {
         add_event(d, DEVICE_EV_ATTEMPT, now);
-    } else if (starts_with(msg, "connected (session present: ")) {
+    } else if (starts_with(msg, "connected to ") && strstr(msg, " (session present: ")) {
+        /* Which broker: "connected to HOST:PORT (session present: ...)". */
+        const char *name = msg + strlen("connected to ");
+        size_t len = (size_t)(strstr(msg, " (session present: ") - name);
+        snprintf(d->broker, sizeof d->broker, "%.*s", (int)len, name);
         add_event(d, DEVICE_EV_CONNECTED, now);
         d->since_connack_quiet = true;
         if (strstr(msg, ": no)") != NULL)
@@ -131,6 +135,8 @@ static void parse_line(device_proc *d, const char *line, long long now)
     } else if (strcmp(level, "error") == 0) {
         add_event(d, DEVICE_EV_CONNECT_FAILED, now);
         d->since_connack_quiet = false;
+    } else if (strcmp(level, "warn") == 0 && strstr(msg, "; trying ") != NULL) {
+        d->failovers++; /* a broker of the list failed; the next one is tried */
     } else if (starts_with(msg, "inbox full (")) {
         const char *n = strstr(msg, "): ");
         d->inbox_full_lines++;

@@ -28,7 +28,7 @@
 
 enum device_event {
     DEVICE_EV_ATTEMPT = 0, /* "connecting to ..." */
-    DEVICE_EV_CONNECTED,   /* "connected (session present: ...)" */
+    DEVICE_EV_CONNECTED,   /* "connected to HOST:PORT (session present: ...)" */
     DEVICE_EV_BACKOFF,     /* "reconnecting in N ms": an outage or a failed attempt */
     DEVICE_EV_LOST,        /* "connection lost: ..." */
     DEVICE_EV_KEEPALIVE,   /* a loss for want of traffic (1.5 x keepalive) */
@@ -61,6 +61,8 @@ typedef struct device_proc {
      * ended (a failure while subscribing or publishing after CONNACK). */
     unsigned long unexplained_drops;
     bool since_connack_quiet; /* a CONNACK and no loss or error line since */
+    char broker[64];          /* the broker of the last CONNACK ("host:port") */
+    unsigned long failovers;  /* attempts that failed with brokers left to try */
     long long events[DEVICE_EV_KINDS][DEVICE_PROC_MAX_EVENTS]; /* fault_proxy_now_ms() */
     unsigned long event_count[DEVICE_EV_KINDS];
     char tail[DEVICE_PROC_TAIL]; /* ring of the last log bytes */

@@ -252,6 +252,35 @@ static void test_bench_with_rate_0_only_connects(void **state)
     assert_int_equal((int)json_number(j, "commands"), 0);
 }
 
+/* Each device fails over through the list rotated to start at its own
+ * broker. The second broker takes only the commander (mosquitto refuses
+ * other client ids): the devices placed on it are refused there and are
+ * on the first at once, so the idle fleet connects in full. */
+static void test_bench_devices_fail_over_through_the_list(void **state)
+{
+    static test_broker only_cmdr;
+    test_broker_opts opts = {.extra_conf = BROKER_CONF "clientid_prefixes fo-cmd-\n"};
+    char list[64];
+    (void)state;
+    unlink(json_path);
+    assert_int_equal(test_broker_start(&only_cmdr, &opts), 0);
+    snprintf(list, sizeof list, "127.0.0.1:%s,127.0.0.1:%u", port_a, (unsigned)only_cmdr.port);
+    proc_run(&run,
+             MIDGE_ARGV("bench", "-i", "fo", "-h", list, "--devices", "40", "--rate", "0",
+                        "--duration", "1", "--json", json_path),
+             NULL, RUN_TIMEOUT_MS);
+    int refused = clients_in_log(&only_cmdr, "fo");
+    test_broker_stop(&only_cmdr);
+    expect_exit(&run, 0, "midge bench with a broker that refuses the devices");
+    const char *j = read_json();
+    assert_int_equal((int)json_number(j, "connected"), 40);
+    /* Half the devices were placed on the refusing broker: one failed
+     * attempt each, then the first broker, without a backoff pass. */
+    assert_int_equal((int)json_number(j, "connect_retries"), 20);
+    assert_int_equal(clients_in_log(&broker_a, "fo"), 40);
+    assert_int_equal(refused, 0);
+}
+
 /* --- what a run leaves behind ------------------------------------------------ */
 
 static void test_bench_removes_the_retained_presence_and_state_it_made(void **state)
@@ -404,6 +433,7 @@ int main(void)
         cmocka_unit_test(test_bench_takes_a_comma_separated_broker_list),
         cmocka_unit_test(test_bench_workers_merge_their_figures),
         cmocka_unit_test(test_bench_with_rate_0_only_connects),
+        cmocka_unit_test(test_bench_devices_fail_over_through_the_list),
         cmocka_unit_test(test_bench_removes_the_retained_presence_and_state_it_made),
         cmocka_unit_test(test_bench_sigint_reports_so_far_writes_json_and_cleans_up),
         cmocka_unit_test(test_bench_unwritable_report_paths_fail_before_the_run),

@@ -672,9 +672,9 @@ static void test_refused_login_exits_1_naming_the_flags(void **state)
                                 NULL),
                      0);
     long long deadline = proc_now_ms() + RECONNECT_TIMEOUT_MS;
-    while (strstr(device.err, "connected (") == NULL && proc_now_ms() < deadline)
+    while (strstr(device.err, "connected to ") == NULL && proc_now_ms() < deadline)
         proc_pump(&device, 100);
-    assert_non_null(strstr(device.err, "connected ("));
+    assert_non_null(strstr(device.err, "connected to "));
     stop_device();
     test_broker_stop(&auth);
 }

@@ -58,21 +58,34 @@ start_mosquitto() {
     wait_port "$BROKER_PORT" 10
 }
 
+# The environment of a RabbitMQ node whose files all live in DIR (HOME
+# with its Erlang cookie, Mnesia, logs, config), named NAME, with its
+# distribution port DIST and the epmd at port EPMD, on 127.0.0.1 only;
+# rabbitmqctl takes the ten ports above DIST (its default range is fixed,
+# and two runs side by side would share it).
+rabbitmq_node_env() {
+    local dir="$1" name="$2" dist="$3" epmd="$4"
+    export HOME="$dir" \
+        RABBITMQ_NODENAME="$name" \
+        RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 \
+        RABBITMQ_DIST_PORT="$dist" \
+        RABBITMQ_CTL_DIST_PORT_MIN="$((dist + 1))" \
+        RABBITMQ_CTL_DIST_PORT_MAX="$((dist + 10))" \
+        ERL_EPMD_PORT="$epmd" \
+        ERL_EPMD_ADDRESS=127.0.0.1 \
+        RABBITMQ_MNESIA_BASE="$dir/mnesia" \
+        RABBITMQ_LOG_BASE="$dir/log" \
+        RABBITMQ_CONFIG_FILE="$dir/rabbitmq" \
+        RABBITMQ_ADVANCED_CONFIG_FILE="$dir/advanced.config" \
+        RABBITMQ_ENABLED_PLUGINS_FILE="$dir/enabled_plugins" \
+        RABBITMQ_PID_FILE="$dir/rabbitmq.pid"
+}
+
 # RabbitMQ 3.10: a fresh node of its own (name, ports, epmd, Mnesia and
 # HOME with its Erlang cookie, all under DIR), MQTT only.
 rabbitmq_env() {
-    export HOME="$BROKER_DIR" \
-        RABBITMQ_NODENAME="midge$BROKER_PORT@localhost" \
-        RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 \
-        RABBITMQ_DIST_PORT="$BROKER_DIST_PORT" \
-        ERL_EPMD_PORT="$BROKER_EPMD_PORT" \
-        ERL_EPMD_ADDRESS=127.0.0.1 \
-        RABBITMQ_MNESIA_BASE="$BROKER_DIR/mnesia" \
-        RABBITMQ_LOG_BASE="$BROKER_DIR/log" \
-        RABBITMQ_CONFIG_FILE="$BROKER_DIR/rabbitmq" \
-        RABBITMQ_ADVANCED_CONFIG_FILE="$BROKER_DIR/advanced.config" \
-        RABBITMQ_ENABLED_PLUGINS_FILE="$BROKER_DIR/enabled_plugins" \
-        RABBITMQ_PID_FILE="$BROKER_DIR/rabbitmq.pid"
+    rabbitmq_node_env "$BROKER_DIR" "midge$BROKER_PORT@localhost" "$BROKER_DIST_PORT" \
+        "$BROKER_EPMD_PORT"
 }
 
 start_rabbitmq() {

@@ -211,6 +211,19 @@ midge_status midge_tcp_open(midge_tcp *tcp, const char *host, uint16_t port,
     return midge_tcp_open_from(tcp, host, port, NULL, timeout_ms, t);
 }
 
+/* Every address of host:port, in the resolver's order; NULL when the
+ * name does not resolve. */
+static struct addrinfo *tcp_resolve(const char *host, uint16_t port)
+{
+    char service[8];
+    snprintf(service, sizeof service, "%u", (unsigned)port);
+    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
+    struct addrinfo *list = NULL;
+    if (getaddrinfo(host, service, &hints, &list) != 0)
+        return NULL;
+    return list;
+}
+
 midge_status midge_tcp_open_from(midge_tcp *tcp, const char *host, uint16_t port,
                                  const char *bind_address, uint32_t timeout_ms,
                                  midge_transport *t)
@@ -221,11 +234,8 @@ midge_status midge_tcp_open_from(midge_tcp *tcp, const char *host, uint16_t port
         return MIDGE_ERR_INVALID;
     tcp->fd = -1;
 
-    char service[8];
-    snprintf(service, sizeof service, "%u", (unsigned)port);
-    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
-    struct addrinfo *list = NULL;
-    if (getaddrinfo(host, service, &hints, &list) != 0 || list == NULL)
+    struct addrinfo *list = tcp_resolve(host, port);
+    if (list == NULL)
         return MIDGE_ERR_RESOLVE;
 
     /* Every address in resolver order: "localhost" usually gives ::1 first
@@ -243,6 +253,49 @@ midge_status midge_tcp_open_from(midge_tcp *tcp, const char *host, uint16_t port
 
     midge_posix__stream_transport(tcp, t);
     return MIDGE_OK;
+}
+
+midge_status midge_tcp_open_addr(midge_tcp *tcp, const char *host, uint16_t port,
+                                 const char *bind_address, unsigned addr, uint32_t timeout_ms,
+                                 midge_transport *t, bool *more)
+{
+    *more = false;
+    if (tcp == NULL || host == NULL || t == NULL)
+        return MIDGE_ERR_INVALID;
+    tcp->fd = -1;
+
+    /* Resolved again for every attempt: a name's addresses may change
+     * between them, and a cached list would outlive its TTL. */
+    struct addrinfo *list = tcp_resolve(host, port);
+    if (list == NULL)
+        return MIDGE_ERR_RESOLVE;
+    const struct addrinfo *ai = list;
+    for (unsigned i = 0; ai != NULL && i < addr; i++)
+        ai = ai->ai_next;
+    if (ai == NULL) {
+        /* Fewer addresses than before: that name has no more to offer. */
+        freeaddrinfo(list);
+        return MIDGE_ERR_RESOLVE;
+    }
+    *more = ai->ai_next != NULL;
+    int fd = tcp_connect_one(ai, bind_address, timeout_ms);
+    freeaddrinfo(list);
+    if (fd < 0)
+        return fd == -2 ? MIDGE_ERR_BIND : MIDGE_ERR_CONNECT;
+    tcp->fd = fd;
+    midge_posix__stream_transport(tcp, t);
+    return MIDGE_OK;
+}
+
+midge_status midge_tcp_addr_opener(void *opener, const char *host, uint16_t port, unsigned addr,
+                                   uint32_t timeout_ms, midge_transport *t, bool *more)
+{
+    midge_tcp_opener_ctx *o = opener;
+
+    *more = false;
+    if (o == NULL)
+        return MIDGE_ERR_INVALID;
+    return midge_tcp_open_addr(o->tcp, host, port, o->bind_address, addr, timeout_ms, t, more);
 }
 
 midge_status midge_tcp_opener(void *opener, const char *host, uint16_t port,

@@ -446,8 +446,23 @@ static midge_status tls_handshake(midge_tls *tls, const midge_tls_options *opts,
     return MIDGE_ERR_TLS;
 }
 
-midge_status midge_tls_open(midge_tls *tls, const midge_tls_options *opts, const char *host,
-                            uint16_t port, uint32_t timeout_ms, midge_transport *t)
+/* The TCP connection under TLS: every address of host in turn, or only
+ * the addr-th (*addr, for a client that moves on after a failed
+ * handshake too). */
+static midge_status tls_connect_tcp(midge_tls *tls, const midge_tls_options *opts,
+                                    const char *host, uint16_t port, const unsigned *addr,
+                                    uint32_t timeout_ms, bool *more)
+{
+    if (addr == NULL)
+        return midge_tcp_open_from(&tls->tcp, host, port, opts->bind_address, timeout_ms,
+                                   &tls->raw);
+    return midge_tcp_open_addr(&tls->tcp, host, port, opts->bind_address, *addr, timeout_ms,
+                               &tls->raw, more);
+}
+
+static midge_status tls_open(midge_tls *tls, const midge_tls_options *opts, const char *host,
+                             uint16_t port, const unsigned *addr, uint32_t timeout_ms,
+                             midge_transport *t, bool *more)
 {
     static const midge_tls_options none;
     uint32_t start = midge_clock_ms();
@@ -470,7 +485,7 @@ midge_status midge_tls_open(midge_tls *tls, const midge_tls_options *opts, const
     if (st != MIDGE_OK)
         goto fail;
 
-    st = midge_tcp_open_from(&tls->tcp, host, port, opts->bind_address, timeout_ms, &tls->raw);
+    st = tls_connect_tcp(tls, opts, host, port, addr, timeout_ms, more);
     if (st != MIDGE_OK) {
         midge_tls__fail(tls, "cannot connect to %s:%u: %s", host, (unsigned)port,
                         midge_strerror(st));
@@ -496,6 +511,21 @@ fail:
     return st;
 }
 
+midge_status midge_tls_open(midge_tls *tls, const midge_tls_options *opts, const char *host,
+                            uint16_t port, uint32_t timeout_ms, midge_transport *t)
+{
+    bool more = false;
+    return tls_open(tls, opts, host, port, NULL, timeout_ms, t, &more);
+}
+
+midge_status midge_tls_open_addr(midge_tls *tls, const midge_tls_options *opts, const char *host,
+                                 uint16_t port, unsigned addr, uint32_t timeout_ms,
+                                 midge_transport *t, bool *more)
+{
+    *more = false;
+    return tls_open(tls, opts, host, port, &addr, timeout_ms, t, more);
+}
+
 const char *midge_tls_last_error(const midge_tls *tls)
 {
     return tls != NULL ? tls->err : "";
@@ -509,4 +539,15 @@ midge_status midge_tls_opener(void *opener, const char *host, uint16_t port, uin
     if (o == NULL || o->tls == NULL)
         return MIDGE_ERR_INVALID;
     return midge_tls_open(o->tls, &o->options, host, port, timeout_ms, t);
+}
+
+midge_status midge_tls_addr_opener(void *opener, const char *host, uint16_t port, unsigned addr,
+                                   uint32_t timeout_ms, midge_transport *t, bool *more)
+{
+    midge_tls_opener_ctx *o = opener;
+
+    *more = false;
+    if (o == NULL || o->tls == NULL)
+        return MIDGE_ERR_INVALID;
+    return midge_tls_open_addr(o->tls, &o->options, host, port, addr, timeout_ms, t, more);
 }
