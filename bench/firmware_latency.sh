@@ -64,7 +64,7 @@ bench_stop_device
 timeout "$RUN_TIMEOUT" ${CLIENTS_ON[@]+"${CLIENTS_ON[@]}"} qemu-system-arm -M mps2-an385 \
     -nographic -monitor none -serial none -semihosting-config enable=on,target=native \
     -kernel "$BUILD/firmware/midge-firmware.elf" \
-    -nic "user,model=lan9118,restrict=on,guestfwd=tcp:10.0.2.100:1883-cmd:socat - TCP:127.0.0.1:$PORT,,nodelay" \
+    -nic "user,model=lan9118,restrict=on,guestfwd=tcp:10.0.2.100:1883-cmd:socat -lf /dev/null - TCP:127.0.0.1:$PORT,,nodelay" \
     -append "--device-id board1 -q" 2>"$WORK/board.log" &
 DEVICE_PID=$!
 echo "== firmware on the emulated board (QEMU mps2-an385)"

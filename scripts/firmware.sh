@@ -66,7 +66,7 @@ fi
 
 QEMU=(qemu-system-arm -M mps2-an385 -nographic -monitor none -serial none
       -semihosting-config enable=on,target=native -kernel "$ELF"
-      -nic "user,model=lan9118,restrict=on,guestfwd=tcp:10.0.2.100:1883-cmd:socat - TCP:127.0.0.1:$PORT"
+      -nic "user,model=lan9118,restrict=on,guestfwd=tcp:10.0.2.100:1883-cmd:socat -lf /dev/null - TCP:127.0.0.1:$PORT"
       -append "${ARGS[*]}")
 if [ -n "$TRACE" ]; then
     QEMU+=(-trace "mps2_fpgaio_write,file=$TRACE")

@@ -71,7 +71,7 @@ int qemu_board_start(qemu_board *b, uint16_t broker_port, const char *args)
     if (broker_port != 0)
         snprintf(nic, sizeof nic,
                  "user,model=lan9118,restrict=on,"
-                 "guestfwd=tcp:10.0.2.100:1883-cmd:socat - TCP:127.0.0.1:%u",
+                 "guestfwd=tcp:10.0.2.100:1883-cmd:socat -lf /dev/null - TCP:127.0.0.1:%u",
                  (unsigned)broker_port);
     else
         snprintf(nic, sizeof nic, "user,model=lan9118,restrict=on");
