@@ -68,6 +68,7 @@ enum cli_key {
     KEY_WORKERS,
     KEY_JSON,
     KEY_PLOT,
+    KEY_DIRECT,
 };
 
 /* Where an entry's value lives in struct cli_options, for --print-config:
@@ -113,6 +114,7 @@ static const struct cli_option cli_table[] = {
     { "method", KEY_METHOD, required_argument, CLI_GROUP_TOKEN, "name", "token signature: md5, sha1 or sha256 (default)", 0, FIELD_OR(STR, method, CLI_TOKEN_METHOD_DEFAULT) },
     { "expires", KEY_EXPIRES, required_argument, CLI_GROUP_TOKEN, "unix", "token valid until this Unix time (not with --ttl)", 0, FIELD(ULL, expires) },
     { "ttl", KEY_TTL, required_argument, CLI_GROUP_TOKEN, "seconds", "token valid this long from now (default 31536000, a year)", 0, FIELD_OR(ULONG, ttl_s, "31536000") },
+    { "direct", KEY_DIRECT, no_argument, CLI_GROUP_OPERAND, NULL, "onenet: publish $creq/ and read $crsp/ itself, on a plain broker standing in for OneNET (default: through the platform plugin's $onenet/ tree)", 0, FIELD(BOOL, direct) },
     { "watch", KEY_WATCH, no_argument, CLI_GROUP_WATCH, NULL, "keep running and print every change (until Ctrl-C)", 0, FIELD(BOOL, watch) },
     { "tls", KEY_TLS, no_argument, CLI_GROUP_TLS, NULL, "connect over TLS 1.2 (default port 8883)", 0, FIELD(BOOL, tls) },
     { "cafile", KEY_CAFILE, required_argument, CLI_GROUP_TLS, "file", "trusted CA certificates (PEM); implies --tls", 0, FIELD(STR, cafile) },
@@ -348,6 +350,7 @@ static bool cli_apply_identity(struct cli_options *o, int key, const char *arg)
         return false;
     case KEY_DEVICE_ID: o->device_id = arg; return true;
     case KEY_PRODUCT_ID: o->product_id = arg; return true;
+    case KEY_DIRECT: o->direct = true; return true;
     case KEY_PREFIX: o->prefix = arg; return true;
     case KEY_DEVICE_KEY: o->device_key = arg; return true;
     case KEY_METHOD:
@@ -496,6 +499,7 @@ static bool cli_apply(const struct cli_command *cmd, struct cli_options *o, int 
     case KEY_EXPIRES:
     case KEY_TTL:
     case KEY_WATCH:
+    case KEY_DIRECT:
         return cli_apply_identity(o, key, arg);
     case KEY_TLS:
     case KEY_CAFILE:
