@@ -207,6 +207,20 @@ static inline const char *peer_text(peer *p, int i)
     return buf;
 }
 
+/* Wait (bounded) for a message on topic whose payload holds needle; its
+ * index, or -1. */
+static inline int peer_wait_text(peer *p, const char *topic, const char *needle, int timeout_ms)
+{
+    long long deadline = peer_now_ms() + timeout_ms;
+    for (;;) {
+        for (int i = 0; i < p->count && i < PEER_MAX_MESSAGES; i++)
+            if (strcmp(p->got[i].topic, topic) == 0 && strstr(peer_text(p, i), needle) != NULL)
+                return i;
+        if (peer_now_ms() >= deadline || midge_client_poll(&p->client, 50) < 0)
+            return -1;
+    }
+}
+
 /* An operator's command: $onenet/PRODUCT/device/cmd/uuid[/qos/timeout]. */
 static inline void platform_command(peer *op, const char *device, const char *uuid,
                                     const char *qos_timeout, const char *command)
