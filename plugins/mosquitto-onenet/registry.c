@@ -249,8 +249,11 @@ static int cmp_device(const void *a, const void *b)
 static bool reg_check(reg_parse *r)
 {
     onenet_registry *g = r->reg;
-    qsort(g->products, g->product_count, sizeof *g->products, cmp_product);
-    qsort(g->devices, g->device_count, sizeof *g->devices, cmp_device);
+    /* An empty file is a registry of nobody; qsort may not be given NULL. */
+    if (g->product_count > 0)
+        qsort(g->products, g->product_count, sizeof *g->products, cmp_product);
+    if (g->device_count > 0)
+        qsort(g->devices, g->device_count, sizeof *g->devices, cmp_device);
     for (size_t i = 0; i < g->product_count; i++) {
         const onenet_product *p = &g->products[i];
         if (i > 0 && strcmp(p->id, g->products[i - 1].id) == 0)

@@ -6,6 +6,12 @@
  *   devices/{id}/status  "online" / "offline" (the will says offline)
  *   devices/{id}/state   {"led":"on"} / {"led":"off"}
  *
+ * With --profile onenet it asks the OneNET platform plugin instead
+ * (plugins/mosquitto-onenet/), as an operator of --product-id P:
+ *
+ *   $onenet/P/{id}/online  "online" / "offline"
+ *   $onenet/P/{id}/dp      the latest data points, decoded: the point "led", 1 / 0
+ *
  * One line per device, sorted by id: "ID online|offline on|off", with "?"
  * for what the broker holds nothing (or nothing readable) about. The list
  * is printed once the retained messages stopped arriving (DEVICES_QUIET_MS
@@ -32,7 +38,7 @@
 #define DEVICES_COLLECT_MS 5000u
 
 #define DEVICES_ROOT "devices/"
-#define DEVICES_JSON_TOKENS 32
+#define DEVICES_JSON_TOKENS 128
 
 /* -1: unknown; 0: offline / off; 1: online / on. */
 struct devices_entry {
@@ -42,6 +48,10 @@ struct devices_entry {
 };
 
 struct devices_table {
+    char *root;            /* heap: "devices/" or "$onenet/{product}/" */
+    const char *presence;  /* the presence leaf: "status" or "online" */
+    const char *state;     /* the LED's leaf: "state" or "dp" */
+    bool onenet;           /* the state is the platform's decoded data points */
     struct devices_entry *v; /* heap, grown by doubling */
     size_t count;
     size_t cap;
@@ -96,6 +106,13 @@ static int devices_compare(const void *a, const void *b)
     return strcmp(x->id, y->id);
 }
 
+static bool devices_tok_is(const char *js, const jsmntok_t *t, const char *s)
+{
+    size_t n = strlen(s);
+    return t->type == JSMN_STRING && (size_t)(t->end - t->start) == n &&
+           memcmp(js + t->start, s, n) == 0;
+}
+
 /* The "led" member of a state object: "on" -> 1, "off" -> 0, else -1. jsmn
  * tokens come in document order, so a member's next sibling is the first
  * token starting after the member's value ends. */
@@ -127,6 +144,32 @@ static int devices_parse_state(const void *payload, size_t len)
     return -1;
 }
 
+/* The platform's decoded data points,
+ * {"type":3,"points":[{"id":"led","value":1}]}: the last point "led" (the
+ * plugin writes "id" first in each point, "value" last). */
+static int devices_parse_points(const void *payload, size_t len)
+{
+    jsmn_parser parser;
+    jsmntok_t tok[DEVICES_JSON_TOKENS];
+    const char *js = payload;
+    int led = -1;
+
+    jsmn_init(&parser);
+    int n = jsmn_parse(&parser, js, len, tok, DEVICES_JSON_TOKENS);
+    for (int i = 0; i + 1 < n; i++) {
+        if (!devices_tok_is(js, &tok[i], "id") || !devices_tok_is(js, &tok[i + 1], "led"))
+            continue;
+        for (int j = i + 2; j + 1 < n && tok[j].type != JSMN_OBJECT; j++) {
+            if (devices_tok_is(js, &tok[j], "value") && tok[j + 1].type == JSMN_PRIMITIVE) {
+                char c = js[tok[j + 1].start];
+                led = c == '1' ? 1 : c == '0' ? 0 : -1;
+                break;
+            }
+        }
+    }
+    return led;
+}
+
 static int devices_parse_status(const void *payload, size_t len)
 {
     if (len == 6 && memcmp(payload, "online", 6) == 0)
@@ -136,21 +179,22 @@ static int devices_parse_status(const void *payload, size_t len)
     return -1;
 }
 
-/* devices/{id}/status or devices/{id}/state: the id and which one. */
-static bool devices_split(const midge_publish *msg, const char **id, size_t *id_len,
-                          bool *is_status)
+/* {root}{id}/{presence} or {root}{id}/{state}: the id and which one. */
+static bool devices_split(const struct devices_table *t, const midge_publish *msg,
+                          const char **id, size_t *id_len, bool *is_status)
 {
-    const size_t root = sizeof DEVICES_ROOT - 1;
+    const size_t root = strlen(t->root);
     const char *topic = msg->topic;
 
-    if (msg->topic_len <= root || memcmp(topic, DEVICES_ROOT, root) != 0)
+    if (msg->topic_len <= root || memcmp(topic, t->root, root) != 0)
         return false;
     const char *slash = memchr(topic + root, '/', msg->topic_len - root);
     if (slash == NULL || slash == topic + root)
         return false;
     size_t rest = msg->topic_len - (size_t)(slash + 1 - topic);
-    *is_status = rest == 6 && memcmp(slash + 1, "status", 6) == 0;
-    if (!*is_status && !(rest == 5 && memcmp(slash + 1, "state", 5) == 0))
+    size_t np = strlen(t->presence), ns = strlen(t->state);
+    *is_status = rest == np && memcmp(slash + 1, t->presence, np) == 0;
+    if (!*is_status && !(rest == ns && memcmp(slash + 1, t->state, ns) == 0))
         return false;
     *id = topic + root;
     *id_len = (size_t)(slash - *id);
@@ -165,7 +209,7 @@ static void devices_on_message(void *user, const midge_publish *msg)
     bool is_status;
 
     t->last_ms = midge_clock_ms();
-    if (!devices_split(msg, &id, &id_len, &is_status))
+    if (!devices_split(t, msg, &id, &id_len, &is_status))
         return;
     struct devices_entry *e = devices_find(t, id, id_len);
     if (e == NULL)
@@ -175,8 +219,9 @@ static void devices_on_message(void *user, const midge_publish *msg)
         return;
     }
     int *field = is_status ? &e->online : &e->led;
-    int value = is_status ? devices_parse_status(msg->payload, msg->payload_len)
-                          : devices_parse_state(msg->payload, msg->payload_len);
+    int value = is_status  ? devices_parse_status(msg->payload, msg->payload_len)
+                : t->onenet ? devices_parse_points(msg->payload, msg->payload_len)
+                            : devices_parse_state(msg->payload, msg->payload_len);
     if (*field == value)
         return;
     *field = value;
@@ -220,16 +265,19 @@ static int devices_watch(struct cli_conn *k)
     return CLI_EXIT_OK;
 }
 
-static bool devices_subscribe(struct cli_conn *k)
+static bool devices_subscribe(struct cli_conn *k, const struct devices_table *t)
 {
-    static const midge_subscription subs[] = {
-        { .filter = DEVICES_ROOT "+/status", .qos = 1 },
-        { .filter = DEVICES_ROOT "+/state", .qos = 1 },
+    char presence[160], state[160];
+    snprintf(presence, sizeof presence, "%s+/%s", t->root, t->presence);
+    snprintf(state, sizeof state, "%s+/%s", t->root, t->state);
+    const midge_subscription subs[] = {
+        { .filter = presence, .qos = 1 },
+        { .filter = state, .qos = 1 },
     };
     midge_status st = midge_client_subscribe_many(&k->client, subs, 2, NULL);
     if (st != MIDGE_OK) {
-        cli_error(k->opts->prog, "subscribe to %s+/status and %s+/state failed: %s",
-                  DEVICES_ROOT, DEVICES_ROOT, midge_strerror(st));
+        cli_error(k->opts->prog, "subscribe to %s and %s failed: %s", presence, state,
+                  midge_strerror(st));
         return false;
     }
     return true;
@@ -237,7 +285,7 @@ static bool devices_subscribe(struct cli_conn *k)
 
 static int devices_list(struct cli_conn *k, struct devices_table *t)
 {
-    if (!devices_subscribe(k) || !devices_collect(k, t))
+    if (!devices_subscribe(k, t) || !devices_collect(k, t))
         return CLI_EXIT_ERROR;
     if (t->failed) {
         cli_error(k->opts->prog, "out of memory");
@@ -250,7 +298,7 @@ static int devices_list(struct cli_conn *k, struct devices_table *t)
         devices_print(&t->v[i]);
     fflush(stdout);
     if (t->count == 0)
-        cli_error(k->opts->prog, "no device has reported under %s", DEVICES_ROOT);
+        cli_error(k->opts->prog, "no device has reported under %s", t->root);
     t->collecting = false;
     return k->opts->watch ? devices_watch(k) : CLI_EXIT_OK;
 }
@@ -264,17 +312,45 @@ int cli_devices_run(const struct cli_command *cmd, int argc, char **argv)
     enum cli_parse_result pr = cli_parse(cmd, argc, argv, &o);
     if (pr != CLI_PARSE_RUN)
         return pr == CLI_PARSE_EXIT_OK ? CLI_EXIT_OK : CLI_EXIT_ERROR;
+    if (o.device_id != NULL || o.prefix != NULL) {
+        cli_error(o.prog, "--device-id and --prefix do not apply to devices (it lists them all)");
+        return CLI_EXIT_ERROR;
+    }
+    /* The topics of the profile: a plain broker's, or the platform's. */
+    t.onenet = o.profile != NULL && strcmp(o.profile, "onenet") == 0;
+    if (o.profile != NULL && !t.onenet && strcmp(o.profile, "mqtt") != 0) {
+        cli_error(o.prog, "--profile %s: devices knows mqtt and onenet", o.profile);
+        return CLI_EXIT_ERROR;
+    }
+    if (t.onenet && (o.product_id == NULL || !o.host_set || o.product_id[0] == '\0' ||
+                     strpbrk(o.product_id, "+#/") != NULL)) {
+        cli_error(o.prog, "--profile onenet needs --product-id, -P (the product's master key) "
+                          "and -h (the broker running the platform plugin)");
+        return CLI_EXIT_ERROR;
+    }
+    t.presence = t.onenet ? "online" : "status";
+    t.state = t.onenet ? "dp" : "state";
+    t.root = t.onenet ? malloc(strlen(o.product_id) + sizeof "$onenet//") : strdup(DEVICES_ROOT);
+    if (t.root == NULL) {
+        cli_error(o.prog, "out of memory");
+        return CLI_EXIT_ERROR;
+    }
+    if (t.onenet)
+        sprintf(t.root, "$onenet/%s/", o.product_id);
     struct cli_conn_sizes sizes = { .tx = 4096, .rx = 65536, .store = 0 };
     cli_signals_install();
     /* The callback before the connect: with -c a persistent session's
      * queued messages may come in the same read as the CONNACK. */
     int rc = cli_conn_open(&k, &o, &sizes, devices_on_message, &t);
-    if (rc != CLI_EXIT_OK)
+    if (rc != CLI_EXIT_OK) {
+        free(t.root);
         return rc;
+    }
     rc = devices_list(&k, &t);
     cli_conn_close(&k);
     for (size_t i = 0; i < t.count; i++)
         free(t.v[i].id);
     free(t.v);
+    free(t.root);
     return rc;
 }

@@ -127,6 +127,19 @@ static void test_send_with_a_wrong_master_key_fails_in_one_line(void **state)
     assert_non_null(strstr(run.err, "not authorized"));
 }
 
+/* midge devices --profile onenet, as an operator of the product. */
+static void expect_listing(const char *want)
+{
+    proc_run(&run,
+             MIDGE_ARGV("devices", "--profile", "onenet", "-h", "127.0.0.1", "-p", pf.port,
+                        "--product-id", PRODUCT, "-P", MASTER_KEY),
+             NULL, 10000);
+    if (proc_exit_code(&run) != 0 || strcmp(run.out, want) != 0)
+        proc_dump(&run, "midge devices");
+    assert_int_equal(proc_exit_code(&run), 0);
+    assert_string_equal(run.out, want);
+}
+
 static void test_device_reports_its_led_on_dp_decoded_for_the_operator(void **state)
 {
     (void)state;
@@ -143,11 +156,13 @@ static void test_device_reports_its_led_on_dp_decoded_for_the_operator(void **st
     expect_answer("on", "on");
     assert_true(peer_wait_text(op, "$onenet/" PRODUCT "/" DEVICE "/dp",
                                "{\"id\":\"led\",\"value\":1}", WAIT_MS) >= 0);
+    expect_listing(DEVICE " online on\n");
     /* A clean stop: offline. */
     proc_stop(&dev);
     dev_running = false;
     assert_true(peer_wait_text(op, "$onenet/" PRODUCT "/" DEVICE "/online", "offline", WAIT_MS) >=
                 0);
+    expect_listing(DEVICE " offline on\n");
 }
 
 static void test_command_queued_while_offline_is_acted_on_once_at_login(void **state)
