@@ -115,7 +115,8 @@ onenet_cmd *onenet_state_cmd_add(onenet_state *s, onenet_dev *d, const char *uui
         mosquitto_free(c);
         return NULL;
     }
-    memcpy(c->payload, payload, len);
+    if (len > 0) /* an empty command may come with no buffer at all */
+        memcpy(c->payload, payload, len);
     c->len = len;
     strcpy(c->uuid, uuid);
     c->await_answer = await_answer;

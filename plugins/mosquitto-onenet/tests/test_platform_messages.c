@@ -90,6 +90,19 @@ static void test_command_kept_for_offline_device_is_pushed_at_login(void **state
     assert_int_equal(d->count, 0);
 }
 
+static void test_empty_command_is_kept_and_pushed(void **state)
+{
+    (void)state;
+    peer *op = watching_operator();
+    /* mosquitto hands an empty payload over as no buffer at all. */
+    platform_command(op, DEVICE_B, "u-empty", "0/60", "");
+    assert_true(peer_wait_text(op, TREE "/status/u-empty", "\"status\":1", WAIT_MS) >= 0);
+    peer *d = device_b();
+    int i = peer_wait_topic(d, "$creq/u-empty", WAIT_MS);
+    assert_true(i >= 0);
+    assert_int_equal(d->got[i].len, 0);
+}
+
 static void test_unanswered_qos1_command_is_pushed_at_every_login_until_answered(void **state)
 {
     (void)state;
@@ -248,6 +261,7 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_command_kept_for_offline_device_is_pushed_at_login,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_empty_command_is_kept_and_pushed, setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_unanswered_qos1_command_is_pushed_at_every_login_until_answered, setup,
             teardown),
