@@ -13,11 +13,15 @@ MIDGE_STRINGS_SOURCES := \
 	$(MIDGE_DIR)/src/mqtt/strings.c
 MIDGE_MATCH_SOURCES := \
 	$(MIDGE_DIR)/src/mqtt/topic_match.c
-MIDGE_POSIX_SOURCES := \
+# The blocking client, freestanding too: the platform passes in its
+# transport opener, clock and idle hook (include/midge/platform.h).
+MIDGE_CLIENT_SOURCES := \
 	$(MIDGE_DIR)/src/mqtt/client.c \
 	$(MIDGE_DIR)/src/mqtt/client_connect.c \
 	$(MIDGE_DIR)/src/mqtt/client_event.c \
-	$(MIDGE_DIR)/src/mqtt/client_io.c \
+	$(MIDGE_DIR)/src/mqtt/client_io.c
+MIDGE_POSIX_SOURCES := \
 	$(MIDGE_DIR)/src/port/posix/clock.c \
-	$(MIDGE_DIR)/src/port/posix/tcp.c
+	$(MIDGE_DIR)/src/port/posix/tcp.c \
+	$(MIDGE_DIR)/src/port/posix/unix.c
 MIDGE_INCLUDE_DIRS := $(MIDGE_DIR)/include

@@ -39,14 +39,21 @@ set(MIDGE_SERVER_CODEC_SOURCES
     src/mqtt/codec_server.c
 )
 
-# Blocking client and the POSIX port.
-set(MIDGE_POSIX_SOURCES
+# The blocking client: no OS headers, no heap; builds with -ffreestanding.
+# The platform supplies its transport opener, clock and idle hook
+# (include/midge/platform.h), so it runs on POSIX and on a board alike.
+set(MIDGE_CLIENT_SOURCES
     src/mqtt/client.c
     src/mqtt/client_connect.c
     src/mqtt/client_event.c
     src/mqtt/client_io.c
+)
+
+# The POSIX port: TCP sockets, the monotonic clock, midge_posix_platform.
+set(MIDGE_POSIX_SOURCES
     src/port/posix/clock.c
     src/port/posix/tcp.c
+    src/port/posix/unix.c
 )
 
 # The OneNET token: HMAC through mbedTLS (mbedcrypto), which allocates, so it

@@ -10,6 +10,9 @@
 # of MIDGE_CORE_SOURCES; the optional lists beside it are measured and shown
 # with the reason they are outside, and the core objects are checked to
 # need nothing from them (only memcpy/memmove/memset from the C library).
+# The blocking client (outside the core, no budget) is measured too, and
+# checked to need nothing from the system: no clock, no socket, no sleep
+# (the platform passes those in, include/midge/platform.h).
 # Exits 1 when a budget is exceeded or the core needs an excluded symbol,
 # 77 when a cross compiler is missing (ctest reads 77 as "skipped"), 2 on a
 # build error.
@@ -54,6 +57,7 @@ source_list() {
 }
 mapfile -t CORE_SOURCES < <(source_list MIDGE_CORE_SOURCES)
 mapfile -t DEVICE_SOURCES < <(source_list MIDGE_DEVICE_SOURCES)
+mapfile -t CLIENT_SOURCES < <(source_list MIDGE_CLIENT_SOURCES)
 
 # Client-side code kept out of the core, and why: none of it is called by
 # the codec or the session (the symbol check below proves it).
@@ -72,7 +76,8 @@ for list in "${EXCLUDED_LISTS[@]}"; do
     fi
     EXCLUDED_SOURCES+=("${files[@]}")
 done
-if [ "${#CORE_SOURCES[@]}" -eq 0 ] || [ "${#DEVICE_SOURCES[@]}" -eq 0 ]; then
+if [ "${#CORE_SOURCES[@]}" -eq 0 ] || [ "${#DEVICE_SOURCES[@]}" -eq 0 ] ||
+   [ "${#CLIENT_SOURCES[@]}" -eq 0 ]; then
     echo "footprint: could not read the source lists from cmake/midge-sources.cmake" >&2
     exit 2
 fi
@@ -125,8 +130,8 @@ struct_size() {
     echo $((16#$hex))
 }
 
-compile m4 "${CORE_SOURCES[@]}" "${DEVICE_SOURCES[@]}" "${EXCLUDED_SOURCES[@]}"
-compile esp "${CORE_SOURCES[@]}" "${DEVICE_SOURCES[@]}" "${EXCLUDED_SOURCES[@]}"
+compile m4 "${CORE_SOURCES[@]}" "${DEVICE_SOURCES[@]}" "${EXCLUDED_SOURCES[@]}" "${CLIENT_SOURCES[@]}"
+compile esp "${CORE_SOURCES[@]}" "${DEVICE_SOURCES[@]}" "${EXCLUDED_SOURCES[@]}" "${CLIENT_SOURCES[@]}"
 
 # core_needs TARGET: symbols the core objects use but do not define, other
 # than the C library's memory functions (<string.h>, which every embedded
@@ -140,7 +145,35 @@ core_needs() {
         grep -vxE 'memcpy|memmove|memset'
 }
 
+# client_needs TARGET: what the blocking client uses that neither it nor
+# the core defines, other than <string.h> and the compiler's own runtime
+# helpers (libgcc's __umodsi3 where there is no divide instruction, and
+# the like: names no system defines). Non-empty means the client
+# reaches for the system behind the platform's back (platform.h).
+client_needs() {
+    local nm="$1" dir="$2" objs=() own=()
+    for src in "${CLIENT_SOURCES[@]}"; do objs+=("$dir/$(basename "$src" .c).o"); done
+    for src in "${CLIENT_SOURCES[@]}" "${CORE_SOURCES[@]}"; do own+=("$dir/$(basename "$src" .c).o"); done
+    comm -23 <("$nm" -u "${objs[@]}" | awk 'NF && $NF !~ /:$/ { print $NF }' | sort -u) \
+             <("$nm" --defined-only "${own[@]}" | awk 'NF == 3 { print $3 }' | sort -u) |
+        grep -vxE 'memcpy|memmove|memset|strcmp|strlen|__[a-z0-9_]+'
+}
+
 failed=0
+# check_needs FUNCTION FAILURE OK: FUNCTION's symbols on both targets, one
+# line either way; any symbol fails the run.
+check_needs() {
+    local m4 esp
+    m4="$("$1" "$M4_NM" "$WORK/m4")"
+    esp="$("$1" "$ESP_NM" "$WORK/esp")"
+    if [ -n "$m4$esp" ]; then
+        printf '  %s: %s\n' "$2" "$(printf '%s\n' $m4 $esp | sort -u | tr '\n' ' ')"
+        failed=1
+    else
+        printf '  (%s)\n' "$3"
+    fi
+}
+
 # table TITLE SRC...: per-file sizes on both targets; sets TOTAL_M4/TOTAL_ESP.
 table() {
     local title="$1"
@@ -189,16 +222,12 @@ for list in "${EXCLUDED_LISTS[@]}"; do
             "$list" "${EXCLUDED_WHY[$list]}"
     done
 done
-NEEDS_M4="$(core_needs "$M4_NM" "$WORK/m4")"
-NEEDS_ESP="$(core_needs "$ESP_NM" "$WORK/esp")"
-if [ -n "$NEEDS_M4$NEEDS_ESP" ]; then
-    printf '  the core needs symbols it does not define: %s\n' \
-        "$(printf '%s\n' $NEEDS_M4 $NEEDS_ESP | sort -u | tr '\n' ' ')"
-    failed=1
-else
-    printf '  (the core objects need nothing from these: only memcpy, memmove, memset)\n'
-fi
+check_needs core_needs "the core needs symbols it does not define" \
+    "the core objects need nothing from these: only memcpy, memmove, memset"
 table "device logic (MIDGE_DEVICE_SOURCES, jsmn included)" "${DEVICE_SOURCES[@]}"
+table "blocking client (MIDGE_CLIENT_SOURCES, outside the core)" "${CLIENT_SOURCES[@]}"
+check_needs client_needs "the client needs symbols from outside midge" \
+    "the client needs nothing from the system: the platform passes it in"
 
 SESSION_M4=$(struct_size m4)
 SESSION_ESP=$(struct_size esp)

@@ -47,6 +47,7 @@
 #include <unistd.h>
 
 #include "midge/client.h"
+#include "midge/port.h"
 
 #define LAT_REPLY_TIMEOUT_MS 5000
 #define LAT_DEVICE_ONLINE_TIMEOUT_MS 10000
@@ -230,9 +231,13 @@ int main(int argc, char **argv)
         .store = store, .store_size = sizeof store,
         .rx_qos2_ids = qos2_ids, .rx_qos2_cap = 16,
     };
+    static midge_tcp tcp;
     midge_client_config cfg = {
         .host = "127.0.0.1",
         .port = (uint16_t)port,
+        .open = midge_tcp_opener,
+        .opener = &tcp,
+        .platform = &midge_posix_platform,
         .connect = {.client_id = "lat-console", .keepalive_s = 60, .clean_session = true},
     };
     midge_status st = midge_client_init(&k.client, &cfg, &bufs);

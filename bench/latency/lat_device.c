@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "midge/client.h"
+#include "midge/port.h"
 #include "midge/device.h"
 
 static volatile sig_atomic_t stop_flag;
@@ -109,9 +110,13 @@ int main(int argc, char **argv)
         .store = store, .store_size = sizeof store,
         .rx_qos2_ids = qos2_ids, .rx_qos2_cap = 16,
     };
+    static midge_tcp tcp;
     midge_client_config cfg = {
         .host = "127.0.0.1",
         .port = (uint16_t)port,
+        .open = midge_tcp_opener,
+        .opener = &tcp,
+        .platform = &midge_posix_platform,
         .connect = conn.connect,
     };
     st = midge_client_init(&d.client, &cfg, &bufs);

@@ -7,6 +7,7 @@
 
 #include "bench_common.h"
 #include "midge/client.h"
+#include "midge/port.h"
 
 int main(int argc, char **argv)
 {
@@ -20,9 +21,13 @@ int main(int argc, char **argv)
     bench_payload(payload);
 
     midge_session_buffers bufs = {.tx = tx, .tx_size = sizeof tx, .rx = rx, .rx_size = sizeof rx};
+    static midge_tcp tcp;
     midge_client_config cfg = {
         .host = BENCH_HOST,
         .port = (uint16_t)port,
+        .open = midge_tcp_opener,
+        .opener = &tcp,
+        .platform = &midge_posix_platform,
         .connect = {.client_id = "bench-midge", .keepalive_s = 60, .clean_session = true},
     };
     midge_status st = midge_client_init(&client, &cfg, &bufs);

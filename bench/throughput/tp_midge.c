@@ -12,6 +12,7 @@
 #include <stdbool.h>
 
 #include "midge/client.h"
+#include "midge/port.h"
 #include "tp_common.h"
 
 /* Bytes of one PUBLISH of `topic_len` + TP_PAYLOAD_LEN at `qos`
@@ -42,9 +43,13 @@ int main(int argc, char **argv)
         .tx = tx, .tx_size = sizeof tx, .rx = rx, .rx_size = sizeof rx,
         .store = store, .store_size = TP_WINDOW * record,
     };
+    static midge_tcp tcp;
     midge_client_config cfg = {
         .host = TP_HOST,
         .port = (uint16_t)a.port,
+        .open = midge_tcp_opener,
+        .opener = &tcp,
+        .platform = &midge_posix_platform,
         .connect = {.client_id = "tp-midge", .keepalive_s = 60, .clean_session = true},
     };
     midge_status st = midge_client_init(&client, &cfg, &bufs);

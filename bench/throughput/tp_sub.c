@@ -20,6 +20,7 @@
 #include <stdbool.h>
 
 #include "midge/client.h"
+#include "midge/port.h"
 #include "tp_common.h"
 
 /* After the first arrival, this much silence means the rest was lost. */
@@ -62,9 +63,13 @@ int main(int argc, char **argv)
         .tx = tx, .tx_size = sizeof tx, .rx = rx, .rx_size = sizeof rx,
         .rx_qos2_ids = qos2_ids, .rx_qos2_cap = 16,
     };
+    static midge_tcp tcp;
     midge_client_config cfg = {
         .host = TP_HOST,
         .port = (uint16_t)a.port,
+        .open = midge_tcp_opener,
+        .opener = &tcp,
+        .platform = &midge_posix_platform,
         .connect = {.client_id = "tp-sub", .keepalive_s = 60, .clean_session = true},
     };
     midge_status st = midge_client_init(&client, &cfg, &bufs);

@@ -3,6 +3,12 @@
  * umqtt.simple users know (connect, publish, subscribe, wait_msg, check_msg,
  * ...), each a thin loop over the sans-I/O session.
  *
+ * Portable: the platform supplies the transport opener, the clock and the
+ * idle hook (midge_client_config.open and .platform; see platform.h). The
+ * client references no operating-system symbol, so the same code runs on
+ * POSIX (midge_tcp_opener and midge_posix_platform, port.h), on a board
+ * with lwIP (midge_lwip_opener, lwip_tcp.h) and inside MicroPython.
+ *
  * Memory: the caller owns the midge_client struct and the buffers passed in
  * midge_session_buffers; the client never allocates. Strings given to
  * midge_client_subscribe() are remembered by pointer (to renew subscriptions
@@ -64,7 +70,7 @@
 #define MIDGE_CLIENT_H
 
 #include "midge/config.h"
-#include "midge/port.h"
+#include "midge/platform.h"
 #include "midge/session.h"
 #include "midge/transport.h"
 
@@ -98,8 +104,11 @@ typedef struct midge_client_config {
     /* The bound of publish, subscribe(_many), unsubscribe and ping (see
      * "Bounded calls" above); 0 = 30000, UINT32_MAX = no limit. */
     uint32_t call_timeout_ms;
-    midge_transport_open_fn open; /* NULL = plain TCP (midge_tcp_opener) */
+    midge_transport_open_fn open; /* required: opens the transport to host:port
+                                     (midge_tcp_opener, midge_tls_opener, ...) */
     void *opener;                 /* context for `open` */
+    const midge_platform *platform; /* required: clock and idle (platform.h);
+                                       borrowed for the client's lifetime */
     /* Optional: asked after every wait inside connect, publish, subscribe,
      * unsubscribe, ping and wait_msg (not flush or poll, which have their
      * own deadlines); true abandons the call with MIDGE_ERR_INTERRUPTED
@@ -138,9 +147,10 @@ struct midge_client {
     bool awaiting;    /* the call waits for the broker's replies (acks, SUBACK) */
     bool renew;       /* held messages were dropped: a new connection brings them */
     int dropped;      /* a publish dropped since the last flush (its status) */
-    midge_tcp tcp; /* the default transport's state */
 };
 
+/* MIDGE_ERR_INVALID when cfg lacks open or platform (or either of the
+ * platform's functions). `host` may be NULL for an opener that needs none. */
 midge_status midge_client_init(midge_client *c, const midge_client_config *cfg,
                                const midge_session_buffers *bufs);
 

@@ -40,7 +40,9 @@
     X(MIDGE_ERR_STATE, -24, "call not allowed in the current state")                 \
     X(MIDGE_ERR_INTERRUPTED, -25, "interrupted by the application")                  \
     X(MIDGE_ERR_WRONG_ACK, -26, "broker acknowledged with the wrong QoS")                \
-    X(MIDGE_ERR_HELD_DROPPED, -27, "held messages dropped unacknowledged, to come again on a new connection")
+    X(MIDGE_ERR_HELD_DROPPED, -27,                                                     \
+      "held messages dropped unacknowledged, to come again on a new connection")       \
+    X(MIDGE_ERR_BIND, -28, "could not bind the local address")
 
 typedef enum midge_status {
 #define MIDGE_STATUS_ENUM(name, value, text) name = (value),

@@ -79,6 +79,7 @@ typedef struct midge_tls_options {
     const char *keyfile;  /* client private key (PEM, not encrypted) */
     bool insecure;        /* skip the host-name check only; the chain is still verified */
     const char *tls_version; /* NULL or "tlsv1.2"; anything else is refused */
+    const char *bind_address; /* local address the TCP socket binds first; NULL = any */
 } midge_tls_options;
 
 /* One TLS connection. Caller-owned (static, stack or heap), fields private.
@@ -107,7 +108,8 @@ typedef struct midge_tls {
  * certfile or the reverse. */
 midge_status midge_tls_check_options(const midge_tls_options *opts, char *err, size_t errlen);
 
-/* Connect to host:port over TCP (midge_tcp_open: every resolved address),
+/* Connect to host:port over TCP (midge_tcp_open_from: every resolved
+ * address, from opts->bind_address when set),
  * then run the TLS handshake with SNI and host-name verification set to
  * `host`, all within timeout_ms. On MIDGE_OK *t is a transport over `tls`
  * (send/recv/wait/close per transport.h). On failure everything is already

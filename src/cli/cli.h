@@ -47,6 +47,7 @@ struct cli_conn_sizes {
 struct cli_conn {
     midge_client client;
     midge_tcp tcp;
+    midge_tcp_opener_ctx tcp_ctx; /* -A: the TCP socket binds first */
     midge_will will;
     uint8_t *tx;
     uint8_t *rx;
@@ -62,6 +63,7 @@ struct cli_conn {
     midge_transport_open_fn open; /* the transport's own opener, under -W's bound */
     void *opener;
     unsigned long delivered; /* messages handed to the message callback so far */
+    unsigned long subacks;   /* SUBACKs received so far (sub -E) */
 };
 
 /* Allocate, configure from *o, install `on_message` (may be NULL) and
@@ -70,9 +72,15 @@ struct cli_conn {
  * CONNACK, often in the same read. With -W (o->timeout_s) the TCP connect
  * and the CONNACK wait get only what is left of it. Returns CLI_EXIT_OK
  * once connected; otherwise prints one error line, releases everything
- * and returns CLI_EXIT_TIMEOUT when -W ran out, else CLI_EXIT_ERROR. */
+ * and returns CLI_EXIT_TIMEOUT when -W ran out, else cli_exit_connect's
+ * status (the CONNACK code of a refusal, CLI_EXIT_TLS). */
 int cli_conn_open(struct cli_conn *k, const struct cli_options *o,
                   const struct cli_conn_sizes *sizes, midge_message_fn on_message, void *user);
+
+/* The exit status of a connection that could not be made, as
+ * mosquitto_pub and mosquitto_sub exit: the broker's CONNACK return code
+ * (1..5) for a refusal, 8 for a TLS failure, 1 for anything else. */
+int cli_exit_connect(int status);
 
 /* Milliseconds left of -W (UINT32_MAX without -W), and whether it ran out. */
 uint32_t cli_conn_left(const struct cli_conn *k);

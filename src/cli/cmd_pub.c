@@ -1,5 +1,6 @@
 /*
- * midge pub: publish one message (-m, -n, -f) or one per stdin line (-l).
+ * midge pub: publish one message (-m, -n, -f, -s), --repeat times, or one
+ * per stdin line (-l), to every -t topic.
  *
  * Exit 0 only once every QoS 1/2 message has been acknowledged and the
  * DISCONNECT has been handed to the socket. Every wait for the broker is
@@ -15,8 +16,9 @@
 
 #include "cli.h"
 
-/* Largest -f file and -l line. A PUBLISH may carry up to 256 MiB; a line
- * tool does not need that, and the tx buffer is sized for one message. */
+/* Largest -f file or -s input, and -l line. A PUBLISH may carry up to
+ * 256 MiB; a line tool does not need that, and the tx buffer is sized for
+ * one message. */
 #define PUB_FILE_MAX (64u * 1024u * 1024u)
 #define PUB_LINE_MAX (1024u * 1024u)
 
@@ -32,16 +34,22 @@
  * publish may wait (the client's default call bound). */
 #define PUB_ACK_TIMEOUT_MS 30000u
 
+/* mosquitto's default -M: QoS 1/2 messages unacknowledged at once. */
+#define PUB_INFLIGHT_DEFAULT 20u
+
 struct pub_message {
     char *data; /* heap: -f file or -l line buffer */
     size_t len;
     size_t cap;
 };
 
-/* Read the whole -f file; false after printing the reason. */
+/* Read the whole -f file, or all of stdin for -s; false after printing
+ * the reason. */
 static bool pub_read_file(const struct cli_options *o, struct pub_message *m)
 {
-    FILE *f = fopen(o->message, "rb");
+    bool from_stdin = o->source == CLI_SOURCE_STDIN;
+    const char *name = from_stdin ? "stdin" : o->message;
+    FILE *f = from_stdin ? stdin : fopen(o->message, "rb");
     if (f == NULL) {
         cli_error(o->prog, "cannot open '%s': %s", o->message, strerror(errno));
         return false;
@@ -51,8 +59,10 @@ static bool pub_read_file(const struct cli_options *o, struct pub_message *m)
             size_t cap = m->cap ? m->cap * 2 : 65536;
             char *p = cap <= PUB_FILE_MAX ? realloc(m->data, cap) : NULL;
             if (p == NULL) {
-                cli_error(o->prog, "'%s' is larger than %u bytes", o->message, PUB_FILE_MAX);
-                fclose(f);
+                cli_error(o->prog, "%s%s%s is larger than %u bytes", from_stdin ? "" : "'", name,
+                          from_stdin ? "" : "'", PUB_FILE_MAX);
+                if (!from_stdin)
+                    fclose(f);
                 return false;
             }
             m->data = p;
@@ -65,20 +75,51 @@ static bool pub_read_file(const struct cli_options *o, struct pub_message *m)
     }
     bool ok = !ferror(f);
     if (!ok)
-        cli_error(o->prog, "cannot read '%s': %s", o->message, strerror(errno));
-    fclose(f);
+        cli_error(o->prog, "cannot read %s: %s", name, strerror(errno));
+    if (!from_stdin)
+        fclose(f);
     return ok;
 }
 
+/* -M: no more than that many QoS 1/2 messages unacknowledged. Serves the
+ * connection until one completes, within PUB_ACK_TIMEOUT_MS. */
+static bool pub_window(struct cli_conn *k)
+{
+    const struct cli_options *o = k->opts;
+    size_t limit = o->max_inflight ? o->max_inflight : PUB_INFLIGHT_DEFAULT;
+    uint32_t start = midge_clock_ms();
+
+    while (o->qos > 0 && midge_session_inflight(&k->client.session) >= limit) {
+        uint32_t spent = midge_clock_ms() - start;
+        if (spent >= PUB_ACK_TIMEOUT_MS) {
+            cli_error(o->prog, "the broker did not acknowledge a message within %u s (-M %zu)",
+                      PUB_ACK_TIMEOUT_MS / 1000u, limit);
+            return false;
+        }
+        midge_status st = cli_conn_serve(k, -1, PUB_ACK_TIMEOUT_MS - spent, NULL);
+        if (st != MIDGE_OK) {
+            cli_conn_report_lost(k, st);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* One message to every -t topic (mosquitto_pub would take the last only). */
 static bool pub_one(struct cli_conn *k, const void *data, size_t len)
 {
     const struct cli_options *o = k->opts;
-    midge_status st = midge_client_publish(&k->client, o->topics[0], data, len, o->qos, o->retain,
-                                           NULL);
-    if (st != MIDGE_OK) {
-        char why[160];
-        cli_error(o->prog, "publish failed: %s", cli_conn_status_text(k, st, why, sizeof why));
-        return false;
+
+    for (size_t i = 0; i < o->topic_count; i++) {
+        if (!pub_window(k))
+            return false;
+        midge_status st = midge_client_publish(&k->client, o->topics[i], data, len, o->qos,
+                                               o->retain, NULL);
+        if (st != MIDGE_OK) {
+            char why[160];
+            cli_error(o->prog, "publish failed: %s", cli_conn_status_text(k, st, why, sizeof why));
+            return false;
+        }
     }
     return true;
 }
@@ -166,12 +207,52 @@ static bool pub_acknowledged(struct cli_conn *k)
     return false;
 }
 
+static bool pub_acknowledged(struct cli_conn *k);
+
 static bool pub_check(const struct cli_options *o)
 {
-    const char *t = o->topics[0];
-    if (!midge_topic_name_valid(t, strlen(t))) {
-        cli_error(o->prog, "invalid topic '%s' (no '+' or '#' in a topic to publish to)", t);
+    for (size_t i = 0; i < o->topic_count; i++) {
+        const char *t = o->topics[i];
+        if (!midge_topic_name_valid(t, strlen(t))) {
+            cli_error(o->prog, "invalid topic '%s' (no '+' or '#' in a topic to publish to)", t);
+            return false;
+        }
+    }
+    if (o->source == CLI_SOURCE_LINES && o->repeat > 1) {
+        cli_error(o->prog, "--repeat applies to -m, -n, -f and -s, not to -l");
         return false;
+    }
+    return true;
+}
+
+/* Wait `ms` while serving the connection (keepalive, late acknowledgements). */
+static bool pub_pause(struct cli_conn *k, uint32_t ms)
+{
+    uint32_t start = midge_clock_ms();
+
+    for (uint32_t spent = 0; spent < ms && !cli_stop_requested();
+         spent = midge_clock_ms() - start) {
+        midge_status st = cli_conn_serve(k, -1, ms - spent, NULL);
+        if (st != MIDGE_OK) {
+            cli_conn_report_lost(k, st);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* --repeat: as mosquitto_pub, the next copy leaves --repeat-delay after
+ * the last one was acknowledged (sent, at QoS 0). */
+static bool pub_repeated(struct cli_conn *k, const void *data, size_t len)
+{
+    const struct cli_options *o = k->opts;
+    unsigned long times = o->repeat ? o->repeat : 1;
+
+    for (unsigned long i = 0; i < times; i++) {
+        if (i > 0 && (!pub_acknowledged(k) || !pub_pause(k, (uint32_t)o->repeat_delay_ms)))
+            return false;
+        if (cli_stop_requested() || !pub_one(k, data, len))
+            return false;
     }
     return true;
 }
@@ -202,7 +283,7 @@ int cli_pub_run(const struct cli_command *cmd, int argc, char **argv)
 
     /* The message first: a bad -f path should not cost a connection. */
     size_t max_payload = 0;
-    if (o.source == CLI_SOURCE_FILE) {
+    if (o.source == CLI_SOURCE_FILE || o.source == CLI_SOURCE_STDIN) {
         if (!pub_read_file(&o, &m))
             goto done;
         max_payload = m.len;
@@ -218,24 +299,26 @@ int cli_pub_run(const struct cli_command *cmd, int argc, char **argv)
         max_payload = strlen(o.message);
     }
 
-    size_t packet = max_payload + strlen(o.topics[0]) + PUB_HEADER_ROOM;
+    size_t longest = 0;
+    for (size_t i = 0; i < o.topic_count; i++)
+        longest = strlen(o.topics[i]) > longest ? strlen(o.topics[i]) : longest;
+    size_t packet = max_payload + longest + PUB_HEADER_ROOM;
     struct cli_conn_sizes sizes = {
         .tx = packet > 4096 ? packet : 4096,
         .rx = 65536,
         .store = o.qos ? PUB_STORE_MESSAGES * (packet + MIDGE_STORE_RECORD_OVERHEAD) : 0,
     };
-    rc = cli_conn_open(&k, &o, &sizes, NULL, NULL);
+    rc = cli_conn_open(&k, &o, &sizes, pub_ignore_message, NULL);
     if (rc != CLI_EXIT_OK)
         goto done;
-    midge_client_set_callback(&k.client, pub_ignore_message, NULL);
 
     bool ok;
     if (o.source == CLI_SOURCE_LINES)
         ok = pub_stdin_loop(&k, &m);
     else if (o.source == CLI_SOURCE_ARG)
-        ok = pub_one(&k, o.message, strlen(o.message));
+        ok = pub_repeated(&k, o.message, strlen(o.message));
     else
-        ok = pub_one(&k, m.data, m.len);
+        ok = pub_repeated(&k, m.data, m.len);
 
     /* Every QoS 1/2 message acknowledged before a clean goodbye. */
     if (ok)

@@ -35,6 +35,13 @@ void cli_signals_install(void)
 
 bool cli_stop_requested(void) { return cli_stop_flag != 0; }
 
+int cli_exit_connect(int status)
+{
+    if (midge_status_is_refusal(status))
+        return -status;
+    return status == MIDGE_ERR_TLS ? CLI_EXIT_TLS : CLI_EXIT_ERROR;
+}
+
 static void cli_conn_free(struct cli_conn *k)
 {
     free(k->tls);
@@ -51,6 +58,12 @@ const char *cli_conn_status_text(const struct cli_conn *k, midge_status st, char
     if (st == MIDGE_ERR_TOO_BIG && k->refused_size != 0)
         snprintf(buf, cap, "incoming packet of %zu bytes is larger than --max-packet-size %zu",
                  k->refused_size, k->rx_size);
+    else if (st == MIDGE_ERR_WRONG_ACK && k->opts->qos == 2)
+        /* The one broker behaviour behind it seen in practice: RabbitMQ
+         * takes QoS 2 as QoS 1 and answers PUBACK. */
+        snprintf(buf, cap, "%s (a PUBACK to a QoS 2 message: the broker does not support "
+                           "QoS 2; use -q 1)",
+                 midge_strerror(st));
     else
         snprintf(buf, cap, "%s", midge_strerror(st));
     return buf;
@@ -74,6 +87,8 @@ static void cli_conn_on_event(void *user, const midge_event *ev)
     /* Counted so that cli_conn_serve can tell a read that delivered. */
     if (ev->type == MIDGE_EV_MESSAGE)
         k->delivered++;
+    if (ev->type == MIDGE_EV_SUBACK)
+        k->subacks++;
 }
 
 /* A plain connection to a TLS port: the server closes it (OpenSSL on a
@@ -106,6 +121,11 @@ void cli_conn_describe(const struct cli_conn *k, midge_status st, char *buf, siz
         snprintf(buf, cap, "%s", midge_strerror(st));
     else if (tls[0] != '\0')
         snprintf(buf, cap, "%s", tls); /* it names the host and port itself */
+    else if (o->unix_path != NULL)
+        snprintf(buf, cap, "%s: %s", o->unix_path, midge_strerror(st));
+    else if (st == MIDGE_ERR_BIND)
+        snprintf(buf, cap, "-A %s: %s (to reach %s:%u)", o->bind_address, midge_strerror(st),
+                 o->host, (unsigned)o->port);
     else if (st == MIDGE_ERR_RESOLVE || st == MIDGE_ERR_CONNECT)
         snprintf(buf, cap, "%s:%u: %s", o->host, (unsigned)o->port, midge_strerror(st));
     else
@@ -123,13 +143,21 @@ static void cli_conn_report(const struct cli_conn *k, midge_status st)
 }
 
 /* With TLS the opener is midge_tls's, over a midge_tls we own (so its
- * socket can be polled); it never falls back to plain TCP. */
+ * socket can be polled); it never falls back to plain TCP. --unix hands
+ * the client the socket's path as its host. */
 static bool cli_conn_transport(struct cli_conn *k, const struct cli_options *o,
                                midge_client_config *cfg)
 {
-    if (!o->tls) {
-        cfg->open = midge_tcp_opener;
+    if (o->unix_path != NULL) {
+        cfg->open = midge_unix_opener;
         cfg->opener = &k->tcp;
+        cfg->host = o->unix_path;
+        return true;
+    }
+    if (!o->tls) {
+        k->tcp_ctx = (midge_tcp_opener_ctx){ .tcp = &k->tcp, .bind_address = o->bind_address };
+        cfg->open = midge_tcp_bound_opener;
+        cfg->opener = &k->tcp_ctx;
         return true;
     }
     k->tls = calloc(1, sizeof *k->tls);
@@ -140,6 +168,7 @@ static bool cli_conn_transport(struct cli_conn *k, const struct cli_options *o,
     k->tls_ctx.options = (midge_tls_options){
         .cafile = o->cafile, .capath = o->capath, .certfile = o->certfile,
         .keyfile = o->keyfile, .insecure = o->insecure, .tls_version = o->tls_version,
+        .bind_address = o->bind_address,
     };
     cfg->open = midge_tls_opener;
     cfg->opener = &k->tls_ctx;
@@ -211,6 +240,7 @@ int cli_conn_open(struct cli_conn *k, const struct cli_options *o,
         rc = CLI_EXIT_TIMEOUT;
     } else {
         cli_conn_report(k, st);
+        rc = cli_exit_connect(st);
     }
     cli_conn_free(k);
     return rc;
@@ -262,6 +292,7 @@ bool cli_conn_setup(struct cli_conn *k, const struct cli_options *o,
             .keepalive_s = o->keepalive_s,
             .clean_session = o->clean_session,
         },
+        .platform = &midge_posix_platform,
         .connack_timeout_ms = (uint32_t)o->connack_timeout_ms,
         /* -W (sub, send) bounds each subscribe and publish too; else the default. */
         .call_timeout_ms = (uint32_t)(o->timeout_s * 1000u),

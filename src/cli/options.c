@@ -23,6 +23,7 @@
 #include "log.h"
 #include "midge/device.h"
 #include "midge/token.h"
+#include "options_mosq.h"
 
 /* Long-only options get keys above every character. */
 enum cli_key {
@@ -96,7 +97,7 @@ static const struct cli_option cli_table[] = {
     { "will-retain", KEY_WILL_RETAIN, no_argument, CLI_GROUP_BROKER, NULL, "retain the last will", 0, FIELD(BOOL, will_retain) },
     { "max-packet-size", KEY_MAX_PACKET_SIZE, required_argument, CLI_GROUP_BROKER, "bytes", "largest packet accepted; a larger one closes the connection (default 65536, sub 16777216)", 0, FIELD(ULONG, max_packet_size) },
     { "connack-timeout", KEY_CONNACK_TIMEOUT, required_argument, CLI_GROUP_BROKER, "ms", "give up on a broker that accepts TCP but sends no CONNACK or SUBACK (default 10000; device: its --backoff-max, 2000..10000)", 0, FIELD(ULONG, connack_timeout_ms) },
-    { "topic", 't', required_argument, CLI_GROUP_TOPIC | CLI_GROUP_DEVICE, "topic", "topic (a filter for sub; sub takes several)", CLI_OPT_REPEATABLE, NO_FIELD },
+    { "topic", 't', required_argument, CLI_GROUP_TOPIC | CLI_GROUP_DEVICE, "topic", "topic; several: pub publishes each message to every one (mosquitto_pub only to the last), sub subscribes to every filter", CLI_OPT_REPEATABLE, NO_FIELD },
     { "qos", 'q', required_argument, CLI_GROUP_TOPIC, "0|1|2", "quality of service (default 0)", 0, FIELD(U8, qos) },
     { "message", 'm', required_argument, CLI_GROUP_SEND, "text", "send text as the message", 0, NO_FIELD },
     { "null-message", 'n', no_argument, CLI_GROUP_SEND, NULL, "send an empty message", 0, NO_FIELD },
@@ -109,7 +110,7 @@ static const struct cli_option cli_table[] = {
     { "profile", KEY_PROFILE, required_argument, CLI_GROUP_IDENTITY, "name", "mqtt (default), onenet or onenet-studio", 0, FIELD_OR(STR, profile, "mqtt") },
     { "device-id", KEY_DEVICE_ID, required_argument, CLI_GROUP_IDENTITY, "id", "the device (onenet-studio: its name)", 0, FIELD(STR, device_id) },
     { "product-id", KEY_PRODUCT_ID, required_argument, CLI_GROUP_IDENTITY, "id", "the OneNET product (onenet, onenet-studio)", 0, FIELD(STR, product_id) },
-    { "prefix", KEY_PREFIX, required_argument, CLI_GROUP_IDENTITY, "topic", "mqtt profile topic prefix (default devices/<device-id>)", 0, FIELD(STR, prefix) },
+    { "prefix", KEY_PREFIX, required_argument, CLI_GROUP_IDENTITY | CLI_GROUP_WATCH, "template", "mqtt profile topic prefix, {device-id} standing for the id (default devices/{device-id})", 0, FIELD(STR, prefix) },
     { "device-key", KEY_DEVICE_KEY, required_argument, CLI_GROUP_TOKEN, "base64", "the device key that signs the token", CLI_OPT_SECRET, FIELD(STR, device_key) },
     { "method", KEY_METHOD, required_argument, CLI_GROUP_TOKEN, "name", "token signature: md5, sha1 or sha256 (default)", 0, FIELD_OR(STR, method, CLI_TOKEN_METHOD_DEFAULT) },
     { "expires", KEY_EXPIRES, required_argument, CLI_GROUP_TOKEN, "unix", "token valid until this Unix time (not with --ttl)", 0, FIELD(ULL, expires) },
@@ -143,6 +144,31 @@ static const struct cli_option cli_table[] = {
     { "workers", KEY_WORKERS, required_argument, CLI_GROUP_BENCH, "n", "processes sharing the devices (default 1)", 0, FIELD(ULONG, workers) },
     { "json", KEY_JSON, required_argument, CLI_GROUP_BENCH, "file", "write every figure to this JSON file", 0, FIELD(STR, json_path) },
     { "plot", KEY_PLOT, required_argument, CLI_GROUP_BENCH, "file.png", "draw the latency charts with gnuplot", 0, FIELD(STR, plot_path) },
+    /* mosquitto_pub and mosquitto_sub's own flags (options_mosq.c) */
+    { "url", 'L', required_argument, CLI_GROUP_MOSQ, "url", "mqtt(s)://[user[:password]@]host[:port]/topic sets all five; mqtts:// is TLS, port 8883", CLI_OPT_FLAG_ONLY, NO_FIELD },
+    { "bind-address", 'A', required_argument, CLI_GROUP_LINK, "address", "connect from this local address", 0, FIELD(STR, bind_address) },
+    { "unix", KEY_UNIX, required_argument, CLI_GROUP_LINK, "path", "connect to the broker's Unix-domain socket instead of -h/-p", 0, FIELD(STR, unix_path) },
+    { "nodelay", KEY_NODELAY, no_argument, CLI_GROUP_LINK, NULL, "accepted: midge always turns Nagle's algorithm off", 0, FIELD(BOOL, nodelay) },
+    { "tls-use-os-certs", KEY_TLS_OS_CERTS, no_argument, CLI_GROUP_TLS, NULL, "TLS trusting the system's CA certificates (as --tls)", 0, FIELD(BOOL, tls_os_certs) },
+    { "id-prefix", 'I', required_argument, CLI_GROUP_MOSQ, "prefix", "client id: this prefix and the process id", 0, FIELD(STR, id_prefix) },
+    { "max-inflight", 'M', required_argument, CLI_GROUP_MOSQ, "n", "QoS 1/2 messages awaiting acknowledgement at once (default 20)", 0, FIELD_OR(ULONG, max_inflight, "20") },
+    { "quiet", KEY_QUIET_ERRORS, no_argument, CLI_GROUP_MOSQ, NULL, "print no error message (the exit status still says)", 0, FIELD(BOOL, quiet_errors) },
+    { "protocol-version", 'V', required_argument, CLI_GROUP_MOSQ, "version", "mqttv311, the only one (mqttv5: MQTT 5 is not supported yet)", CLI_OPT_FLAG_ONLY, NO_FIELD },
+    { "session-expiry-interval", 'x', required_argument, CLI_GROUP_MOSQ, "seconds", "refused: an MQTT 5 property (MQTT 5 is not supported yet)", CLI_OPT_FLAG_ONLY, NO_FIELD },
+    { "property", 'D', required_argument, CLI_GROUP_MOSQ, "command", "refused: MQTT 5 properties (MQTT 5 is not supported yet)", CLI_OPT_FLAG_ONLY, NO_FIELD },
+    { "stdin-file", 's', no_argument, CLI_GROUP_SEND, NULL, "send all of stdin as one message", 0, NO_FIELD },
+    { "repeat", KEY_REPEAT, required_argument, CLI_GROUP_SEND, "n", "publish the message n times (-m, -n, -f, -s)", 0, FIELD(ULONG, repeat) },
+    { "repeat-delay", KEY_REPEAT_DELAY, required_argument, CLI_GROUP_SEND, "seconds", "wait between repeats, once the last is acknowledged (default 0)", 0, NO_FIELD },
+    { "no-eol", 'N', no_argument, CLI_GROUP_RECEIVE, NULL, "no newline after each message", 0, FIELD(BOOL, no_eol) },
+    { "no-retained", 'R', no_argument, CLI_GROUP_RECEIVE, NULL, "skip retained (stale) messages", 0, FIELD(BOOL, no_retained) },
+    { "filter-out", 'T', required_argument, CLI_GROUP_RECEIVE, "filter", "skip messages on topics matching filter (may repeat)", CLI_OPT_REPEATABLE, NO_FIELD },
+    { "exit-after-subscribe", 'E', no_argument, CLI_GROUP_RECEIVE, NULL, "exit once subscribed (and unsubscribed, -U)", 0, FIELD(BOOL, exit_after_sub) },
+    { "unsubscribe", 'U', required_argument, CLI_GROUP_RECEIVE, "filter", "unsubscribe from filter after subscribing (-c sessions; may repeat)", CLI_OPT_REPEATABLE, NO_FIELD },
+    { "format", 'F', required_argument, CLI_GROUP_RECEIVE, "format", "print each message as mosquitto_sub's format says: %t %p %q %r %l %m %x %X %I %U %j %J, @ for strftime, \\n \\t ...", 0, FIELD(STR, format) },
+    { "pretty", KEY_PRETTY, no_argument, CLI_GROUP_RECEIVE, NULL, "-F %j and %J: indented JSON", 0, FIELD(BOOL, pretty) },
+    { "remove-retained", KEY_REMOVE_RETAINED, no_argument, CLI_GROUP_RECEIVE, NULL, "clear every retained message received (-T spares some)", 0, FIELD(BOOL, remove_retained) },
+    { "retained-only", KEY_RETAINED_ONLY, no_argument, CLI_GROUP_RECEIVE, NULL, "print retained messages only; exit at the first new one", 0, FIELD(BOOL, retained_only) },
+    { "forget", KEY_FORGET, required_argument, CLI_GROUP_WATCH, "id", "remove a gone device's retained presence and state", CLI_OPT_FLAG_ONLY, NO_FIELD },
     { "help", KEY_HELP, no_argument, 0, NULL, "print this help and exit", CLI_OPT_FLAG_ONLY, NO_FIELD },
     { "version", KEY_VERSION, no_argument, 0, NULL, "print the version and exit", CLI_OPT_FLAG_ONLY, NO_FIELD },
 };
@@ -534,7 +560,10 @@ static bool cli_apply(const struct cli_command *cmd, struct cli_options *o, int 
     case KEY_JSON:
     case KEY_PLOT:
         return cli_apply_bench(o, key, arg);
-    default: return cli_set_number(o, key, arg);
+    default:
+        if (cli_mosq_handles(key))
+            return cli_mosq_apply(cmd, o, key, arg);
+        return cli_set_number(o, key, arg);
     }
 }
 
@@ -750,7 +779,7 @@ enum cli_parse_result cli_parse(const struct cli_command *cmd, int argc, char **
         cli_layers_print(cmd, o);
         return CLI_PARSE_EXIT_OK;
     }
-    if (!cli_validate(cmd, o))
+    if (!cli_validate(cmd, o) || !cli_mosq_finish(cmd, o))
         return CLI_PARSE_EXIT_USAGE;
     return CLI_PARSE_RUN;
 }

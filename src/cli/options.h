@@ -32,23 +32,31 @@ enum cli_group {
     CLI_GROUP_WAIT = 1u << 9,    /* -W alone (send) */
     CLI_GROUP_WATCH = 1u << 10,  /* --watch */
     CLI_GROUP_OPERAND = 1u << 11, /* exactly one operand after the options (send's COMMAND) */
-    CLI_GROUP_BENCH = 1u << 12   /* --devices --rate --duration --qos --bind --workers --json --plot */
+    CLI_GROUP_BENCH = 1u << 12,  /* --devices --rate --duration --qos --bind --workers --json --plot */
+    CLI_GROUP_LINK = 1u << 13,   /* -A --unix --nodelay: how the socket connects (every
+                                    command on cli_conn: not bench) */
+    CLI_GROUP_MOSQ = 1u << 14    /* mosquitto_pub/_sub's own: -L -I -M --quiet, and the
+                                    MQTT 5 flags -V -x -D, refused */
 };
 
-/* Exit statuses shared by all subcommands (mosquitto_sub's 27 for -W). */
+/* Exit statuses shared by all subcommands, mosquitto's: 27 for -W, 8 for
+ * a TLS failure, and a connection the broker refused exits with its
+ * CONNACK return code, 1..5 (cli_exit_connect). */
 enum cli_exit {
     CLI_EXIT_OK = 0,
     CLI_EXIT_ERROR = 1,
+    CLI_EXIT_TLS = 8,
     CLI_EXIT_TIMEOUT = 27
 };
 
-/* Where pub's message comes from: exactly one of -m, -n, -f, -l. */
+/* Where pub's message comes from: exactly one of -m, -n, -f, -l, -s. */
 enum cli_source {
     CLI_SOURCE_NONE = 0,
     CLI_SOURCE_ARG,   /* -m */
     CLI_SOURCE_EMPTY, /* -n */
     CLI_SOURCE_FILE,  /* -f */
-    CLI_SOURCE_LINES  /* -l */
+    CLI_SOURCE_LINES, /* -l */
+    CLI_SOURCE_STDIN  /* -s: all of stdin, one message */
 };
 
 #define CLI_MAX_TOPICS MIDGE_CLIENT_MAX_SUBS
@@ -159,6 +167,32 @@ struct cli_options {
     const char *bind_range;           /* --bind, checked by bench */
     const char *json_path;
     const char *plot_path;
+    /* how the socket connects (CLI_GROUP_LINK) */
+    const char *bind_address;   /* -A: local address to connect from */
+    const char *unix_path;      /* --unix: the broker's Unix-domain socket */
+    bool nodelay;               /* --nodelay: accepted; TCP_NODELAY is always on */
+    bool tls_os_certs;          /* --tls-use-os-certs: TLS, trusting the system's CAs */
+    /* mosquitto_pub/_sub's own (CLI_GROUP_MOSQ) */
+    const char *id_prefix;      /* -I: client id = prefix + process id */
+    unsigned long max_inflight; /* -M: QoS 1/2 messages unacknowledged at once; 0 = 20 */
+    bool quiet_errors;          /* --quiet: no error lines on stderr */
+    /* pub */
+    unsigned long repeat;       /* --repeat: publish this many times; 0 = once */
+    unsigned long repeat_delay_ms; /* --repeat-delay, in milliseconds */
+    /* sub */
+    bool no_eol;                /* -N */
+    bool no_retained;           /* -R: skip retained messages */
+    bool exit_after_sub;        /* -E */
+    bool pretty;                /* --pretty: -F %j/%J indented */
+    bool remove_retained;       /* --remove-retained */
+    bool retained_only;         /* --retained-only */
+    const char *format;         /* -F: mosquitto_sub's format string (sub_format.c) */
+    const char *filter_outs[CLI_MAX_TOPICS]; /* -T */
+    size_t filter_out_count;
+    const char *unsubscribe[CLI_MAX_TOPICS]; /* -U */
+    size_t unsubscribe_count;
+    /* devices */
+    const char *forget;         /* --forget ID */
     /* storage for the default client id */
     char default_id[48];
 };
@@ -225,7 +259,7 @@ struct cli_option {
 
 /* The table's length is bounded so the layers can keep one record an
  * option in static storage (options.c checks it at compile time). */
-#define CLI_OPTION_MAX 96
+#define CLI_OPTION_MAX 128
 
 size_t cli_option_count(void);
 

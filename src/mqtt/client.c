@@ -29,7 +29,7 @@ static const client_deadline client_unbounded = { 0u, true };
 /* The bound of one publish, subscribe, unsubscribe or ping. */
 static client_deadline client_call_deadline(const midge_client *c)
 {
-    return client__deadline_in(c->cfg.call_timeout_ms);
+    return client__deadline_in(c, c->cfg.call_timeout_ms);
 }
 
 /*
@@ -111,17 +111,14 @@ midge_status midge_client_init(midge_client *c, const midge_client_config *cfg,
 {
     if (c == NULL || cfg == NULL || bufs == NULL)
         return MIDGE_ERR_INVALID;
-    /* The default opener resolves the host; a custom one may not need it. */
-    if (cfg->host == NULL && cfg->open == NULL)
+    /* Nothing of the operating system is linked in behind the caller's
+     * back: the transport and the time come from the platform (client.h). */
+    const midge_platform *p = cfg->platform;
+    if (cfg->open == NULL || p == NULL || p->clock_ms == NULL || p->idle == NULL)
         return MIDGE_ERR_INVALID;
 
     memset(c, 0, sizeof *c);
     c->cfg = *cfg;
-    c->tcp.fd = -1;
-    if (c->cfg.open == NULL) {
-        c->cfg.open = midge_tcp_opener;
-        c->cfg.opener = &c->tcp;
-    }
     if (c->cfg.connect_timeout_ms == 0)
         c->cfg.connect_timeout_ms = CLIENT_CONNECT_TIMEOUT_MS;
     if (c->cfg.backoff_min_ms == 0)
@@ -133,7 +130,7 @@ midge_status midge_client_init(midge_client *c, const midge_client_config *cfg,
     if (c->cfg.call_timeout_ms == 0)
         c->cfg.call_timeout_ms = CLIENT_CALL_TIMEOUT_MS;
     c->backoff_ms = c->cfg.backoff_min_ms;
-    c->retry_at_ms = midge_clock_ms();
+    c->retry_at_ms = client__now(c);
 
     midge_session_init(&c->session, bufs, client__on_event, c);
     /* No callback yet: messages wait for one (client.h). */
@@ -208,7 +205,7 @@ midge_status midge_client_disconnect(midge_client *c)
     if (!c->transport_open)
         return MIDGE_ERR_NOT_CONNECTED;
 
-    midge_status st = midge_session_disconnect(&c->session, midge_clock_ms());
+    midge_status st = midge_session_disconnect(&c->session, client__now(c));
     if (st == MIDGE_OK)
         st = client__send_final(c);
     /* An explicit disconnect is not a loss: no reconnect gets scheduled. */
@@ -234,7 +231,7 @@ midge_status midge_client_ping(midge_client *c)
     if (st != MIDGE_OK)
         return st;
     for (;;) {
-        st = midge_session_ping(&c->session, midge_clock_ms());
+        st = midge_session_ping(&c->session, client__now(c));
         if (st != MIDGE_AGAIN)
             break;
         /* tx is full: wait for the socket to take bytes, within the bound. */
@@ -266,13 +263,13 @@ midge_status midge_client_publish(midge_client *c, const char *topic, const void
     };
     /* From a callback only queueing is safe: the session is mid-receive. */
     if (c->dispatching)
-        return midge_session_publish(&c->session, &msg, packet_id, midge_clock_ms());
+        return midge_session_publish(&c->session, &msg, packet_id, client__now(c));
     if (!c->transport_open && !c->cfg.auto_reconnect)
         return MIDGE_ERR_NOT_CONNECTED;
 
     /* One clock reading serves the deadline, the session and client_push
      * unless the publish has to wait: the common case costs one. */
-    uint32_t now = midge_clock_ms();
+    uint32_t now = client__now(c);
     client_deadline d = client__deadline_from(now, c->cfg.call_timeout_ms);
     midge_status st;
     for (;;) {
@@ -288,7 +285,7 @@ midge_status midge_client_publish(midge_client *c, const char *topic, const void
         st = client__wait_bounded(c, &d, c->transport_open && qos > 0, true);
         if (st != MIDGE_OK)
             return st;
-        now = midge_clock_ms();
+        now = client__now(c);
     }
     if (st != MIDGE_OK)
         return st;
@@ -314,14 +311,14 @@ midge_status midge_client_flush(midge_client *c, uint32_t timeout_ms)
 {
     if (c->dispatching)
         return MIDGE_ERR_STATE;
-    client_deadline d = client__deadline_in(timeout_ms);
+    client_deadline d = client__deadline_in(c, timeout_ms);
     const uint8_t *data;
 
     for (;;) {
         bool acks_due = midge_session_inflight(&c->session) > 0;
         if (!acks_due && (!c->transport_open || midge_session_pending(&c->session, &data) == 0))
             return client_flushed(c, MIDGE_OK);
-        uint32_t left = client__deadline_left(&d);
+        uint32_t left = client__deadline_left(c, &d);
         if (left == 0)
             return MIDGE_TIMEOUT;
         /* Input is awaited only while acknowledgements are due. Bytes that
@@ -402,7 +399,7 @@ midge_status midge_client_unsubscribe(midge_client *c, const char *filter)
         return st;
     uint16_t id = 0;
     for (;;) {
-        st = midge_session_unsubscribe(&c->session, &filter, 1, &id, midge_clock_ms());
+        st = midge_session_unsubscribe(&c->session, &filter, 1, &id, client__now(c));
         if (st != MIDGE_AGAIN)
             break;
         st = client__wait_bounded(c, &d, true, false);
@@ -446,17 +443,17 @@ midge_status midge_client_poll(midge_client *c, uint32_t timeout_ms)
 {
     if (c->dispatching)
         return MIDGE_ERR_STATE;
-    client_deadline d = client__deadline_in(timeout_ms);
+    client_deadline d = client__deadline_in(c, timeout_ms);
 
     for (;;) {
         bool got = false;
-        uint32_t left = client__deadline_left(&d);
+        uint32_t left = client__deadline_left(c, &d);
         midge_status st = client__pump(c, left, &client_unbounded, true, &got);
         if (st != MIDGE_OK)
             return st;
         if (got)
             return MIDGE_OK;
-        if (client__deadline_left(&d) == 0)
+        if (client__deadline_left(c, &d) == 0)
             return MIDGE_TIMEOUT;
     }
 }

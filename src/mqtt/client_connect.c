@@ -8,15 +8,7 @@
  * jittered exponential backoff. At most one transport is ever open: the
  * opener only runs once the previous one has been closed.
  */
-#include <time.h>
-
 #include "client_internal.h"
-
-void client__sleep(uint32_t ms)
-{
-    struct timespec ts = { (time_t)(ms / 1000u), (long)(ms % 1000u) * 1000000L };
-    nanosleep(&ts, NULL);
-}
 
 /* --- backoff ---------------------------------------------------------- */
 
@@ -24,7 +16,7 @@ void client__sleep(uint32_t ms)
  * clients in one process (a fleet) spread out without shared state. */
 static uint32_t client_random(const midge_client *c)
 {
-    uint32_t x = midge_clock_ms() ^ (uint32_t)(uintptr_t)c ^ 0x9e3779b9u;
+    uint32_t x = client__now(c) ^ (uint32_t)(uintptr_t)c ^ 0x9e3779b9u;
     for (int i = 0; i < 3; i++) {
         x ^= x << 13;
         x ^= x >> 17;
@@ -40,7 +32,7 @@ static void client_schedule_retry(midge_client *c)
     uint32_t span = base / 2u; /* the width of the +-25% window */
     uint32_t delay = base - base / 4u + (span ? client_random(c) % (span + 1u) : 0u);
 
-    c->retry_at_ms = midge_clock_ms() + delay;
+    c->retry_at_ms = client__now(c) + delay;
     c->backoff_ms = base >= c->cfg.backoff_max_ms / 2u ? c->cfg.backoff_max_ms : base * 2u;
 }
 
@@ -61,7 +53,7 @@ void client__close(midge_client *c)
     /* A close with no retry scheduled after it (disconnect, abort) allows
      * one at once: a retry time left from a loss weeks ago would read as
      * far in the future once the millisecond clock has moved 2^31 on. */
-    c->retry_at_ms = midge_clock_ms();
+    c->retry_at_ms = client__now(c);
 }
 
 midge_status client__lost(midge_client *c, midge_status st)
@@ -80,13 +72,13 @@ midge_status client__open(midge_client *c, const client_deadline *bound)
 
     client__close(c); /* never two transports at once */
     st = c->cfg.open(c->cfg.opener, c->cfg.host, c->cfg.port,
-                     client__min_u32(c->cfg.connect_timeout_ms, client__deadline_left(bound)),
+                     client__min_u32(c->cfg.connect_timeout_ms, client__deadline_left(c, bound)),
                      &c->transport);
     if (st != MIDGE_OK)
         goto fail;
     c->transport_open = true;
 
-    st = midge_session_connect(&c->session, &c->cfg.connect, midge_clock_ms());
+    st = midge_session_connect(&c->session, &c->cfg.connect, client__now(c));
     if (st != MIDGE_OK)
         goto fail;
 
@@ -95,12 +87,12 @@ midge_status client__open(midge_client *c, const client_deadline *bound)
     c->wait_done = false;
     /* The session enforces the CONNACK timeout in its tick; the deadline
      * here only guards against a session that would not. */
-    client_deadline guard = client__deadline_in(client__connack_timeout(c) + 1000u);
+    client_deadline guard = client__deadline_in(c, client__connack_timeout(c) + 1000u);
     client_deadline end = client__deadline_min(&guard, bound);
     while (!c->wait_done) {
-        uint32_t left = client__deadline_left(&end);
+        uint32_t left = client__deadline_left(c, &end);
         if (left == 0) {
-            st = client__deadline_left(bound) == 0 ? MIDGE_TIMEOUT : MIDGE_ERR_CONNACK_TIMEOUT;
+            st = client__deadline_left(c, bound) == 0 ? MIDGE_TIMEOUT : MIDGE_ERR_CONNACK_TIMEOUT;
             goto fail;
         }
         st = client__step(c, left, true, NULL);
@@ -173,14 +165,14 @@ midge_status client__revive(midge_client *c, uint32_t wait_ms, const client_dead
     if (!c->cfg.auto_reconnect)
         return MIDGE_ERR_NOT_CONNECTED;
 
-    int32_t left = (int32_t)(c->retry_at_ms - midge_clock_ms());
+    int32_t left = (int32_t)(c->retry_at_ms - client__now(c));
     if (left > 0) {
-        client__sleep(client__min_u32((uint32_t)left, wait_ms));
-        if ((int32_t)(c->retry_at_ms - midge_clock_ms()) > 0)
+        client__idle(c, client__min_u32((uint32_t)left, wait_ms));
+        if ((int32_t)(c->retry_at_ms - client__now(c)) > 0)
             return MIDGE_AGAIN;
     }
     /* An attempt with no time left would only fail and double the backoff. */
-    if (client__deadline_left(bound) == 0)
+    if (client__deadline_left(c, bound) == 0)
         return MIDGE_AGAIN;
     midge_status st = client_reconnect(c, bound);
     /* Refusals are the broker's verdict, not a network hiccup: report them. */

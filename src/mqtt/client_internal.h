@@ -22,12 +22,18 @@
 
 /* --- time ------------------------------------------------------------- */
 
+/* The platform's clock (platform.h): every reading of time in the client. */
+static inline uint32_t client__now(const midge_client *c)
+{
+    return c->cfg.platform->clock_ms(c->cfg.platform->ctx);
+}
+
 typedef struct client_deadline {
     uint32_t at;
     bool forever;
 } client_deadline;
 
-/* A deadline timeout_ms after `now` (a midge_clock_ms() reading the
+/* A deadline timeout_ms after `now` (a client__now() reading the
  * caller has anyway), or after this moment. */
 static inline client_deadline client__deadline_from(uint32_t now, uint32_t timeout_ms)
 {
@@ -35,17 +41,18 @@ static inline client_deadline client__deadline_from(uint32_t now, uint32_t timeo
     return d;
 }
 
-static inline client_deadline client__deadline_in(uint32_t timeout_ms)
+static inline client_deadline client__deadline_in(const midge_client *c, uint32_t timeout_ms)
 {
-    return client__deadline_from(midge_clock_ms(), timeout_ms);
+    return client__deadline_from(client__now(c), timeout_ms);
 }
 
 /* Milliseconds left (wrap-safe), CLIENT_FOREVER for no limit. */
-static inline uint32_t client__deadline_left(const client_deadline *d)
+static inline uint32_t client__deadline_left(const midge_client *c,
+                                             const client_deadline *d)
 {
     if (d->forever)
         return CLIENT_FOREVER;
-    int32_t left = (int32_t)(d->at - midge_clock_ms());
+    int32_t left = (int32_t)(d->at - client__now(c));
     return left > 0 ? (uint32_t)left : 0;
 }
 
@@ -135,8 +142,12 @@ midge_status client__send_final(midge_client *c);
 
 /* --- client_connect.c --------------------------------------------------- */
 
-/* Sleep without a socket to wait on (the backoff; a full rx). */
-void client__sleep(uint32_t ms);
+/* Let time pass without a transport to wait on (the backoff; a full rx):
+ * the platform's idle hook, which a board uses to drive its network stack. */
+static inline void client__idle(const midge_client *c, uint32_t ms)
+{
+    c->cfg.platform->idle(c->cfg.platform->ctx, ms);
+}
 
 /* Close the transport (if open) and tell the session; never fails. */
 void client__close(midge_client *c);

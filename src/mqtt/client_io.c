@@ -40,7 +40,7 @@ midge_status client__send(midge_client *c, bool *blocked)
             *blocked = true;
             return MIDGE_OK;
         }
-        midge_session_sent(&c->session, (size_t)n, midge_clock_ms());
+        midge_session_sent(&c->session, (size_t)n, client__now(c));
     }
 }
 
@@ -54,7 +54,7 @@ midge_status client__send(midge_client *c, bool *blocked)
  * return at once. */
 static midge_status client_receive(midge_client *c, bool *got_input, bool stop_short)
 {
-    c->read_ms = midge_clock_ms();
+    c->read_ms = client__now(c);
     for (int i = 0; i < CLIENT_READS_PER_STEP; i++) {
         uint8_t *buf;
         size_t space = midge_session_rx_space(&c->session, &buf);
@@ -67,7 +67,7 @@ static midge_status client_receive(midge_client *c, bool *got_input, bool stop_s
             return MIDGE_OK;
         if (got_input)
             *got_input = true;
-        midge_status st = midge_session_received(&c->session, (size_t)n, midge_clock_ms());
+        midge_status st = midge_session_received(&c->session, (size_t)n, client__now(c));
         if (st != MIDGE_OK)
             return st;
         /* Acks queued by what just arrived leave now, so a burst of QoS 1
@@ -115,7 +115,7 @@ static midge_status client_rx_turn(midge_client *c, bool *got_input, bool *room)
     if (c->release && got_input)
         *got_input = true;
     c->release = false;
-    st = midge_session_received(&c->session, 0, midge_clock_ms());
+    st = midge_session_received(&c->session, 0, client__now(c));
     if (st == MIDGE_OK)
         st = client__send(c, &blocked);
     *room = midge_session_rx_space(&c->session, &buf) != 0;
@@ -141,14 +141,14 @@ midge_status client__step(midge_client *c, uint32_t wait_ms, bool wait_input, bo
     if (st != MIDGE_OK)
         return client__lost(c, st);
     if (blocked || wait_input) {
-        uint32_t timer = midge_session_next_timeout(&c->session, midge_clock_ms());
+        uint32_t timer = midge_session_next_timeout(&c->session, client__now(c));
         uint32_t wait = client__min_u32(wait_ms, timer);
         int r = 0;
         /* rx full of held messages: nothing will be read, and the socket
          * would report the unread bytes as ready at once; wait out the
          * time instead of spinning. */
         if (!room && !blocked)
-            client__sleep(client__min_u32(wait, CLIENT_HELD_SLEEP_MS));
+            client__idle(c, client__min_u32(wait, CLIENT_HELD_SLEEP_MS));
         else
             r = c->transport.wait(c->transport.ctx, blocked, wait);
         if (r < 0)
@@ -158,7 +158,7 @@ midge_status client__step(midge_client *c, uint32_t wait_ms, bool wait_input, bo
     if (st != MIDGE_OK)
         return client__lost(c, st);
 
-    st = midge_session_tick(&c->session, midge_clock_ms());
+    st = midge_session_tick(&c->session, client__now(c));
     if (st != MIDGE_OK)
         return client__lost(c, st);
     /* PINGREQ queued by the tick goes out in this same step. */
@@ -188,7 +188,7 @@ midge_status client__pump(midge_client *c, uint32_t wait_ms, const client_deadli
 midge_status client__wait_bounded(midge_client *c, const client_deadline *d, bool wait_input,
                                   bool ride_out)
 {
-    uint32_t left = client__deadline_left(d);
+    uint32_t left = client__deadline_left(c, d);
     if (left == 0)
         return MIDGE_TIMEOUT;
     c->awaiting = true;
@@ -204,7 +204,7 @@ midge_status client__queue_subscribe(midge_client *c, const midge_subscription *
                                      size_t count, uint16_t *id, const client_deadline *d)
 {
     for (;;) {
-        midge_status st = midge_session_subscribe(&c->session, subs, count, id, midge_clock_ms());
+        midge_status st = midge_session_subscribe(&c->session, subs, count, id, client__now(c));
         if (st != MIDGE_AGAIN)
             return st;
         /* tx full or too many SUBSCRIBEs unanswered: let replies come in. */
@@ -230,7 +230,7 @@ midge_status client__ready(midge_client *c, const client_deadline *d)
 
 midge_status client__await_reply(midge_client *c, const client_deadline *d)
 {
-    client_deadline reply = client__deadline_in(client__connack_timeout(c));
+    client_deadline reply = client__deadline_in(c, client__connack_timeout(c));
     client_deadline end = client__deadline_min(&reply, d);
 
     while (!c->wait_done) {
@@ -261,7 +261,7 @@ midge_status client__drain(midge_client *c, const client_deadline *d)
  * bounded moment, then the socket closes regardless. */
 midge_status client__send_final(midge_client *c)
 {
-    client_deadline d = client__deadline_in(CLIENT_DISCONNECT_FLUSH_MS);
+    client_deadline d = client__deadline_in(c, CLIENT_DISCONNECT_FLUSH_MS);
     const uint8_t *data;
 
     while (midge_session_pending(&c->session, &data) > 0) {
@@ -269,7 +269,7 @@ midge_status client__send_final(midge_client *c)
         midge_status st = client__send(c, &blocked);
         if (st != MIDGE_OK)
             return st;
-        uint32_t left = client__deadline_left(&d);
+        uint32_t left = client__deadline_left(c, &d);
         if (!blocked)
             continue;
         if (left == 0)

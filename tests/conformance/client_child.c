@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "midge/client.h"
+#include "midge/port.h"
 #include "target.h"
 
 /* Last-resort bound on the child's life, should the runner die and never
@@ -106,6 +107,7 @@ void client_child_run(const conf_case *c, uint16_t port, int report_fd)
     static uint8_t store[2048];
     static uint16_t qos2_ids[8];
     static midge_client client;
+    static midge_tcp tcp;
     child_report r = {{0}, 0};
     alarm(CHILD_LIFETIME_S);
 
@@ -113,6 +115,9 @@ void client_child_run(const conf_case *c, uint16_t port, int report_fd)
     memset(&cfg, 0, sizeof cfg);
     cfg.host = "127.0.0.1";
     cfg.port = port;
+    cfg.open = midge_tcp_opener;
+    cfg.opener = &tcp;
+    cfg.platform = &midge_posix_platform;
     cfg.connect.client_id = "fuzzish";
     cfg.connect.keepalive_s = 60;
     cfg.connect.clean_session = c->clean_session;

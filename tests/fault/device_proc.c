@@ -95,6 +95,8 @@ static void parse_line(device_proc *d, const char *line, long long now)
         idx = command_index(msg);
         if (idx >= 0)
             d->acts[idx]++;
+        else
+            d->untracked_acts++;
         d->total_acts++;
     } else if (starts_with(msg, "repeated command \"")) {
         idx = command_index(msg);

@@ -19,8 +19,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-/* Command indexes tracked (each test run uses far fewer). */
-#define DEVICE_PROC_MAX_CMDS 4096
+/* Command indexes tracked (the soak's console, paced, stays below). */
+#define DEVICE_PROC_MAX_CMDS 32768
 /* Timestamped events kept per kind; later ones are only counted. */
 #define DEVICE_PROC_MAX_EVENTS 8192
 /* The tail of the log kept for a failing test's diagnosis. */
@@ -51,6 +51,7 @@ typedef struct device_proc {
     unsigned short repeats[DEVICE_PROC_MAX_CMDS]; /* "repeated command ..." lines */
     unsigned long total_acts;
     unsigned long total_repeats;
+    unsigned long untracked_acts; /* acts on ids that are not "c" + index */
     unsigned long led_changes;
     int led; /* last "LED on|off" line: 1, 0, or -1 before any */
     unsigned long warnings; /* "warn" lines other than the ones parsed */

@@ -197,6 +197,7 @@ static bytes_client *bytes_client_new(const char *id, uint16_t port)
     cfg.connack_timeout_ms = WAIT_MS;
     cfg.open = counting_open;
     cfg.opener = &b->io;
+    cfg.platform = &midge_posix_platform;
     cfg.trace = on_trace;
     cfg.trace_user = b;
     memset(&bufs, 0, sizeof bufs);

@@ -108,6 +108,7 @@ static const char *led_text(bool on) { return on ? "on" : "off"; }
 /* What the console saw per command index. */
 typedef struct console {
     midge_client client;
+    midge_tcp tcp;
     uint8_t tx[4096];
     uint8_t rx[16384];
     uint8_t store[32768];
@@ -218,6 +219,9 @@ static console *console_open(uint16_t port, const char *device_id, const char *n
     memset(&cfg, 0, sizeof cfg);
     cfg.host = "127.0.0.1";
     cfg.port = port;
+    cfg.open = midge_tcp_opener;
+    cfg.opener = &c->tcp;
+    cfg.platform = &midge_posix_platform;
     cfg.connect.client_id = c->id;
     cfg.connect.keepalive_s = 60;
     cfg.connect.clean_session = true;

@@ -354,6 +354,7 @@ static void test_qos0_flood_with_acks_withheld_stays_small_and_says_what_it_drop
 
 typedef struct peer {
     midge_client client;
+    midge_tcp tcp;
     uint8_t tx[8192];
     uint8_t rx[65536];
     uint16_t qos2_ids[8];
@@ -407,6 +408,9 @@ static void peer_open(peer *p, uint16_t port, const char *device_id)
     midge_client_config cfg = {
         .host = "127.0.0.1",
         .port = port,
+        .open = midge_tcp_opener,
+        .opener = &p->tcp,
+        .platform = &midge_posix_platform,
         .connect = {.client_id = "flood-peer", .keepalive_s = 60, .clean_session = true},
         .connect_timeout_ms = 3000,
         .connack_timeout_ms = 5000,

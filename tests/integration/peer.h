@@ -32,6 +32,7 @@ typedef struct peer {
     midge_client client;
     midge_client_config cfg;
     midge_session_buffers bufs;
+    midge_tcp tcp;
     char id[64];
     uint8_t tx[8192];
     uint8_t rx[8192];
@@ -86,6 +87,9 @@ static inline peer *peer_new(uint16_t port, const char *id, bool clean_session)
     snprintf(p->id, sizeof p->id, "%s", id);
     p->cfg.host = "127.0.0.1";
     p->cfg.port = port;
+    p->cfg.open = midge_tcp_opener;
+    p->cfg.opener = &p->tcp;
+    p->cfg.platform = &midge_posix_platform;
     p->cfg.connect.client_id = p->id;
     p->cfg.connect.keepalive_s = 30;
     p->cfg.connect.clean_session = clean_session;

@@ -294,6 +294,8 @@ static void test_pub_qos2_answered_with_puback_fails_in_one_line(void **state)
     long long spent = proc_now_ms() - t0;
     script_broker_stop(&fake);
     expect_one_line_failure(&run, 1, "midge pub -q 2 answered with PUBACK");
+    /* The line names the limit and what to do about it. */
+    assert_non_null(strstr(run.err, "does not support QoS 2; use -q 1"));
     assert_int_equal(fake.packets[MIDGE_PUBLISH], 1);
     /* The session ends the connection as soon as the PUBACK comes. */
     if (spent >= 3000)

@@ -254,7 +254,7 @@ static void test_will_is_published_when_socket_is_cut_without_disconnect(void **
     assert_int_equal(midge_client_connect(&v->client, NULL), MIDGE_OK);
 
     /* Cut the TCP connection under the client: FIN without DISCONNECT. */
-    assert_int_equal(shutdown(v->client.tcp.fd, SHUT_RDWR), 0);
+    assert_int_equal(shutdown(v->tcp.fd, SHUT_RDWR), 0);
     expect_will(w, "int/will/cut", "cut off");
 
     /* The client notices on its next call and reports a failure. */

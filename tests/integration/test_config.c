@@ -456,7 +456,9 @@ static const struct sample {
     { "base64", SECRET_ONENET_DEVICE_KEY, true }, { "unix", "2000000000", false },
     { "file", "/tmp/file7.pem", false }, { "dir", "/tmp", false },
     { "version", "tlsv1.2", false }, { "spec", "sim", false },
-    { "level", "warn", false },
+    { "level", "warn", false },     { "address", "127.0.0.1", false },
+    { "format", "%t", false },      { "filter", "f/7", false },
+    { "prefix", "pfx7-", false },   { "template", "t/{device-id}", false },
 };
 
 /* Options valid only beside another, and the line that makes them valid. */
@@ -474,7 +476,8 @@ static const struct {
 static bool is_message_source(const char *name)
 {
     return strcmp(name, "message") == 0 || strcmp(name, "null-message") == 0 ||
-           strcmp(name, "file") == 0 || strcmp(name, "stdin-line") == 0;
+           strcmp(name, "file") == 0 || strcmp(name, "stdin-line") == 0 ||
+           strcmp(name, "stdin-file") == 0;
 }
 
 struct help_option {
@@ -482,8 +485,24 @@ struct help_option {
     char arg[24]; /* "" = a flag */
 };
 
+/* Flags only a command line means: -L (it sets five options at once),
+ * --forget (an action), and the MQTT 5 flags, refused wherever they come
+ * from (-D's long name, --property, is also the device's layered option). */
+static bool flag_only(const char *line, const char *name)
+{
+    static const char *const names[] = { "help", "version", "print-config", "config", "url",
+                                         "forget", "protocol-version",
+                                         "session-expiry-interval" };
+
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        if (strcmp(name, names[i]) == 0)
+            return true;
+    }
+    return strncmp(line, "  -D, --", 8) == 0;
+}
+
 /* The options `midge <cmd> --help` lists that the layers carry: all but
- * --help, --version, --print-config and --config. */
+ * the flag-only ones. */
 static size_t layered_options(const char *cmd, struct help_option *opts, size_t cap)
 {
     size_t n = 0;
@@ -499,8 +518,7 @@ static size_t layered_options(const char *cmd, struct help_option *opts, size_t 
             const char *after = dash + 2 + strlen(h.name);
             if (after[0] == ' ' && after[1] != ' ')
                 sscanf(after + 1, "%23[^ \n]", h.arg);
-            if (strcmp(h.name, "help") != 0 && strcmp(h.name, "version") != 0 &&
-                strcmp(h.name, "print-config") != 0 && strcmp(h.name, "config") != 0) {
+            if (!flag_only(line, h.name)) {
                 assert_true(n < cap);
                 opts[n++] = h;
             }

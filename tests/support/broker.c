@@ -207,6 +207,14 @@ static int write_config(test_broker *b, const test_broker_opts *opts)
     /* Only used when the caller adds "persistence true". */
     fprintf(f, "persistence_location %s/\n", b->dir);
     fprintf(f, "log_dest stderr\nlog_type all\n");
+    /* The broker user creates the socket in the directory it owns. */
+    if (opts != NULL && opts->unix_socket) {
+        if (path_join(b->unix_path, b->dir, "mqtt.sock") != 0) {
+            fclose(f);
+            return -1;
+        }
+        fprintf(f, "listener 0 %s\n", b->unix_path);
+    }
     if (opts != NULL && opts->extra_conf != NULL)
         fprintf(f, "%s\n", opts->extra_conf);
     if (fclose(f) != 0)

@@ -33,6 +33,8 @@ typedef struct test_broker_opts {
      * (written with mosquitto_passwd) is the only accepted login. */
     const char *user;
     const char *password;
+    /* true: a second listener on the Unix-domain socket b->unix_path. */
+    bool unix_socket;
 } test_broker_opts;
 
 typedef struct test_broker {
@@ -42,6 +44,7 @@ typedef struct test_broker {
     char dir[TEST_BROKER_PATH_MAX];       /* temporary directory, "" before start */
     char conf_path[TEST_BROKER_PATH_MAX]; /* dir/mosquitto.conf */
     char log_path[TEST_BROKER_PATH_MAX];  /* dir/mosquitto.log: the broker's stdout+stderr */
+    char unix_path[TEST_BROKER_PATH_MAX]; /* dir/mqtt.sock with opts.unix_socket, else "" */
 } test_broker;
 
 /* Write the config and start mosquitto on a free port; returns once the port

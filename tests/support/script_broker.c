@@ -195,15 +195,23 @@ void script_broker_stop(script_broker *b)
 size_t script_puback_everything(void *user, unsigned conn, const midge_client_packet *pkt,
                                 uint8_t *out, size_t cap)
 {
+    size_t len = script_connack_only(user, conn, pkt, out, cap);
+
+    if (pkt->type == MIDGE_SUBSCRIBE)
+        script_put_suback(out, cap, &len, pkt);
+    else if (pkt->type == MIDGE_PUBLISH && pkt->packet_id != 0)
+        script_put_ack(out, cap, &len, MIDGE_PUBACK, pkt->packet_id);
+    return len;
+}
+
+size_t script_connack_only(void *user, unsigned conn, const midge_client_packet *pkt,
+                           uint8_t *out, size_t cap)
+{
     size_t len = 0;
     (void)user;
     (void)conn;
     if (pkt->type == MIDGE_CONNECT)
         script_put_connack(out, cap, &len);
-    else if (pkt->type == MIDGE_SUBSCRIBE)
-        script_put_suback(out, cap, &len, pkt);
-    else if (pkt->type == MIDGE_PUBLISH && pkt->packet_id != 0)
-        script_put_ack(out, cap, &len, MIDGE_PUBACK, pkt->packet_id);
     return len;
 }
 

@@ -67,6 +67,10 @@ void script_broker_stop(script_broker *b);
 size_t script_puback_everything(void *user, unsigned conn, const midge_client_packet *pkt,
                                 uint8_t *out, size_t cap);
 
+/* A ready script: CONNACK, and nothing else ever (no SUBACK, no PUBACK). */
+size_t script_connack_only(void *user, unsigned conn, const midge_client_packet *pkt,
+                           uint8_t *out, size_t cap);
+
 /* Encoders for answers: each appends to out[*len], within cap. */
 void script_put_connack(uint8_t *out, size_t cap, size_t *len);
 /* The SUBACK of `pkt` (a SUBSCRIBE): every filter granted the QoS asked for. */

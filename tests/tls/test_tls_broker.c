@@ -508,6 +508,7 @@ static tls_peer *peer_connect(const char *id, uint16_t port, const midge_tls_opt
     p->cfg.connect.clean_session = true;
     p->cfg.connect_timeout_ms = OPEN_TIMEOUT_MS;
     p->cfg.open = midge_tls_opener;
+    p->cfg.platform = &midge_posix_platform;
     p->cfg.opener = &p->opener;
     p->bufs.tx = p->tx;
     p->bufs.tx_size = sizeof p->tx;

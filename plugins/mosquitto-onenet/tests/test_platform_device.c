@@ -122,7 +122,8 @@ static void test_send_with_a_wrong_master_key_fails_in_one_line(void **state)
                         "--product-id", PRODUCT, "-P", SECRET_WRONG_API_KEY, "--device-id",
                         DEVICE, "on"),
              NULL, 10000);
-    assert_int_equal(proc_exit_code(&run), 1);
+    /* The plugin's refusal, CONNACK 5, is the exit status (as mosquitto's tools). */
+    assert_int_equal(proc_exit_code(&run), 5);
     assert_int_equal(count_lines(run.err), 1);
     assert_non_null(strstr(run.err, "not authorized"));
 }
@@ -163,6 +164,47 @@ static void test_device_reports_its_led_on_dp_decoded_for_the_operator(void **st
     assert_true(peer_wait_text(op, "$onenet/" PRODUCT "/" DEVICE "/online", "offline", WAIT_MS) >=
                 0);
     expect_listing(DEVICE " offline on\n");
+}
+
+static void test_devices_lists_in_natural_order_and_refuses_prefix_and_forget(void **state)
+{
+    (void)state;
+    /* Ids whose numbers sort otherwise as text. */
+    platform_stop(&pf);
+    assert_int_equal(platform_start_with(&pf,
+                                         "[product " PRODUCT "]\n"
+                                         "master-key = " MASTER_KEY "\n"
+                                         "[device lamp-10]\n"
+                                         "product = " PRODUCT "\n"
+                                         "[device lamp-2]\n"
+                                         "product = " PRODUCT "\n",
+                                         NULL),
+                     0);
+    peer *a, *b;
+    assert_int_equal(platform_login(&a, &pf, "lamp-10", PRODUCT, MASTER_KEY), MIDGE_OK);
+    assert_int_equal(platform_login(&b, &pf, "lamp-2", PRODUCT, MASTER_KEY), MIDGE_OK);
+    peer *op = platform_operator(&pf, "op-order");
+    assert_int_equal(midge_client_subscribe(&op->client, "$onenet/" PRODUCT "/+/online", 1),
+                     MIDGE_OK);
+    assert_true(peer_wait_text(op, "$onenet/" PRODUCT "/lamp-10/online", "online", WAIT_MS) >= 0);
+    assert_true(peer_wait_text(op, "$onenet/" PRODUCT "/lamp-2/online", "online", WAIT_MS) >= 0);
+    /* Neither sent a data point: the LED is unknown. */
+    expect_listing("lamp-2 online ?\nlamp-10 online ?\n");
+
+    /* The platform owns its tree: no other template, nothing to forget. */
+    const char *refused[][2] = { { "--prefix", "home/{device-id}" }, { "--forget", "lamp-2" } };
+    for (int i = 0; i < 2; i++) {
+        proc_run(&run,
+                 MIDGE_ARGV("devices", "--profile", "onenet", "-h", "127.0.0.1", "-p", pf.port,
+                            "--product-id", PRODUCT, "-P", MASTER_KEY, (char *)refused[i][0],
+                            (char *)refused[i][1]),
+                 NULL, 10000);
+        assert_int_equal(proc_exit_code(&run), 1);
+        assert_int_equal(count_lines(run.err), 1);
+        assert_non_null(strstr(run.err, refused[i][0]));
+        assert_string_equal(run.out, "");
+    }
+    expect_listing("lamp-2 online ?\nlamp-10 online ?\n");
 }
 
 static void test_command_queued_while_offline_is_acted_on_once_at_login(void **state)
@@ -289,6 +331,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_device_reports_its_led_on_dp_decoded_for_the_operator,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_devices_lists_in_natural_order_and_refuses_prefix_and_forget, setup, teardown),
         cmocka_unit_test_setup_teardown(test_command_queued_while_offline_is_acted_on_once_at_login,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(

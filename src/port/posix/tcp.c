@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "midge/port.h"
+#include "socket_internal.h"
 
 /* Not every POSIX system has MSG_NOSIGNAL (macOS uses SO_NOSIGPIPE); there
  * the application must ignore SIGPIPE itself. */
@@ -108,13 +109,21 @@ static void tcp_close(void *ctx)
     tcp->fd = -1;
 }
 
-/* A non-blocking, close-on-exec stream socket for one resolved address. */
-static int tcp_socket(const struct addrinfo *ai)
+void midge_posix__stream_transport(midge_tcp *sock, midge_transport *t)
+{
+    t->send = tcp_send;
+    t->recv = tcp_recv;
+    t->wait = tcp_wait;
+    t->close = tcp_close;
+    t->ctx = sock;
+}
+
+int midge_posix__socket(int family, int type, int protocol)
 {
 #if defined(SOCK_NONBLOCK) && defined(SOCK_CLOEXEC)
-    return socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+    return socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol);
 #else
-    int fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
+    int fd = socket(family, type, protocol);
     if (fd < 0)
         return -1;
     if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0 ||
@@ -126,8 +135,7 @@ static int tcp_socket(const struct addrinfo *ai)
 #endif
 }
 
-/* Wait for a non-blocking connect to finish within timeout_ms; 0 = connected. */
-static int tcp_finish_connect(int fd, uint32_t timeout_ms)
+int midge_posix__finish_connect(int fd, uint32_t timeout_ms)
 {
     uint32_t start = midge_clock_ms();
 
@@ -151,17 +159,40 @@ static int tcp_finish_connect(int fd, uint32_t timeout_ms)
     return 0;
 }
 
-/* Connect one address; returns the socket or -1. */
-static int tcp_connect_one(const struct addrinfo *ai, uint32_t timeout_ms)
+/* Bind `fd` to the first address `bind_address` resolves to in the
+ * family of the destination (mosquitto's -A); false when none binds. */
+static bool tcp_bind_local(int fd, const struct addrinfo *dest, const char *bind_address)
 {
-    int fd = tcp_socket(ai);
+    struct addrinfo hints = { .ai_family = dest->ai_family, .ai_socktype = SOCK_STREAM,
+                              .ai_flags = AI_PASSIVE };
+    struct addrinfo *list = NULL;
+    bool bound = false;
+
+    if (getaddrinfo(bind_address, NULL, &hints, &list) != 0)
+        return false;
+    for (const struct addrinfo *ai = list; ai != NULL && !bound; ai = ai->ai_next)
+        bound = bind(fd, ai->ai_addr, ai->ai_addrlen) == 0;
+    freeaddrinfo(list);
+    return bound;
+}
+
+/* Connect one address; returns the socket, -1 when the connect failed,
+ * -2 when the local address could not be bound. */
+static int tcp_connect_one(const struct addrinfo *ai, const char *bind_address,
+                           uint32_t timeout_ms)
+{
+    int fd = midge_posix__socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
     if (fd < 0)
         return -1;
 
+    if (bind_address != NULL && !tcp_bind_local(fd, ai, bind_address)) {
+        close(fd);
+        return -2;
+    }
     if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
         if (errno != EINPROGRESS && errno != EINTR)
             goto fail;
-        if (tcp_finish_connect(fd, timeout_ms) != 0)
+        if (midge_posix__finish_connect(fd, timeout_ms) != 0)
             goto fail;
     }
     /* MQTT packets are small and latency-bound (PINGREQ, acks): no Nagle. */
@@ -177,6 +208,15 @@ fail:
 midge_status midge_tcp_open(midge_tcp *tcp, const char *host, uint16_t port,
                             uint32_t timeout_ms, midge_transport *t)
 {
+    return midge_tcp_open_from(tcp, host, port, NULL, timeout_ms, t);
+}
+
+midge_status midge_tcp_open_from(midge_tcp *tcp, const char *host, uint16_t port,
+                                 const char *bind_address, uint32_t timeout_ms,
+                                 midge_transport *t)
+{
+    bool unbound = false;
+
     if (tcp == NULL || host == NULL || t == NULL)
         return MIDGE_ERR_INVALID;
     tcp->fd = -1;
@@ -190,17 +230,18 @@ midge_status midge_tcp_open(midge_tcp *tcp, const char *host, uint16_t port,
 
     /* Every address in resolver order: "localhost" usually gives ::1 first
      * while many brokers listen on 127.0.0.1 only. */
-    for (const struct addrinfo *ai = list; ai != NULL && tcp->fd < 0; ai = ai->ai_next)
-        tcp->fd = tcp_connect_one(ai, timeout_ms);
+    for (const struct addrinfo *ai = list; ai != NULL && tcp->fd < 0; ai = ai->ai_next) {
+        int fd = tcp_connect_one(ai, bind_address, timeout_ms);
+        unbound |= fd == -2;
+        tcp->fd = fd < 0 ? -1 : fd;
+    }
     freeaddrinfo(list);
+    /* No address connected; if one could not even bind, that is the
+     * likelier cause (an -A address this host does not have). */
     if (tcp->fd < 0)
-        return MIDGE_ERR_CONNECT;
+        return unbound ? MIDGE_ERR_BIND : MIDGE_ERR_CONNECT;
 
-    t->send = tcp_send;
-    t->recv = tcp_recv;
-    t->wait = tcp_wait;
-    t->close = tcp_close;
-    t->ctx = tcp;
+    midge_posix__stream_transport(tcp, t);
     return MIDGE_OK;
 }
 
@@ -208,4 +249,14 @@ midge_status midge_tcp_opener(void *opener, const char *host, uint16_t port,
                               uint32_t timeout_ms, midge_transport *t)
 {
     return midge_tcp_open(opener, host, port, timeout_ms, t);
+}
+
+midge_status midge_tcp_bound_opener(void *opener, const char *host, uint16_t port,
+                                    uint32_t timeout_ms, midge_transport *t)
+{
+    midge_tcp_opener_ctx *o = opener;
+
+    if (o == NULL)
+        return MIDGE_ERR_INVALID;
+    return midge_tcp_open_from(o->tcp, host, port, o->bind_address, timeout_ms, t);
 }

@@ -470,7 +470,7 @@ midge_status midge_tls_open(midge_tls *tls, const midge_tls_options *opts, const
     if (st != MIDGE_OK)
         goto fail;
 
-    st = midge_tcp_open(&tls->tcp, host, port, timeout_ms, &tls->raw);
+    st = midge_tcp_open_from(&tls->tcp, host, port, opts->bind_address, timeout_ms, &tls->raw);
     if (st != MIDGE_OK) {
         midge_tls__fail(tls, "cannot connect to %s:%u: %s", host, (unsigned)port,
                         midge_strerror(st));

@@ -1,10 +1,12 @@
 /*
- * midge bench: a device fleet in one process (or a few), driven the way
- * h2load drives HTTP/2 sessions: every simulated device is a midge_session
- * plus a midge_device on a non-blocking socket, served by an epoll loop.
+ * midge bench: the simulator's parts, shared between its files (bench.h is
+ * its interface). Like h2load drives HTTP/2 sessions, every simulated
+ * device is a midge_session plus a midge_device on a non-blocking socket,
+ * served by an epoll loop.
  *
  * Files:
- *   cmd_bench.c     options, broker list, worker processes, the run's phases
+ *   bench_run.c     the run: worker processes, the phases, the verdict
+ *   bench_config.c  the options checked, brokers resolved, --bind parsed
  *   bench_fleet.c   one worker: its devices, connect pacing, timers
  *   bench_cmdr.c    the commander: commands at a fixed rate, round trips
  *   bench_io.c      a session on a non-blocking socket with shared buffers
@@ -23,18 +25,18 @@
  * parent over a SOCK_SEQPACKET socket pair, one struct bench_msg per
  * record. The single process takes the same messages as function calls.
  */
-#ifndef MIDGE_CLI_BENCH_H
-#define MIDGE_CLI_BENCH_H
+#ifndef MIDGE_BENCH_INTERNAL_H
+#define MIDGE_BENCH_INTERNAL_H
 
 #include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/socket.h>
 
-#include "cli.h"
-
-#define BENCH_MAX_BROKERS 16
-#define BENCH_MAX_WORKERS 64
+#include "bench.h"
+#include "midge/midge.h"
 
 /* A command not answered within this long counts as timed out. */
 #define BENCH_COMMAND_TIMEOUT_MS 5000u
@@ -61,9 +63,9 @@ struct bench_broker {
     char name[96]; /* "host:port" for messages */
 };
 
-/* Everything a run needs, filled by cmd_bench.c before any fork. */
+/* Everything a run needs, filled by bench_configure before any fork. */
 struct bench_config {
-    const struct cli_options *opts;
+    const struct bench_options *opts;
     struct bench_broker brokers[BENCH_MAX_BROKERS];
     unsigned broker_count;
     uint32_t devices;
@@ -76,6 +78,21 @@ struct bench_config {
     const char *id_prefix; /* client ids are <prefix>-<worker>-<n> */
     uint32_t connect_deadline_ms;
 };
+
+/* --- bench_config.c ---------------------------------------------------- */
+
+/* Fill *c from *o: ranges, the broker list (resolved here), --bind, and
+ * the descriptor limit (the soft limit is raised to the hard one). False
+ * with one line in `why` (no program prefix). */
+bool bench_configure(struct bench_config *c, const struct bench_options *o, char *why,
+                     size_t cap);
+
+/* --- bench_run.c ------------------------------------------------------- */
+
+/* One error line through the caller's hook (bench.h), prefixed with the
+ * program's name. */
+void bench_error(const struct bench_options *o, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* Devices are numbered globally g = n * workers + w, where w is the worker
  * and n the device's number inside it; device g uses broker g % brokers
@@ -320,6 +337,6 @@ bool bench_report_plot(const struct bench_results *r, const char *path);
 /* Whether `path` (the file of `flag`, "--json" or "--plot") can be written,
  * checked before the run: opened for writing without truncating it, and
  * removed again when this check created it. False after one error line. */
-bool bench_report_writable(const char *prog, const char *flag, const char *path);
+bool bench_report_writable(const struct bench_options *o, const char *flag, const char *path);
 
-#endif /* MIDGE_CLI_BENCH_H */
+#endif /* MIDGE_BENCH_INTERNAL_H */

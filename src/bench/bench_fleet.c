@@ -41,7 +41,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bench.h"
+#include "bench_internal.h"
 #include "bench_io.h"
 #include "midge/device.h"
 
@@ -325,7 +325,7 @@ static void fleet_on_event(void *user, const midge_event *ev);
 
 static bool dev_init(struct bench_fleet *f, struct bench_dev *d, uint32_t i)
 {
-    const struct cli_options *o = f->cfg->opts;
+    const struct bench_options *o = f->cfg->opts;
     midge_device_config cfg;
     const char *why = NULL;
     char *id = dev_id(f, d);

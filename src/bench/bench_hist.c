@@ -8,7 +8,7 @@
  */
 #include <string.h>
 
-#include "bench.h"
+#include "bench_internal.h"
 
 /* Bucket of `v` for a histogram with `sub` sub-bits and `max_bits`
  * magnitude bits; values past 2^max_bits land in the last bucket. */

@@ -18,8 +18,8 @@
  * The session's event callbacks run during those calls, when the shared
  * buffers belong to that one session.
  */
-#ifndef MIDGE_CLI_BENCH_IO_H
-#define MIDGE_CLI_BENCH_IO_H
+#ifndef MIDGE_BENCH_IO_H
+#define MIDGE_BENCH_IO_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -100,4 +100,4 @@ int bench_io_socket(const struct sockaddr *to, socklen_t to_len, uint32_t bind_a
  * an errno value. */
 int bench_io_connect_error(int fd);
 
-#endif /* MIDGE_CLI_BENCH_IO_H */
+#endif /* MIDGE_BENCH_IO_H */

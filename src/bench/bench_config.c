@@ -1,7 +1,7 @@
 /*
- * midge bench: from parsed options to a run's configuration. Everything
- * that can be wrong with the command line is found here, before any
- * connection or process exists, and reported in one line.
+ * midge bench: from the options to a run's configuration. Everything
+ * that can be wrong with them is found here, before any connection or
+ * process exists, and reported in one line.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -11,8 +11,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
-#include "bench.h"
-#include "bench_config.h"
+#include "bench_internal.h"
 
 /* Client ids end in -<worker>-<n>; the prefix is one topic level of the
  * device's default topics (devices/<id>/...). */
@@ -129,14 +128,12 @@ static bool add_brokers(struct bench_config *c, const char *spec, char *why, siz
 
 static bool brokers_from(struct bench_config *c, char *why, size_t cap)
 {
-    const struct cli_options *o = c->opts;
+    const struct bench_options *o = c->opts;
 
-    if (o->host_count > CLI_MAX_HOSTS) {
-        snprintf(why, cap, "at most %u -h options", (unsigned)CLI_MAX_HOSTS);
+    if (o->host_count == 0 || o->host_count > BENCH_MAX_BROKERS) {
+        snprintf(why, cap, "from 1 to %u broker entries", BENCH_MAX_BROKERS);
         return false;
     }
-    if (o->host_count == 0)
-        return add_brokers(c, o->host, why, cap);
     for (size_t i = 0; i < o->host_count; i++) {
         if (!add_brokers(c, o->hosts[i], why, cap))
             return false;
@@ -216,7 +213,7 @@ static bool fit_descriptors(const struct bench_config *c, char *why, size_t cap)
 
 static bool check_numbers(struct bench_config *c, char *why, size_t cap)
 {
-    const struct cli_options *o = c->opts;
+    const struct bench_options *o = c->opts;
 
     if (o->devices == 0) {
         snprintf(why, cap, "--devices is required");
@@ -244,24 +241,20 @@ static bool check_numbers(struct bench_config *c, char *why, size_t cap)
 
 static bool check_identity(struct bench_config *c, char *why, size_t cap)
 {
-    const struct cli_options *o = c->opts;
+    const struct bench_options *o = c->opts;
 
     /* -i names the fleet; without it every device is bench-<w>-<n>. */
-    c->id_prefix = o->client_id != NULL && o->client_id != o->default_id ? o->client_id : "bench";
+    c->id_prefix = o->id_prefix != NULL ? o->id_prefix : "bench";
     if (strlen(c->id_prefix) > ID_PREFIX_MAX || strpbrk(c->id_prefix, "/+#") != NULL ||
         !midge_utf8_valid((const uint8_t *)c->id_prefix, strlen(c->id_prefix))) {
         snprintf(why, cap, "-i must be at most %u characters without '/', '+' or '#'",
                  ID_PREFIX_MAX);
         return false;
     }
-    if (o->will_topic != NULL) {
-        snprintf(why, cap, "--will-* options do not apply: every device has its own will");
-        return false;
-    }
     return true;
 }
 
-static bool check_paths(const struct cli_options *o, char *why, size_t cap)
+static bool check_paths(const struct bench_options *o, char *why, size_t cap)
 {
     /* The plot path is written into a gnuplot script between quotes. */
     if (o->plot_path != NULL && strpbrk(o->plot_path, "'\"\n\\") != NULL) {
@@ -271,7 +264,8 @@ static bool check_paths(const struct cli_options *o, char *why, size_t cap)
     return true;
 }
 
-bool bench_configure(struct bench_config *c, const struct cli_options *o, char *why, size_t cap)
+bool bench_configure(struct bench_config *c, const struct bench_options *o, char *why,
+                     size_t cap)
 {
     memset(c, 0, sizeof *c);
     c->opts = o;

@@ -19,7 +19,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#include "bench.h"
+#include "bench_internal.h"
 #include "bench_io.h"
 #include "midge/device.h"
 
@@ -280,12 +280,14 @@ static void cmdr_on_event(void *user, const midge_event *ev)
     }
 }
 
-/* -d: the commander's packets (devices are too many to trace). */
+/* -d: the commander's packets (devices are too many to trace). The
+ * session hands its own user (the commander) to the trace: pass on the
+ * caller's. */
 static void cmdr_trace(void *user, bool outgoing, const uint8_t *packet, size_t len)
 {
     const struct bench_cmdr *c = user;
 
-    cli_trace_packet((void *)c->cfg->opts, outgoing, packet, len);
+    c->cfg->opts->trace(c->cfg->opts->trace_user, outgoing, packet, len);
 }
 
 /* --- Connections --------------------------------------------------------------- */
@@ -316,7 +318,7 @@ static bool link_open(struct bench_cmdr *c, unsigned b, char *why, size_t cap)
         .rx_qos2_ids = l->qos2_ids, .rx_qos2_cap = LINK_QOS2_IDS,
     };
     midge_session_init(&l->session, &bufs, cmdr_on_event, c);
-    if (c->cfg->opts->debug)
+    if (c->cfg->opts->trace != NULL)
         midge_session_set_trace(&l->session, cmdr_trace);
     snprintf(l->client_id, sizeof l->client_id, "%s-cmd-%ld-%u", c->cfg->id_prefix,
              (long)getpid(), b);
@@ -338,7 +340,7 @@ static bool link_open(struct bench_cmdr *c, unsigned b, char *why, size_t cap)
 
 static void link_tcp_up(struct bench_cmdr *c, struct cmdr_link *l)
 {
-    const struct cli_options *o = c->cfg->opts;
+    const struct bench_options *o = c->cfg->opts;
     int e = bench_io_connect_error(l->link.fd);
 
     if (e != 0) {

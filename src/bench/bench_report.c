@@ -13,7 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "bench.h"
+#include "bench_internal.h"
 
 /* gnuplot draws three charts into one picture in well under this. */
 #define PLOT_TIMEOUT_MS 30000
@@ -127,7 +127,7 @@ bool bench_report_json(const struct bench_results *r, const char *path)
     FILE *j = fopen(path, "w");
 
     if (j == NULL) {
-        fprintf(stderr, "midge bench: cannot write %s: %s\n", path, strerror(errno));
+        bench_error(c->opts, "cannot write %s: %s", path, strerror(errno));
         return false;
     }
     fprintf(j, "{\n  \"devices\": %u,\n  \"connected\": %u,\n  \"brokers\": %u,\n"
@@ -158,7 +158,7 @@ bool bench_report_json(const struct bench_results *r, const char *path)
             (unsigned long long)f->rejected, (unsigned long long)f->errors,
             (unsigned long long)f->disconnects);
     if (fclose(j) != 0) {
-        fprintf(stderr, "midge bench: cannot write %s: %s\n", path, strerror(errno));
+        bench_error(c->opts, "cannot write %s: %s", path, strerror(errno));
         return false;
     }
     return true;
@@ -313,33 +313,33 @@ static void first_log_line(const struct plot_dir *p, char *buf, size_t cap)
 
 bool bench_report_plot(const struct bench_results *r, const char *path)
 {
+    const struct bench_options *o = r->cfg->opts;
     struct plot_dir p;
     char msg[160];
 
     if (!plot_paths(&p)) {
-        fprintf(stderr, "midge bench: no plot: cannot create a temporary directory: %s\n",
-                strerror(errno));
+        bench_error(o, "no plot: cannot create a temporary directory: %s", strerror(errno));
         return true;
     }
     if (!write_data(r, &p) || !write_script(r, &p, path)) {
-        fprintf(stderr, "midge bench: no plot: cannot write its data in %s\n", p.dir);
+        bench_error(o, "no plot: cannot write its data in %s", p.dir);
         plot_cleanup(&p);
         return true;
     }
     int rc = run_gnuplot(&p);
     bool ok = true;
     if (rc == 127 || rc < 0) {
-        fprintf(stderr, "midge bench: no plot: gnuplot is not installed (or not on PATH)\n");
+        bench_error(o, "no plot: gnuplot is not installed (or not on PATH)");
     } else if (rc != 0) {
         first_log_line(&p, msg, sizeof msg);
-        fprintf(stderr, "midge bench: no plot: gnuplot failed: %s\n", msg);
+        bench_error(o, "no plot: gnuplot failed: %s", msg);
         ok = false;
     }
     plot_cleanup(&p);
     return ok;
 }
 
-bool bench_report_writable(const char *prog, const char *flag, const char *path)
+bool bench_report_writable(const struct bench_options *o, const char *flag, const char *path)
 {
     /* O_EXCL first: a file this check creates is removed again, one that
      * was there stays as it was (no O_TRUNC) until the report replaces it. */
@@ -349,7 +349,7 @@ bool bench_report_writable(const char *prog, const char *flag, const char *path)
     if (!created && errno == EEXIST)
         fd = open(path, O_WRONLY | O_CLOEXEC);
     if (fd < 0) {
-        cli_error(prog, "cannot write %s %s: %s", flag, path, strerror(errno));
+        bench_error(o, "cannot write %s %s: %s", flag, path, strerror(errno));
         return false;
     }
     close(fd);
