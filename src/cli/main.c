@@ -28,7 +28,8 @@ static const struct cli_command cli_commands[] = {
       CLI_GROUP_BROKER | CLI_GROUP_TLS | CLI_GROUP_CONFIG | CLI_GROUP_IDENTITY | CLI_GROUP_DEVICE |
           CLI_GROUP_TOKEN | CLI_GROUP_LINK,
       MIDGE_DEVICE_MAX_EXTRA_TOPICS, cli_device_run },
-    { "bench", "Load-test brokers with a fleet of simulated devices.", CLI_GROUP_BROKER | CLI_GROUP_BENCH, 0, cli_bench_run },
+    { "bench", "Load-test brokers with a fleet of simulated devices.",
+      CLI_GROUP_BROKER | CLI_GROUP_BENCH | CLI_GROUP_IDENTITY, 0, cli_bench_run },
 };
 
 #define CLI_COMMAND_COUNT (sizeof cli_commands / sizeof cli_commands[0])
