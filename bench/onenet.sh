@@ -66,38 +66,24 @@ MASTER_KEY="$(head -c 24 /dev/urandom | base64 | tr -d '/+=')"
 MASTER_KEY="$MASTER_KEY" "$ROOT/bench/onenet-registry.sh" "$WORK/registry.ini" "$DEVICES" 1 \
     bench "$PRODUCT"
 
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
+# mosquitto is run with SCHED's prefix, as midge is.
+BROKER_ON=(${RUN[@]+"${RUN[@]}"})
+
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
 
-# start_broker plain|onenet: a fresh mosquitto on a free port (PORT, BROKER).
+# start_broker plain|onenet: a fresh mosquitto on a free port (PORT, BROKER),
+# its log in $WORK/mosquitto.log. With the plugin, allow_anonymous plays no
+# part: the plugin decides every login.
 start_broker() {
-    local dir="$WORK/$1"
-    PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-    mkdir -p "$dir"
-    {
-        echo "listener $PORT 127.0.0.1"
-        echo "max_connections -1"
-        echo "set_tcp_nodelay true"
-        echo "persistence false"
-        echo "connection_messages false"
-        echo "log_type error"
-        echo "log_type warning"
-        if [ "$1" = onenet ]; then
-            echo "plugin $PLUGIN"
-            echo "plugin_opt_registry $WORK/registry.ini"
-        else
-            echo "allow_anonymous true"
-        fi
-    } >"$dir/mosquitto.conf"
-    if [ "$(id -u)" = 0 ] && id mosquitto >/dev/null 2>&1; then chown -R mosquitto "$dir"; fi
-    ${RUN[@]+"${RUN[@]}"} mosquitto -c "$dir/mosquitto.conf" >"$dir/mosquitto.log" 2>&1 &
-    BROKER=$!
-    for _ in $(seq 100); do
-        if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then return 0; fi
-        sleep 0.05
-    done
-    echo "onenet: mosquitto ($1) did not start:" >&2
-    cat "$dir/mosquitto.log" >&2
-    exit 2
+    local extra=("max_connections -1" "set_tcp_nodelay true" "connection_messages false"
+                 "log_type error" "log_type warning")
+    if [ "$1" = onenet ]; then
+        extra+=("plugin $PLUGIN" "plugin_opt_registry $WORK/registry.ini")
+    fi
+    bench_start_broker onenet "${extra[@]}"
+    BROKER="$BROKER_PID"
 }
 
 stop_broker() {
@@ -135,8 +121,8 @@ one() {
     kill "$SAMPLER" 2>/dev/null || true
     wait "$SAMPLER" 2>/dev/null || true
     SAMPLER=""
-    if grep -q "onenet:" "$WORK/$kind/mosquitto.log" 2>/dev/null; then
-        echo "-- the plugin's log:"; grep "onenet:" "$WORK/$kind/mosquitto.log" | head -5
+    if grep -q "onenet:" "$WORK/mosquitto.log" 2>/dev/null; then
+        echo "-- the plugin's log:"; grep "onenet:" "$WORK/mosquitto.log" | head -5
     fi
     stop_broker
     echo
