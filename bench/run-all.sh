@@ -3,6 +3,7 @@
 #
 #   bench/throughput.sh    msg/s into mosquitto: midge, libmosquitto, Paho
 #   bench/latency.sh       command round trip against the broker's own
+#   bench/onenet.sh        1,000 devices through the OneNET platform plugin
 #   bench/publish_cost.sh  instructions per publish (callgrind), if present
 #   scripts/footprint.sh   code size on Cortex-M4 and ESP8266, if present
 #
@@ -57,6 +58,7 @@ run() {
 
 run throughput throughput.txt "$ROOT/bench/throughput.sh" "$BUILD"
 run latency latency.txt "$ROOT/bench/latency.sh" "$BUILD"
+run onenet onenet.txt "$ROOT/bench/onenet.sh" "$BUILD"
 # publish_cost wants symbols for callgrind_annotate: it keeps its own
 # RelWithDebInfo build (build-bench/ by default).
 run "publish cost" publish_cost.txt "$ROOT/bench/publish_cost.sh"
@@ -66,9 +68,10 @@ run footprint footprint.txt "$ROOT/scripts/footprint.sh"
 if [ -f "$OUT_DIR/throughput.txt" ]; then
     while IFS= read -r line; do SUMMARY+=("$line"); done < <(sed -n -e 's/^ratio: //p' -e '/^ceiling: /p' "$OUT_DIR/throughput.txt")
 fi
-if [ -f "$OUT_DIR/latency.txt" ]; then
-    while IFS= read -r line; do SUMMARY+=("$line"); done < <(sed -n 's/^ratio: //p' "$OUT_DIR/latency.txt")
-fi
+for f in latency onenet; do
+    [ -f "$OUT_DIR/$f.txt" ] || continue
+    while IFS= read -r line; do SUMMARY+=("$line"); done < <(sed -n 's/^ratio: //p' "$OUT_DIR/$f.txt")
+done
 if [ -f "$OUT_DIR/publish_cost.txt" ]; then
     # Rows "  NAME  IR  RATIOx  what": the ratio is that library's
     # instructions per publish over midge's.

@@ -34,6 +34,10 @@
 #define SECRET_ONENET_API_KEY "y7zd=7wNaObdfRYhxQn7D5jiDnI="
 /* A wrong API key. */
 #define SECRET_WRONG_API_KEY "wrong-api-key"
+/* The OneNET platform plugin's registry: a product's master key and a
+ * device's auth info. */
+#define SECRET_ONENET_MASTER_KEY "Master-Key-0f-Product-91025"
+#define SECRET_ONENET_AUTH_INFO "auth-info-of-9377501-s3cret"
 
 /* X(value, what) for every secret above. */
 #define TEST_SECRETS(X)                                                          \
@@ -47,6 +51,8 @@
     X(SECRET_ONENET_ZERO_KEY, "OneNET device key (bytes 0..31)")               \
     X(SECRET_BAD_DEVICE_KEY, "malformed device key")                           \
     X(SECRET_ONENET_API_KEY, "OneNET API key")                                 \
-    X(SECRET_WRONG_API_KEY, "wrong OneNET API key")
+    X(SECRET_WRONG_API_KEY, "wrong OneNET API key")                            \
+    X(SECRET_ONENET_MASTER_KEY, "OneNET product master key (platform plugin)")  \
+    X(SECRET_ONENET_AUTH_INFO, "OneNET device auth info (platform plugin)")
 
 #endif /* MIDGE_TEST_SECRETS_H */
