@@ -69,6 +69,8 @@ enum cli_key {
     KEY_WORKERS,
     KEY_JSON,
     KEY_PLOT,
+    KEY_LISTEN,
+    KEY_API_KEY,
 };
 
 /* Where an entry's value lives in struct cli_options, for --print-config:
@@ -167,6 +169,8 @@ static const struct cli_option cli_table[] = {
     { "remove-retained", KEY_REMOVE_RETAINED, no_argument, CLI_GROUP_RECEIVE, NULL, "clear every retained message received (-T spares some)", 0, FIELD(BOOL, remove_retained) },
     { "retained-only", KEY_RETAINED_ONLY, no_argument, CLI_GROUP_RECEIVE, NULL, "print retained messages only; exit at the first new one", 0, FIELD(BOOL, retained_only) },
     { "forget", KEY_FORGET, required_argument, CLI_GROUP_WATCH, "id", "remove a gone device's retained presence and state", CLI_OPT_FLAG_ONLY, NO_FIELD },
+    { "listen", KEY_LISTEN, required_argument, CLI_GROUP_CONSOLE, "host:port", "serve the web console and its API here (default 127.0.0.1:8080; [v6]:port)", 0, FIELD_OR(STR, listen, "127.0.0.1:8080") },
+    { "api-key", KEY_API_KEY, required_argument, CLI_GROUP_CONSOLE, "key", "the key API requests carry in their api-key header (mqtt profile; onenet: the master key, -P)", CLI_OPT_SECRET, FIELD(STR, api_key) },
     { "help", KEY_HELP, no_argument, 0, NULL, "print this help and exit", CLI_OPT_FLAG_ONLY, NO_FIELD },
     { "version", KEY_VERSION, no_argument, 0, NULL, "print the version and exit", CLI_OPT_FLAG_ONLY, NO_FIELD },
 };
@@ -512,6 +516,8 @@ static bool cli_apply(const struct cli_command *cmd, struct cli_options *o, int 
     case 'f': return cli_set_source(o, CLI_SOURCE_FILE, arg);
     case 'l': return cli_set_source(o, CLI_SOURCE_LINES, NULL);
     case 'r': o->retain = true; return true;
+    case KEY_LISTEN: o->listen = arg; return true;
+    case KEY_API_KEY: o->api_key = arg; return true;
     case 'v': o->verbose = true; return true;
     case KEY_PROFILE:
     case KEY_DEVICE_ID:
