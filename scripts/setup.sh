@@ -19,6 +19,7 @@ PACKAGES=(
     gcc-xtensa-lx106 picolibc-xtensa-lx106-elf
     procps iproute2 python3
     rabbitmq-server ejabberd
+    libmicrohttpd-dev libcjson-dev chromium
 )
 # The interop tests run aedes on Node.js. A machine that has node and npm
 # already (from Debian or elsewhere) keeps them: Debian's npm would conflict

@@ -65,7 +65,7 @@ step() {
 # Labels whose tests drive external programs (other brokers, the README's
 # commands): run in the plain pass only, each as a step of its own so the
 # summary shows its wall time.
-EXTERNAL_LABELS=(interop journeys)
+EXTERNAL_LABELS=(interop journeys console)
 EXTERNAL_RE="^($(IFS='|'; echo "${EXTERNAL_LABELS[*]}"))\$"
 
 step "setup and build (build/)" ./scripts/setup.sh

@@ -18,6 +18,7 @@
  * CONSOLE_WAIT_MAX_S at most. Its answer's data holds, besides OneNET's
  * cmd_uuid, the status, its desc and the answer ("resp") when one came.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -224,7 +225,7 @@ enum MHD_Result console_api_resumed(struct console_req *r)
     }
     cJSON *data = cJSON_CreateObject();
     if (data != NULL) {
-        cJSON *full = console_cmd_json(cmd);
+        cJSON *full = console_cmd_json(cmd, SIZE_MAX);
         static const char *keep[] = { "cmd_uuid", "status", "desc", "resp" };
         for (size_t i = 0; full != NULL && i < sizeof keep / sizeof keep[0]; i++) {
             cJSON *item = cJSON_DetachItemFromObject(full, keep[i]);

@@ -186,7 +186,8 @@ static void console_stream_hello(struct console *c, struct console_stream *s)
     }
     size_t first = c->cmd_count > CONSOLE_REPLAY ? c->cmd_count - CONSOLE_REPLAY : 0;
     for (size_t i = first; i < c->cmd_count; i++) {
-        cJSON *j = console_cmd_json(c->cmds[(c->cmd_head + i) % CONSOLE_COMMANDS_MAX]);
+        cJSON *j = console_cmd_json(c->cmds[(c->cmd_head + i) % CONSOLE_COMMANDS_MAX],
+                                    CONSOLE_EVENT_TEXT);
         text = console_event_text("command", j, &len);
         cJSON_Delete(j);
         if (text != NULL)

@@ -53,6 +53,8 @@
 #define CONSOLE_TICK_MS 100u
 /* Commands replayed to a new event stream (the page's log). */
 #define CONSOLE_REPLAY 50u
+/* Bytes of a command and of its answer an event carries. */
+#define CONSOLE_EVENT_TEXT 256u
 /* OneNET's longest command timeout: 31 days. */
 #define CONSOLE_TIMEOUT_MAX_S 2678400ul
 
@@ -233,7 +235,9 @@ struct console_cmd *console_cmd_add(struct console *c, enum console_errno *e);
 void console_cmds_free(struct console *c);
 void console_devices_free(struct console *c);
 cJSON *console_device_json(const struct console_device *d);
-cJSON *console_cmd_json(const struct console_cmd *cmd);
+/* At most `shown` bytes of the command and its answer (events carry
+ * CONSOLE_EVENT_TEXT: the page shows no more). */
+cJSON *console_cmd_json(const struct console_cmd *cmd, size_t shown);
 /* The command's answer or state changed: wake its POST, tell the streams. */
 void console_cmd_changed(struct console *c, struct console_cmd *cmd);
 void console_device_changed(struct console *c, const struct console_device *d);

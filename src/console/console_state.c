@@ -230,16 +230,17 @@ struct console_cmd *console_cmd_add(struct console *c, enum console_errno *e)
     return cmd;
 }
 
-static void console_add_text(cJSON *j, const char *name, const char *bytes, size_t len)
+static void console_add_text(cJSON *j, const char *name, const char *bytes, size_t len,
+                             size_t shown)
 {
-    char *text = console_utf8(bytes, len);
+    char *text = console_utf8(bytes, len < shown ? len : shown);
 
     if (text != NULL)
         cJSON_AddStringToObject(j, name, text);
     free(text);
 }
 
-cJSON *console_cmd_json(const struct console_cmd *cmd)
+cJSON *console_cmd_json(const struct console_cmd *cmd, size_t shown)
 {
     cJSON *j = cJSON_CreateObject();
 
@@ -247,12 +248,12 @@ cJSON *console_cmd_json(const struct console_cmd *cmd)
         return NULL;
     cJSON_AddStringToObject(j, "cmd_uuid", cmd->uuid);
     cJSON_AddStringToObject(j, "device_id", cmd->device);
-    console_add_text(j, "cmd", cmd->body, cmd->body_len);
+    console_add_text(j, "cmd", cmd->body, cmd->body_len, shown);
     cJSON_AddNumberToObject(j, "status", cmd->status);
     cJSON_AddStringToObject(j, "desc", console_cmd_desc(cmd->status));
     cJSON_AddNumberToObject(j, "at", (double)cmd->created_ms);
     if (cmd->resp != NULL) {
-        console_add_text(j, "resp", cmd->resp, cmd->resp_len);
+        console_add_text(j, "resp", cmd->resp, cmd->resp_len, shown);
         cJSON_AddNumberToObject(j, "answered_at", (double)cmd->answered_ms);
     }
     if (cmd->refused != 0) {
@@ -295,7 +296,7 @@ void console_cmd_changed(struct console *c, struct console_cmd *cmd)
 
     if (r != NULL && console_cmd_settled(cmd, r->wait_answer))
         console_req_resume(c, r);
-    console_events_send(c, "command", console_cmd_json(cmd));
+    console_events_send(c, "command", console_cmd_json(cmd, CONSOLE_EVENT_TEXT));
 }
 
 void console_state_tick(struct console *c, int64_t now)

@@ -35,6 +35,10 @@
 /* A wrong API key. */
 #define SECRET_WRONG_API_KEY "wrong-api-key"
 
+/* The web console's API key (--api-key); tests/console/browser.mjs uses
+ * the same value. */
+#define SECRET_CONSOLE_API_KEY "Console-Api-Key-5b1e"
+
 /* X(value, what) for every secret above. */
 #define TEST_SECRETS(X)                                                          \
     X(SECRET_BROKER_PASSWORD, "broker password (test_cli)")                    \
@@ -47,6 +51,7 @@
     X(SECRET_ONENET_ZERO_KEY, "OneNET device key (bytes 0..31)")               \
     X(SECRET_BAD_DEVICE_KEY, "malformed device key")                           \
     X(SECRET_ONENET_API_KEY, "OneNET API key")                                 \
-    X(SECRET_WRONG_API_KEY, "wrong OneNET API key")
+    X(SECRET_WRONG_API_KEY, "wrong OneNET API key")                            \
+    X(SECRET_CONSOLE_API_KEY, "web console API key")
 
 #endif /* MIDGE_TEST_SECRETS_H */
