@@ -24,4 +24,8 @@ MIDGE_POSIX_SOURCES := \
 	$(MIDGE_DIR)/src/port/posix/clock.c \
 	$(MIDGE_DIR)/src/port/posix/tcp.c \
 	$(MIDGE_DIR)/src/port/posix/unix.c
+# The transport over lwIP's raw TCP API (include/midge/lwip.h); needs
+# lwIP's include folders and your lwipopts.h on the include path.
+MIDGE_LWIP_SOURCES := \
+	$(MIDGE_DIR)/src/port/lwip/lwip_tcp.c
 MIDGE_INCLUDE_DIRS := $(MIDGE_DIR)/include

@@ -92,28 +92,7 @@ fi
 WORK="$(mktemp -d)"
 BROKER_PID=""
 DEVICE_PID=""
-# stop_device: SIGTERM (the device says "offline" and disconnects), then
-# wait at most 5 s before SIGKILL.
-stop_device() {
-    [ -n "$DEVICE_PID" ] || return 0
-    kill "$DEVICE_PID" 2>/dev/null || true
-    for _ in $(seq 50); do
-        kill -0 "$DEVICE_PID" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -9 "$DEVICE_PID" 2>/dev/null || true
-    wait "$DEVICE_PID" 2>/dev/null || true
-    DEVICE_PID=""
-}
-cleanup() {
-    stop_device
-    if [ -n "$BROKER_PID" ]; then
-        kill "$BROKER_PID" 2>/dev/null || true
-        wait "$BROKER_PID" 2>/dev/null || true
-    fi
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+trap bench_cleanup EXIT
 
 bench_start_broker latency "set_tcp_nodelay true"
 
@@ -168,7 +147,7 @@ for kind in $DEVICES; do
                         "$DEVICE_ID" "$COUNT" "$WARMUP" "$command" "$pacing" >"$out" 2>&1; then
                     echo "latency: console against $kind ($command, $pacing) failed:" >&2
                     cat "$out" >&2
-                    stop_device
+                    bench_stop_device
                     exit 1
                 fi
                 outs+=("$out")
@@ -192,7 +171,7 @@ for kind in $DEVICES; do
             RESULTS+=("ratio: latency $kind \"$command\" $pacing command/round-trip p50 ${r50}x (${cp50} us / ${ep50} us), p99 ${r99}x$verdict")
         done
     done
-    stop_device
+    bench_stop_device
 done
 echo "  load average after:  $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "  (rtt = the broker's own round trip: publish to a topic the console subscribes to)"

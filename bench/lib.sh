@@ -44,3 +44,27 @@ bench_start_broker() {
     cat "$WORK/mosquitto.log" >&2
     exit 2
 }
+
+# bench_stop_device: SIGTERM to DEVICE_PID (a device says "offline" and
+# disconnects), at most 5 s to exit, then SIGKILL; DEVICE_PID is cleared.
+bench_stop_device() {
+    [ -n "${DEVICE_PID:-}" ] || return 0
+    kill "$DEVICE_PID" 2>/dev/null || true
+    for _ in $(seq 50); do
+        kill -0 "$DEVICE_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -9 "$DEVICE_PID" 2>/dev/null || true
+    wait "$DEVICE_PID" 2>/dev/null || true
+    DEVICE_PID=""
+}
+
+# bench_cleanup: the device, the broker (BROKER_PID) and WORK; for trap EXIT.
+bench_cleanup() {
+    bench_stop_device
+    if [ -n "${BROKER_PID:-}" ]; then
+        kill "$BROKER_PID" 2>/dev/null || true
+        wait "$BROKER_PID" 2>/dev/null || true
+    fi
+    rm -rf "$WORK"
+}

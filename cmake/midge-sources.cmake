@@ -56,6 +56,14 @@ set(MIDGE_POSIX_SOURCES
     src/port/posix/unix.c
 )
 
+# The lwIP port: midge's transport over lwIP's raw TCP API (NO_SYS=1, no
+# threads, no board code; include/midge/lwip.h). Needs lwIP's include
+# folders and the application's lwipopts.h on the include path
+# (cmake/lwip-sources.cmake lists the vendored lwIP core).
+set(MIDGE_LWIP_SOURCES
+    src/port/lwip/lwip_tcp.c
+)
+
 # The OneNET token: HMAC through mbedTLS (mbedcrypto), which allocates, so it
 # sits outside the no-heap core.
 set(MIDGE_TOKEN_SOURCES

@@ -15,7 +15,8 @@ PACKAGES=(
     libgpiod-dev gpiod
     libmosquitto-dev libpaho-mqtt-dev
     openssl clang libclang-rt-14-dev valgrind gnuplot-nox
-    gcc-arm-none-eabi libnewlib-arm-none-eabi
+    gcc-arm-none-eabi libnewlib-arm-none-eabi picolibc-arm-none-eabi
+    qemu-system-arm socat
     gcc-xtensa-lx106 picolibc-xtensa-lx106-elf
     procps iproute2 python3
     rabbitmq-server ejabberd

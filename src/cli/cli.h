@@ -13,16 +13,6 @@
 #include "midge/tls.h"
 #include "options.h"
 
-/* One subcommand: its name, what it does, the option groups it takes, how
- * many -t it accepts, and its entry point (argv[0] = name). */
-struct cli_command {
-    const char *name;
-    const char *summary;
-    unsigned groups;
-    size_t max_topics;
-    int (*run)(const struct cli_command *cmd, int argc, char **argv);
-};
-
 int cli_pub_run(const struct cli_command *cmd, int argc, char **argv);
 int cli_sub_run(const struct cli_command *cmd, int argc, char **argv);
 int cli_send_run(const struct cli_command *cmd, int argc, char **argv);

@@ -4,11 +4,11 @@
  * The layers are applied after getopt has seen every flag, so a flag always
  * wins whatever its position; then, option by option, the environment, and
  * only when the environment is silent, the file. The values go through the
- * same apply function as flags (options.c), so a value is checked the same
+ * same apply function as flags (options_table.c), so a value is checked the same
  * way wherever it comes from; only the error line's prefix says where.
  *
  * Which options are layered, under which names, how --print-config reads
- * and masks them: all of it comes from the option table (options.h), and
+ * and masks them: all of it comes from the option table (options_table.h), and
  * nothing here names an option.
  */
 #include <ctype.h>
@@ -26,7 +26,6 @@
 
 #include <ini.h>
 
-#include "cli.h"
 #include "config.h"
 #include "file_kind.h"
 
@@ -85,7 +84,7 @@ static bool cli_is_layered(const struct cli_option *opt)
 
 /* The index of the first entry with this long name (or, with name NULL,
  * with one of these flags); SIZE_MAX when there is none. */
-static size_t cli_option_find(const char *name, unsigned flags)
+static size_t cli_row_find(const char *name, unsigned flags)
 {
     size_t n = cli_option_count();
 
@@ -97,7 +96,7 @@ static size_t cli_option_find(const char *name, unsigned flags)
     return SIZE_MAX;
 }
 
-static size_t cli_option_index(const char *name) { return cli_option_find(name, 0); }
+static size_t cli_row_index(const char *name) { return cli_row_find(name, 0); }
 
 static void cli_record(size_t i, enum cli_layer layer, const char *value)
 {
@@ -113,22 +112,25 @@ void cli_layers_reset(void)
     memset(cli_records, 0, sizeof cli_records);
 }
 
-void cli_layers_note_flag(const struct cli_command *cmd, int key, const char *arg)
+void cli_layers_note_flag(const struct cli_option *opt, const char *arg)
 {
-    size_t n = cli_option_count();
-
-    for (size_t i = 0; i < n; i++) {
-        const struct cli_option *opt = cli_option_at(i);
-        if (opt->key == key && cli_option_accepted(cmd, opt)) {
-            cli_record(i, CLI_LAYER_FLAG, arg);
-            return;
-        }
-    }
+    cli_record((size_t)(opt - cli_option_at(0)), CLI_LAYER_FLAG, arg);
 }
+
+/* A note's user is the layer that gave the value. */
+static void cli_note_layer(void *user, const struct cli_option *opt, const char *arg)
+{
+    const enum cli_layer *layer = user;
+
+    cli_record((size_t)(opt - cli_option_at(0)), *layer, arg);
+}
+
+static enum cli_layer cli_flag_layer = CLI_LAYER_FLAG;
+const struct cli_option_note cli_layers_flag_note = { cli_note_layer, &cli_flag_layer };
 
 bool cli_layers_given(const char *long_name)
 {
-    size_t i = cli_option_index(long_name);
+    size_t i = cli_row_index(long_name);
 
     return i != SIZE_MAX && cli_records[i].layer != CLI_LAYER_NONE;
 }
@@ -137,7 +139,7 @@ bool cli_layers_given(const char *long_name)
  * layer set is the weakest. */
 static unsigned cli_layer_strength(const char *long_name)
 {
-    size_t i = cli_option_index(long_name);
+    size_t i = cli_row_index(long_name);
 
     if (i == SIZE_MAX || cli_records[i].layer == CLI_LAYER_NONE)
         return 0;
@@ -146,7 +148,7 @@ static unsigned cli_layer_strength(const char *long_name)
 
 void cli_layers_forget(const char *long_name)
 {
-    size_t i = cli_option_index(long_name);
+    size_t i = cli_row_index(long_name);
 
     if (i != SIZE_MAX)
         memset(&cli_records[i], 0, sizeof cli_records[i]);
@@ -181,8 +183,9 @@ static bool cli_parse_bool(const char *s, bool *out)
  * value as --print-config writes it ("true"/"false" for a boolean). */
 static bool cli_apply_layered(const struct cli_command *cmd, struct cli_options *o,
                               const struct cli_option *opt, const char *value,
-                              const char *where, const char **shown)
+                              enum cli_layer layer, const char *where, const char **shown)
 {
+    const struct cli_option_note note = { cli_note_layer, &layer };
     const char *prog = o->prog;
     bool on = false;
     bool ok;
@@ -190,13 +193,13 @@ static bool cli_apply_layered(const struct cli_command *cmd, struct cli_options 
     o->prog = where;
     *shown = value;
     if (opt->has_arg != no_argument) {
-        ok = cli_option_apply(cmd, o, opt->key, value);
+        ok = cli_option_apply(cmd, o, opt, value, &note);
     } else if (!cli_parse_bool(value, &on)) {
         cli_error(o->prog, "invalid value '%s' for %s (true or false)", value, opt->long_name);
         ok = false;
     } else {
         /* false means "not given": a flag has no way to be switched off. */
-        ok = on ? cli_option_apply(cmd, o, opt->key, NULL) : true;
+        ok = on ? cli_option_apply(cmd, o, opt, NULL, &note) : true;
         *shown = on ? "true" : "false";
     }
     o->prog = prog;
@@ -260,7 +263,7 @@ static bool cli_ini_add(struct cli_ini *f, const char *name, const char *value)
 static int cli_ini_handler(void *user, const char *section, const char *name, const char *value)
 {
     struct cli_ini *f = user;
-    size_t i = cli_option_index(name);
+    size_t i = cli_row_index(name);
     const struct cli_option *opt = i != SIZE_MAX ? cli_option_at(i) : NULL;
 
     if (strcmp(section, "midge") != 0) {
@@ -405,7 +408,7 @@ static bool cli_apply_env(const struct cli_command *cmd, struct cli_options *o, 
     if (v == NULL)
         return true;
     snprintf(where, sizeof where, "%s: %s", o->prog, name);
-    if (!cli_apply_layered(cmd, o, opt, v, where, &v))
+    if (!cli_apply_layered(cmd, o, opt, v, CLI_LAYER_ENV, where, &v))
         return false;
     cli_record(i, CLI_LAYER_ENV, v);
     return true;
@@ -429,7 +432,7 @@ static bool cli_apply_file(const struct cli_command *cmd, struct cli_options *o,
         if (first == 0)
             first = e->line;
         const char *shown = NULL;
-        if (!cli_apply_layered(cmd, o, opt, e->value, where, &shown))
+        if (!cli_apply_layered(cmd, o, opt, e->value, CLI_LAYER_FILE, where, &shown))
             return false;
         cli_record(i, CLI_LAYER_FILE, shown);
     }
@@ -441,7 +444,7 @@ static bool cli_apply_file(const struct cli_command *cmd, struct cli_options *o,
 static const char *cli_config_path(struct cli_options *o)
 {
     char name[80];
-    size_t i = cli_option_find(NULL, CLI_OPT_CONFIG_FILE);
+    size_t i = cli_row_find(NULL, CLI_OPT_CONFIG_FILE);
 
     if (o->config_path != NULL || i == SIZE_MAX)
         return o->config_path;

@@ -13,28 +13,32 @@
  * on several INI lines. --help, --version and --print-config are flags
  * only; --config may also come from MIDGE_CONFIG.
  *
- * Everything here works over the option table in options.c, whose entries
- * also say where each value lives in struct cli_options and which values
- * are secrets, so a new option is layered, printed and, if secret, masked
- * without any change to this file. Strings taken from the environment or
- * the file live until the process ends.
+ * Everything here works over the option table (options_table.h), whose
+ * entries also say where each value lives in struct cli_options and which
+ * values are secrets, so a new option is layered, printed and, if secret,
+ * masked without any change to this file. Strings taken from the
+ * environment or the file live until the process ends.
+ *
+ * The layers sit on the table and on nothing else of the option machinery:
+ * the defaults (config_defaults.h) and the parser (options.h) are above.
  */
 #ifndef MIDGE_CLI_CONFIG_H
 #define MIDGE_CLI_CONFIG_H
 
 #include <stdbool.h>
 
-#include "options.h"
-
-struct cli_command;
+#include "options_table.h"
 
 /* Forget the layers of an earlier parse (cli_parse calls it first). */
 void cli_layers_reset(void);
 
-/* Record that the option of `cmd` with this key was given as a flag (arg
- * may be NULL), so the lower layers leave it alone and --print-config
- * shows it. A letter two options share (-q) is the one `cmd` accepts. */
-void cli_layers_note_flag(const struct cli_command *cmd, int key, const char *arg);
+/* Record that the option was given as a flag (arg may be NULL), so the
+ * lower layers leave it alone and --print-config shows it. */
+void cli_layers_note_flag(const struct cli_option *opt, const char *arg);
+
+/* The same for every option a flag sets besides its own (-L's parts): the
+ * note to pass to cli_option_apply with a flag's value. */
+extern const struct cli_option_note cli_layers_flag_note;
 
 /* Apply the environment and the config file to every option `cmd` accepts
  * that no flag set. Prints one error line and returns false on a bad
@@ -53,20 +57,8 @@ void cli_layers_forget(const char *long_name);
  * (any layer beats none), e.g. a -q flag over MIDGE_LOG_LEVEL. */
 bool cli_layers_outranks(const char *a, const char *b);
 
-/* Defaults that depend on other options: TLS turned on by its file
- * options, port 8883 with TLS, a profile's endpoint and keepalive, the
- * OneNET CA for onenet-studio over TLS, the device identity. Prints one
- * line and returns false on a conflict; with --print-config it only
- * derives, and leaves conflicts for a run to report. */
-bool cli_config_finish(const struct cli_command *cmd, struct cli_options *o);
-
 /* Print the effective configuration to stdout as an INI file, secrets
  * masked, each line saying where its value came from. */
 void cli_layers_print(const struct cli_command *cmd, const struct cli_options *o);
-
-/* The OneNET MQTTS CA shipped with midge, or NULL when none is found:
- * beside the executable (../share/midge/), at the installed path, or in the
- * source tree. Static storage. */
-const char *cli_config_onenet_ca(void);
 
 #endif /* MIDGE_CLI_CONFIG_H */

@@ -1,8 +1,5 @@
 /*
- * midge CLI: defaults that depend on other options (see config.h), applied
- * once every layer has spoken, so that `--cafile` in the file turns TLS on
- * exactly as the flag would, and an explicit port always beats the port a
- * profile or TLS suggests.
+ * midge CLI: defaults that depend on other options (see config_defaults.h).
  */
 #include <limits.h>
 #include <stdarg.h>
@@ -10,8 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli.h"
 #include "config.h"
+#include "config_defaults.h"
 #include "midge/device.h"
 #include "midge/tls.h"
 

@@ -13,8 +13,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "cli.h"
-#include "config.h"
+#include "midge/codec.h"
 #include "options_mosq.h"
 #include "sub_format.h"
 
@@ -41,21 +40,23 @@ static char *mosq_keep(char *s)
     return NULL;
 }
 
-bool cli_mosq_handles(int key)
-{
-    if (key >= KEY_MOSQ_FIRST && key < KEY_MOSQ_END)
-        return true;
-    return key > 0 && key < 256 && strchr("LAIMVxDsNRETFU", key) != NULL;
-}
+/* The URL's parts reach the rest through the caller's note. */
+struct mosq_url_ctx {
+    const struct cli_command *cmd;
+    struct cli_options *o;
+    const struct cli_option_note *note;
+};
 
-/* Apply a piece of -L as its own flag would be, and record it as given on
- * the command line, so no lower layer replaces it. */
-static bool mosq_url_part(const struct cli_command *cmd, struct cli_options *o, int key,
-                          const char *value)
+/* Apply a piece of -L as its own flag would be, and tell the layer that
+ * gave -L (the command line), so no lower layer replaces it. */
+static bool mosq_url_part(const struct mosq_url_ctx *u, int key, const char *value)
 {
-    if (!cli_option_apply(cmd, o, key, value))
+    const struct cli_option *opt = cli_option_find(u->cmd, key);
+
+    if (!cli_option_apply(u->cmd, u->o, opt, value, u->note))
         return false;
-    cli_layers_note_flag(cmd, key, value);
+    if (u->note != NULL && u->note->fn != NULL)
+        u->note->fn(u->note->user, opt, value);
     return true;
 }
 
@@ -91,8 +92,9 @@ bad:
 /* -L mqtt(s)://[user[:password]@]host[:port]/topic, as mosquitto reads it:
  * the scheme sets the port (1883, or 8883 and TLS with the system's CAs),
  * then the URL's own parts. Later flags still override them. */
-static bool mosq_url(const struct cli_command *cmd, struct cli_options *o, const char *arg)
+static bool mosq_url(const struct mosq_url_ctx *u, const char *arg)
 {
+    struct cli_options *o = u->o;
     bool tls = strncasecmp(arg, "mqtts://", 8) == 0;
     const char *host;
     const char *port;
@@ -121,19 +123,19 @@ static bool mosq_url(const struct cli_command *cmd, struct cli_options *o, const
     }
     if (!mosq_url_host(o, hostport, &host, &port))
         return false;
-    if (!mosq_url_part(cmd, o, 't', topic) || !mosq_url_part(cmd, o, 'h', host) ||
-        !mosq_url_part(cmd, o, 'p', port != NULL ? port : tls ? "8883" : "1883"))
+    if (!mosq_url_part(u, 't', topic) || !mosq_url_part(u, 'h', host) ||
+        !mosq_url_part(u, 'p', port != NULL ? port : tls ? "8883" : "1883"))
         return false;
     if (at != NULL) {
         char *colon = strchr(rest, ':');
         if (colon != NULL)
             *colon = '\0';
-        if (!mosq_url_part(cmd, o, 'u', rest) ||
-            (colon != NULL && !mosq_url_part(cmd, o, 'P', colon + 1)))
+        if (!mosq_url_part(u, 'u', rest) ||
+            (colon != NULL && !mosq_url_part(u, 'P', colon + 1)))
             return false;
     }
     if (tls)
-        return mosq_url_part(cmd, o, KEY_TLS_OS_CERTS, NULL);
+        return mosq_url_part(u, KEY_TLS_OS_CERTS, NULL);
     return true;
 }
 
@@ -225,9 +227,6 @@ static bool mosq_apply_value(struct cli_options *o, int key, const char *arg)
         cli_error(o->prog, "invalid value '%s' for --unix (a socket path of 1..%zu bytes)", arg,
                   sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
         return false;
-    case 'I':
-        o->id_prefix = arg;
-        return true;
     case 'M':
         if (mosq_number(arg, 1, 65535, &v)) {
             o->max_inflight = v;
@@ -266,11 +265,14 @@ static bool mosq_apply_value(struct cli_options *o, int key, const char *arg)
     return false;
 }
 
-bool cli_mosq_apply(const struct cli_command *cmd, struct cli_options *o, int key,
-                    const char *arg)
+bool cli_mosq_apply(const struct cli_command *cmd, struct cli_options *o,
+                    const struct cli_option *opt, const char *arg,
+                    const struct cli_option_note *note)
 {
+    int key = opt->key;
+
     switch (key) {
-    case 'L': return mosq_url(cmd, o, arg);
+    case 'L': return mosq_url(&(struct mosq_url_ctx){ cmd, o, note }, arg);
     case 'V': return mosq_protocol(o, arg);
     case 'x':
         cli_error(o->prog, "-x: " MOSQ_MQTT5 " (a session expiry interval is an MQTT 5 property)");
@@ -285,15 +287,7 @@ bool cli_mosq_apply(const struct cli_command *cmd, struct cli_options *o, int ke
         }
         o->source = CLI_SOURCE_STDIN;
         return true;
-    case KEY_NODELAY: o->nodelay = true; return true;
     case KEY_TLS_OS_CERTS: o->tls_os_certs = o->tls = true; return true;
-    case KEY_QUIET_ERRORS: o->quiet_errors = true; return true;
-    case 'N': o->no_eol = true; return true;
-    case 'R': o->no_retained = true; return true;
-    case 'E': o->exit_after_sub = true; return true;
-    case KEY_PRETTY: o->pretty = true; return true;
-    case KEY_REMOVE_RETAINED: o->remove_retained = true; return true;
-    case KEY_RETAINED_ONLY: o->retained_only = true; return true;
     }
     return mosq_apply_value(o, key, arg);
 }
@@ -350,9 +344,9 @@ static bool mosq_check_template(struct cli_options *o)
 }
 
 /* -I: mosquitto's id, the prefix and the process id with nothing between. */
-static bool mosq_id_from_prefix(struct cli_options *o)
+static bool mosq_id_from_prefix(struct cli_options *o, bool id_given)
 {
-    if (cli_layers_given("id")) {
+    if (id_given) {
         cli_error(o->prog, "-i and -I cannot be given together");
         return false;
     }
@@ -380,7 +374,7 @@ static void mosq_silence_stderr(void)
     close(null);
 }
 
-bool cli_mosq_finish(const struct cli_command *cmd, struct cli_options *o)
+bool cli_mosq_finish(const struct cli_command *cmd, struct cli_options *o, bool id_given)
 {
     if (o->no_retained && o->retained_only) {
         cli_error(o->prog, "-R and --retained-only cannot be given together (one skips what "
@@ -392,7 +386,7 @@ bool cli_mosq_finish(const struct cli_command *cmd, struct cli_options *o)
                   o->tls ? "TLS" : "-A (a Unix socket has no address to bind)");
         return false;
     }
-    if (o->id_prefix != NULL && !mosq_id_from_prefix(o))
+    if (o->id_prefix != NULL && !mosq_id_from_prefix(o, id_given))
         return false;
     if ((cmd->groups & CLI_GROUP_IDENTITY) && o->prefix != NULL && o->device_id != NULL &&
         !mosq_expand_prefix(o))

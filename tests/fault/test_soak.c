@@ -317,6 +317,7 @@ typedef struct soak_client_mem {
     uint8_t rx[16384];
     uint8_t store[32768];
     uint16_t qos2_ids[8];
+    midge_tcp tcp; /* the default transport's socket */
 } soak_client_mem;
 
 static bool flood_window(long long now)
@@ -340,7 +341,10 @@ static void soak_client_init(midge_client *c, soak_client_mem *mem, const char *
                                .auto_reconnect = true,
                                .backoff_min_ms = 50,
                                .backoff_max_ms = 500,
-                               .call_timeout_ms = call_timeout_ms};
+                               .call_timeout_ms = call_timeout_ms,
+                               .open = midge_tcp_opener,
+                               .opener = &mem->tcp,
+                               .platform = &midge_posix_platform};
     midge_session_buffers bufs = {.tx = mem->tx,
                                   .tx_size = sizeof mem->tx,
                                   .rx = mem->rx,

@@ -25,8 +25,8 @@ A block without a comment is run as it is. Every block gets a fresh
 mosquitto on a free loopback port and a fresh working directory. The
 commands are taken from the README, not retyped, with one substitution:
 the example broker (`broker.example`, or none: the default localhost) is
-the test's own (`-h 127.0.0.1`, and MIDGE_HOST / MIDGE_PORT in the
-environment). `midge` is the binary under test; `./scripts/...` run from
+the test's own (`-h 127.0.0.1`, `127.0.0.1:PORT` in a `-L` URL, and
+MIDGE_HOST / MIDGE_PORT in the environment). `midge` is the binary under test; `./scripts/...` run from
 the repository root.
 
 In a block, `$ command` is followed by the output the README shows: the
@@ -219,6 +219,9 @@ class Journey:
         shutil.rmtree(self.work, ignore_errors=True)
 
     def substitute(self, command):
+        # A URL names the port too (-L mqtt://user@broker.example/topic).
+        command = re.sub(r"(mqtts?://(?:[^@/\s]*@)?)broker\.example(?::\d+)?",
+                         lambda m: f"{m.group(1)}127.0.0.1:{self.port}", command)
         command = re.sub(r"-h broker\.example\b", "-h 127.0.0.1", command)
         command = command.replace("broker.example", "127.0.0.1")
         command = re.sub(r"(^|\s)\./scripts/", r"\1" + self.root + "/scripts/", command)

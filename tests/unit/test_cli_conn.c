@@ -22,7 +22,7 @@
 #include "loopback.h"
 #include "script_broker.h"
 
-/* --- what conn.c takes from options.c and trace.c ---------------------------- */
+/* --- what conn.c takes from options_table.c and trace.c ---------------------- */
 
 static int error_lines;
 
