@@ -4,14 +4,41 @@
 # device` with a simulated LED obeys on, off, toggle, toggle and status sent
 # with `midge send`, `midge devices` lists it, and the device's own log shows
 # what it did, as the tutorial's "effects" section shows its console.
+#
+# With --onenet, the tutorial's own setting: mosquitto runs the OneNET
+# platform plugin (plugins/mosquitto-onenet/) with a registry holding the
+# tutorial's identities (device 9377500 of product 91025), the device is
+# `midge device --profile onenet`, and `midge send --profile onenet` drives
+# it as the tutorial's console did (an operator of the product).
 # Everything it starts is stopped on exit.
 set -euo pipefail
 
+ONENET=0
+case "${1:-}" in
+--onenet) ONENET=1 ;;
+"") ;;
+*)
+    echo "usage: $0 [--onenet]" >&2
+    exit 2
+    ;;
+esac
+
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-"$ROOT/scripts/setup.sh" midge_cli
-MIDGE="${MIDGE_BUILD_DIR:-$ROOT/build}/midge"
+BUILD="${MIDGE_BUILD_DIR:-$ROOT/build}"
+if [ "$ONENET" -eq 1 ]; then
+    "$ROOT/scripts/setup.sh" midge_cli mosquitto_onenet
+else
+    "$ROOT/scripts/setup.sh" midge_cli
+fi
+MIDGE="$BUILD/midge"
 MOSQUITTO="${MIDGE_MOSQUITTO:-/usr/sbin/mosquitto}"
 DEVICE_ID=lamp1
+# The tutorial's identities, and a product key made up for this run.
+PRODUCT_ID=91025
+if [ "$ONENET" -eq 1 ]; then
+    DEVICE_ID=9377500
+    MASTER_KEY="demo-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
+fi
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/midge-demo-XXXXXX")"
 BROKER_PID=""
@@ -60,6 +87,20 @@ allow_anonymous true
 log_dest stderr
 log_type all
 CONF
+    if [ "$ONENET" -eq 1 ]; then
+        cat >"$WORK/registry.ini" <<REG
+[product $PRODUCT_ID]
+master-key = $MASTER_KEY
+
+[device $DEVICE_ID]
+product = $PRODUCT_ID
+REG
+        chmod 0644 "$WORK/registry.ini"
+        cat >>"$WORK/mosquitto.conf" <<CONF
+plugin $BUILD/plugins/mosquitto-onenet/mosquitto_onenet.so
+plugin_opt_registry $WORK/registry.ini
+CONF
+    fi
     chmod 0644 "$WORK/mosquitto.conf"
     "$MOSQUITTO" -c "$WORK/mosquitto.conf" 2>"$WORK/mosquitto.log" &
     BROKER_PID=$!
@@ -89,12 +130,30 @@ show_log() {
     sed 's/^/    /' "$WORK/device.log"
 }
 
-echo "demo: \$ midge device --device-id $DEVICE_ID --led sim -h 127.0.0.1 -p $PORT &"
-"$MIDGE" device --device-id "$DEVICE_ID" --led sim "${BROKER[@]}" >"$WORK/device.log" 2>&1 &
+# The device, and the console's identity: a plain broker's, or an operator
+# of the product on the platform (the key is not shown).
+if [ "$ONENET" -eq 1 ]; then
+    DEVICE_ARGS=(--profile onenet --device-id "$DEVICE_ID" --product-id "$PRODUCT_ID" -P "$MASTER_KEY")
+    DEVICE_SHOWN="--profile onenet --device-id $DEVICE_ID --product-id $PRODUCT_ID -P KEY"
+    CONSOLE_ARGS=(--profile onenet --product-id "$PRODUCT_ID" -P "$MASTER_KEY")
+    CONSOLE_SHOWN="--profile onenet --product-id $PRODUCT_ID -P KEY "
+    PRESENCE_TOPIC="\$onenet/$PRODUCT_ID/$DEVICE_ID/online"
+    PRESENCE_ARGS=(-u "$PRODUCT_ID" -P "$MASTER_KEY")
+else
+    DEVICE_ARGS=(--device-id "$DEVICE_ID")
+    DEVICE_SHOWN="--device-id $DEVICE_ID"
+    CONSOLE_ARGS=()
+    CONSOLE_SHOWN=""
+    PRESENCE_TOPIC="devices/$DEVICE_ID/status"
+    PRESENCE_ARGS=()
+fi
+
+echo "demo: \$ midge device $DEVICE_SHOWN --led sim -h 127.0.0.1 -p $PORT &"
+"$MIDGE" device "${DEVICE_ARGS[@]}" --led sim "${BROKER[@]}" >"$WORK/device.log" 2>&1 &
 DEVICE_PID=$!
 
 # The device is up once its retained presence says so (at most 10 s).
-presence="$("$MIDGE" sub "${BROKER[@]}" -t "devices/$DEVICE_ID/status" -C 1 -W 10 2>&1 || true)"
+presence="$("$MIDGE" sub "${BROKER[@]}" "${PRESENCE_ARGS[@]}" -t "$PRESENCE_TOPIC" -C 1 -W 10 2>&1 || true)"
 if [ "$presence" != "online" ]; then
     echo "demo: the device did not come online ($presence)" >&2
     show_log >&2
@@ -107,8 +166,8 @@ expected=(on off on off off)
 failed=0
 i=0
 for command in on off toggle toggle status; do
-    echo "demo: \$ midge send -h 127.0.0.1 -p $PORT --device-id $DEVICE_ID $command"
-    answer="$("$MIDGE" send "${BROKER[@]}" --device-id "$DEVICE_ID" "$command" 2>&1)" || true
+    echo "demo: \$ midge send ${CONSOLE_SHOWN}-h 127.0.0.1 -p $PORT --device-id $DEVICE_ID $command"
+    answer="$("$MIDGE" send "${CONSOLE_ARGS[@]}" "${BROKER[@]}" --device-id "$DEVICE_ID" "$command" 2>&1)" || true
     echo "    $answer"
     if [ "$answer" != "${expected[$i]}" ]; then
         echo "demo: expected '${expected[$i]}'" >&2
@@ -117,8 +176,8 @@ for command in on off toggle toggle status; do
     i=$((i + 1))
 done
 
-echo "demo: \$ midge devices -h 127.0.0.1 -p $PORT"
-listing="$("$MIDGE" devices "${BROKER[@]}" 2>&1)" || true
+echo "demo: \$ midge devices ${CONSOLE_SHOWN}-h 127.0.0.1 -p $PORT"
+listing="$("$MIDGE" devices "${CONSOLE_ARGS[@]}" "${BROKER[@]}" 2>&1)" || true
 echo "$listing" | sed 's/^/    /'
 if [ "$listing" != "$DEVICE_ID online off" ]; then
     echo "demo: expected '$DEVICE_ID online off'" >&2
@@ -129,8 +188,8 @@ fi
 echo "demo: stopping the device"
 stop "$DEVICE_PID"
 DEVICE_PID=""
-echo "demo: \$ midge devices -h 127.0.0.1 -p $PORT"
-"$MIDGE" devices "${BROKER[@]}" 2>&1 | sed 's/^/    /' || true
+echo "demo: \$ midge devices ${CONSOLE_SHOWN}-h 127.0.0.1 -p $PORT"
+"$MIDGE" devices "${CONSOLE_ARGS[@]}" "${BROKER[@]}" 2>&1 | sed 's/^/    /' || true
 
 show_log
 if [ "$failed" -ne 0 ]; then

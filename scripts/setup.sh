@@ -13,7 +13,7 @@ PACKAGES=(
     mosquitto mosquitto-clients
     libcmocka-dev libmbedtls-dev libjsmn-dev libinih-dev
     libgpiod-dev gpiod
-    libmosquitto-dev libpaho-mqtt-dev
+    libmosquitto-dev libpaho-mqtt-dev mosquitto-dev
     openssl clang libclang-rt-14-dev valgrind gnuplot-nox
     gcc-arm-none-eabi libnewlib-arm-none-eabi picolibc-arm-none-eabi
     qemu-system-arm socat

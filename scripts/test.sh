@@ -66,7 +66,7 @@ step() {
 # commands, QEMU with the firmware image, chromium with the console's page):
 # run in the plain pass only, each as a step of its own so the summary shows
 # its wall time.
-EXTERNAL_LABELS=(interop journeys firmware console)
+EXTERNAL_LABELS=(interop journeys firmware platform console)
 EXTERNAL_RE="^($(IFS='|'; echo "${EXTERNAL_LABELS[*]}"))\$"
 
 step "setup and build (build/)" ./scripts/setup.sh
@@ -82,6 +82,10 @@ step "configure (build-asan/)" cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWi
 step "build (build-asan/)" cmake --build build-asan -j"$JOBS"
 step "tests (build-asan/)" ctest --test-dir build-asan --output-on-failure -j2 --timeout 600 \
     -LE "$EXTERNAL_RE"
+# The platform plugin built with ASan and UBSan, inside Debian's mosquitto
+# with the sanitizer runtime preloaded (the tests do the preloading).
+step "label platform (build-asan/)" ctest --test-dir build-asan --output-on-failure -j2 \
+    --timeout 900 -L '^platform$'
 step "fuzz, 10 s per target (build-fuzz/)" ./scripts/fuzz.sh 10
 
 echo

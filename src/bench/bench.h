@@ -22,6 +22,21 @@
  * the end the retained presence and state of every device are removed
  * (the devices clear their own, the commander the rest), so a run leaves
  * nothing for `midge devices` to list.
+ *
+ * Profiles (struct bench_options.profile):
+ *   mqtt    every device is `midge device`'s mqtt profile on any broker;
+ *           the commander publishes devices/{id}/cmd/request/{n} and
+ *           reads devices/+/cmd/response/+.
+ *   onenet  every device is the onenet profile (OneNET's legacy protocol)
+ *           against a broker running the platform plugin
+ *           (plugins/mosquitto-onenet/): client id = its registry id, user
+ *           name = the product id, password = the product's master key. The
+ *           commander is an operator of the product: it publishes
+ *           $onenet/{product}/{id}/cmd/{n} (pushed to the device as
+ *           $creq/{n}) and reads $onenet/{product}/+/rsp/+. Every device
+ *           id must be in the plugin's registry. Nothing is removed at
+ *           the end: what stays retained (presence and the last data
+ *           point of every device) is the platform's own record.
  */
 #ifndef MIDGE_BENCH_H
 #define MIDGE_BENCH_H
@@ -34,6 +49,11 @@
 
 #define BENCH_MAX_BROKERS 16
 #define BENCH_MAX_WORKERS 64
+
+enum bench_profile {
+    BENCH_PROFILE_MQTT = 0,
+    BENCH_PROFILE_ONENET
+};
 
 /* What to run. The settings are named after the `midge bench` flags that
  * set them, and the messages about them say those flags. Every string is
@@ -56,8 +76,11 @@ struct bench_options {
     uint8_t qos;              /* of the commands and of the replies' subscription */
     const char *bind_range;   /* IPv4 source addresses "A.B.C.D[-E.F.G.H]"; NULL = none */
     const char *id_prefix;    /* client ids are <prefix>-<worker>-<n>; NULL = "bench" */
+    enum bench_profile profile;
+    const char *product_id;   /* onenet: required, the devices' product */
 
-    /* Every connection, devices and commander. */
+    /* Every connection, devices and commander. onenet: the user name is
+     * product_id, and the password (required) the product's master key. */
     const char *username; /* NULL = none */
     const char *password; /* NULL = none */
     uint16_t keepalive_s;

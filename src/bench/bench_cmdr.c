@@ -1,9 +1,11 @@
 /*
  * midge bench: the commander. One MQTT connection per broker, subscribed
- * to every device's replies (devices/+/cmd/response/+), sends "toggle" to
- * random devices at a fixed rate and times each round trip: from the
- * moment the command is queued for sending to the moment the read that
- * brought its reply returned (CLOCK_MONOTONIC).
+ * to every device's replies (devices/+/cmd/response/+; onenet: the
+ * platform's $onenet/{product}/+/rsp/+, as an operator), sends "toggle" at
+ * a fixed rate to the devices in a scrambled order that reaches every
+ * device once in each `devices` commands, and times each round trip: from
+ * the moment the command is queued for sending to the moment the read
+ * that brought its reply returned (CLOCK_MONOTONIC).
  *
  * A command id is the command's sequence number in hex; the reply topic
  * carries it back, and it indexes a table of send times sized for every
@@ -44,7 +46,15 @@
 /* Retry delay when every store is full (the broker is behind). */
 #define STALL_WAIT_NS 1000000u
 
-#define REPLY_FILTER "devices/+/cmd/response/+"
+/* Topics (bench.h): the mqtt profile's, or the platform's for its operators. */
+#define MQTT_HEAD "devices/"
+#define MQTT_REQUEST "/cmd/request/"
+#define MQTT_RESPONSE "/cmd/response/"
+#define ONENET_HEAD "$onenet/"
+#define ONENET_REQUEST "/cmd/"
+#define ONENET_RESPONSE "/rsp/"
+#define ONENET_STATUS "/status/"
+#define TOPIC_CAP 160
 
 enum link_state { LINK_TCP, LINK_MQTT, LINK_SUB, LINK_READY, LINK_DOWN };
 
@@ -85,6 +95,13 @@ struct bench_cmdr {
     uint64_t t0_ns;
     uint64_t rx_ns;      /* when the current read returned */
     uint64_t rng;
+    uint32_t order_step;   /* command k goes to (order_start + k * order_step) % devices */
+    uint32_t order_start;
+    char head[TOPIC_CAP];  /* what every device's topics start with */
+    const char *request;   /* between the device id and the command id */
+    const char *response;
+    char filter[TOPIC_CAP]; /* the replies */
+    char status_filter[TOPIC_CAP]; /* onenet: the platform's word on each command */
     bool started;
     bool failed;
     char why[200];
@@ -112,7 +129,7 @@ static void cmdr_fail(struct bench_cmdr *c, const char *fmt, ...)
     va_end(ap);
 }
 
-/* xorshift64*: a uniform pick of devices, nothing secret. */
+/* xorshift64*: where the order of the devices starts, nothing secret. */
 static uint64_t cmdr_random(struct bench_cmdr *c)
 {
     c->rng ^= c->rng >> 12;
@@ -201,7 +218,7 @@ static bool number(const char **p, const char *end, unsigned base, char stop, ui
     return true;
 }
 
-/* devices/<prefix>-<w>-<n>/cmd/response/<hex seq> -> device and sequence. */
+/* <head><prefix>-<w>-<n><response><hex seq> -> device and sequence. */
 static bool parse_reply(const struct bench_cmdr *c, const midge_publish *m, uint32_t *g,
                         uint32_t *seq)
 {
@@ -210,9 +227,9 @@ static bool parse_reply(const struct bench_cmdr *c, const midge_publish *m, uint
     const char *end = p + m->topic_len;
     uint32_t w = 0, n = 0;
 
-    if (!eat(&p, end, "devices/") || !eat(&p, end, cfg->id_prefix) || !eat(&p, end, "-") ||
+    if (!eat(&p, end, c->head) || !eat(&p, end, cfg->id_prefix) || !eat(&p, end, "-") ||
         !number(&p, end, 10, '-', &w) || !eat(&p, end, "-") || !number(&p, end, 10, '/', &n) ||
-        !eat(&p, end, "/cmd/response/") || !number(&p, end, 16, '\0', seq))
+        !eat(&p, end, c->response) || !number(&p, end, 16, '\0', seq))
         return false;
     if (w >= cfg->workers || n >= bench_worker_devices(cfg, w))
         return false;
@@ -220,10 +237,48 @@ static bool parse_reply(const struct bench_cmdr *c, const midge_publish *m, uint
     return true;
 }
 
+/* onenet: the platform's status of a command. {"errno":0,...} is its
+ * progress; anything else a refusal, which ends the run with its text
+ * (the plugin's README lists them): a device of the fleet is not in the
+ * registry, or not online. */
+static bool cmdr_on_status(struct bench_cmdr *c, const midge_publish *m)
+{
+    static const char ok[] = "{\"errno\":0,";
+    static const char error_key[] = "\"error\":\"";
+    size_t head = strlen(c->head);
+
+    if (!c->cfg->onenet || m->topic_len <= head || memcmp(m->topic, c->head, head) != 0)
+        return false;
+    const char *level = memchr(m->topic + head, '/', m->topic_len - head);
+    size_t rest = (size_t)(m->topic + m->topic_len - (level != NULL ? level : m->topic));
+    if (level == NULL || rest <= strlen(ONENET_STATUS) ||
+        memcmp(level, ONENET_STATUS, strlen(ONENET_STATUS)) != 0)
+        return false;
+    const char *text = (const char *)m->payload;
+    if (m->payload_len >= sizeof ok - 1 && memcmp(text, ok, sizeof ok - 1) == 0)
+        return true;
+    /* The error's text, up to its closing quote (at most 120 bytes shown). */
+    const char *end = text + m->payload_len;
+    const char *at = NULL;
+    for (const char *p = text; p + sizeof error_key - 1 <= end; p++) {
+        if (memcmp(p, error_key, sizeof error_key - 1) == 0) {
+            at = p + sizeof error_key - 1;
+            break;
+        }
+    }
+    const char *close = at != NULL ? memchr(at, '"', (size_t)(end - at)) : NULL;
+    int len = close != NULL && close - at <= 120 ? (int)(close - at) : 0;
+    c->st.errors++;
+    cmdr_fail(c, "the platform refused a command: %.*s", len, len > 0 ? at : "(unreadable)");
+    return true;
+}
+
 static void cmdr_on_reply(struct bench_cmdr *c, const midge_publish *m)
 {
     uint32_t g = 0, seq = 0;
 
+    if (cmdr_on_status(c, m))
+        return;
     if (!parse_reply(c, m, &g, &seq)) {
         c->st.unmatched++;
         return;
@@ -260,14 +315,19 @@ static void cmdr_on_event(void *user, const midge_event *ev)
                       midge_strerror(ev->status));
             return;
         }
-        midge_subscription sub = {.filter = REPLY_FILTER, .qos = c->cfg->qos};
-        c->cur_failed = midge_session_subscribe(&l->session, &sub, 1, NULL, midge_clock_ms());
+        /* onenet: a refused command (a device not in the registry) is
+         * told on the status topic, at QoS 0: only refusals matter. */
+        midge_subscription subs[] = {{.filter = c->filter, .qos = c->cfg->qos},
+                                     {.filter = c->status_filter, .qos = 0}};
+        c->cur_failed = midge_session_subscribe(&l->session, subs, c->cfg->onenet ? 2u : 1u,
+                                                NULL, midge_clock_ms());
         l->state = LINK_SUB;
         break;
     }
     case MIDGE_EV_SUBACK:
-        if (ev->suback.count != 1 || ev->suback.codes[0] == MIDGE_SUBACK_FAILURE) {
-            cmdr_fail(c, "%s refused the subscription to %s", broker_name(c, l), REPLY_FILTER);
+        if (ev->suback.count == 0 || ev->suback.codes[0] == MIDGE_SUBACK_FAILURE ||
+            ev->suback.codes[ev->suback.count - 1] == MIDGE_SUBACK_FAILURE) {
+            cmdr_fail(c, "%s refused the subscription to %s", broker_name(c, l), c->filter);
             return;
         }
         l->state = LINK_READY;
@@ -348,7 +408,8 @@ static void link_tcp_up(struct bench_cmdr *c, struct cmdr_link *l)
         link_down(c, l, MIDGE_ERR_CONNECT);
         return;
     }
-    midge_connect_opts co = {.client_id = l->client_id, .username = o->username,
+    midge_connect_opts co = {.client_id = l->client_id,
+                             .username = c->cfg->onenet ? c->cfg->product_id : o->username,
                              .password = o->password, .keepalive_s = o->keepalive_s,
                              .clean_session = true};
     c->cur = l;
@@ -424,9 +485,10 @@ void bench_cmdr_tick(struct bench_cmdr *c)
 static bool cmdr_send_one(struct bench_cmdr *c, uint64_t now_ns, uint32_t now_ms)
 {
     const struct bench_config *cfg = c->cfg;
-    uint32_t g = (uint32_t)(cmdr_random(c) % cfg->devices);
+    uint64_t k = c->issued % cfg->devices;
+    uint32_t g = (uint32_t)((c->order_start + k * c->order_step) % cfg->devices);
     struct cmdr_link *l = &c->links[g % cfg->broker_count];
-    char topic[160];
+    char topic[TOPIC_CAP];
 
     if (l->state != LINK_READY)
         return false;
@@ -436,8 +498,8 @@ static bool cmdr_send_one(struct bench_cmdr *c, uint64_t now_ns, uint32_t now_ms
         return false;
     }
     uint32_t seq = c->next_seq;
-    int n = snprintf(topic, sizeof topic, "devices/%s-%u-%u/cmd/request/%x", cfg->id_prefix,
-                     g % cfg->workers, g / cfg->workers, seq);
+    int n = snprintf(topic, sizeof topic, "%s%s-%u-%u%s%x", c->head, cfg->id_prefix,
+                     g % cfg->workers, g / cfg->workers, c->request, seq);
     midge_publish m = {.topic = topic, .topic_len = (uint16_t)n, .qos = cfg->qos,
                        .payload = (const uint8_t *)BENCH_COMMAND,
                        .payload_len = strlen(BENCH_COMMAND)};
@@ -519,6 +581,45 @@ uint64_t bench_cmdr_outstanding(const struct bench_cmdr *c)
 
 /* --- Life ------------------------------------------------------------------------ */
 
+static uint32_t gcd(uint32_t a, uint32_t b)
+{
+    while (b != 0) {
+        uint32_t t = a % b;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
+/* The order of the devices: a step coprime to their number visits each
+ * once per round; about 0.618 of it apart, neighbours in the order are
+ * far apart in number (and so on other workers and brokers). */
+static void order_init(struct bench_cmdr *c)
+{
+    uint32_t n = c->cfg->devices;
+    uint32_t step = (uint32_t)((uint64_t)n * 2654435769u >> 32) | 1u;
+
+    while (gcd(step, n) != 1)
+        step++;
+    c->order_step = step % n;
+    c->order_start = (uint32_t)(cmdr_random(c) % n);
+}
+
+/* The profile's topics (bench.h). */
+static bool topics_init(struct bench_cmdr *c)
+{
+    const struct bench_config *cfg = c->cfg;
+    int n = cfg->onenet ? snprintf(c->head, sizeof c->head, ONENET_HEAD "%s/", cfg->product_id)
+                        : snprintf(c->head, sizeof c->head, MQTT_HEAD);
+
+    c->request = cfg->onenet ? ONENET_REQUEST : MQTT_REQUEST;
+    c->response = cfg->onenet ? ONENET_RESPONSE : MQTT_RESPONSE;
+    int m = snprintf(c->filter, sizeof c->filter, "%s+%s+", c->head, c->response);
+    int k = snprintf(c->status_filter, sizeof c->status_filter, "%s+%s+", c->head, ONENET_STATUS);
+    return n > 0 && (size_t)n < sizeof c->head && m > 0 && (size_t)m < sizeof c->filter &&
+           k > 0 && (size_t)k < sizeof c->status_filter;
+}
+
 static uint32_t table_size(uint32_t rate)
 {
     /* Every command of the last time-out period, plus one second of slack. */
@@ -549,6 +650,12 @@ struct bench_cmdr *bench_cmdr_create(const struct bench_config *cfg, int epfd, c
     c->total = (uint64_t)cfg->rate * cfg->duration_s;
     c->st.planned = c->total;
     c->rng = bench_now_ns() ^ ((uint64_t)getpid() << 32) ^ 0x2545f4914f6cdd1du;
+    order_init(c);
+    if (!topics_init(c)) {
+        snprintf(why, cap, "--product-id too long");
+        bench_cmdr_destroy(c);
+        return NULL;
+    }
     c->slots = calloc(size, sizeof *c->slots);
     c->tl = malloc(sizeof *c->tl);
     c->scratch.cap = LINK_RX + READ_SIZE;
@@ -596,8 +703,11 @@ static midge_status link_clear(struct bench_cmdr *c, struct cmdr_link *l, uint32
 {
     static const char *const kinds[] = {"status", "state"};
     const struct bench_config *cfg = c->cfg;
-    char topic[160];
+    char topic[TOPIC_CAP];
 
+    /* onenet: the platform's tree is the platform's (bench.h). */
+    if (cfg->onenet)
+        return MIDGE_OK;
     for (uint32_t g = l->index; g < cfg->devices; g += cfg->broker_count) {
         for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
             int n = snprintf(topic, sizeof topic, "devices/%s-%u-%u/%s", cfg->id_prefix,

@@ -254,6 +254,41 @@ static bool check_identity(struct bench_config *c, char *why, size_t cap)
     return true;
 }
 
+/* The platform plugin's ids: 1 to 40 letters, digits, '-', '_' or '.'. */
+static bool onenet_id_chars(const char *s)
+{
+    size_t n = strlen(s);
+
+    return n >= 1 && n <= 40 &&
+           strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") == n;
+}
+
+static bool check_profile(struct bench_config *c, char *why, size_t cap)
+{
+    const struct bench_options *o = c->opts;
+
+    c->onenet = o->profile == BENCH_PROFILE_ONENET;
+    if (o->profile != BENCH_PROFILE_MQTT && !c->onenet) {
+        snprintf(why, cap, "--profile: bench knows mqtt and onenet");
+        return false;
+    }
+    if (!c->onenet)
+        return true;
+    if (o->product_id == NULL || !onenet_id_chars(o->product_id) || o->password == NULL) {
+        snprintf(why, cap, "--profile onenet needs --product-id (the registry's product) and "
+                           "-P (its master key)");
+        return false;
+    }
+    /* The devices' ids are the registry's: <prefix>-<worker>-<n>. */
+    if (!onenet_id_chars(c->id_prefix)) {
+        snprintf(why, cap, "--profile onenet: -i must be letters, digits, '-', '_' or '.' "
+                           "(the platform's device ids)");
+        return false;
+    }
+    c->product_id = o->product_id;
+    return true;
+}
+
 static bool check_paths(const struct bench_options *o, char *why, size_t cap)
 {
     /* The plot path is written into a gnuplot script between quotes. */
@@ -269,7 +304,8 @@ bool bench_configure(struct bench_config *c, const struct bench_options *o, char
 {
     memset(c, 0, sizeof *c);
     c->opts = o;
-    if (!check_numbers(c, why, cap) || !check_identity(c, why, cap) || !check_paths(o, why, cap))
+    if (!check_numbers(c, why, cap) || !check_identity(c, why, cap) ||
+        !check_profile(c, why, cap) || !check_paths(o, why, cap))
         return false;
     if (!brokers_from(c, why, cap))
         return false;

@@ -4,8 +4,8 @@
  * process's loop (bench_fleet_open and the calls after it).
  *
  * Each device is the same session engine and device logic `midge device`
- * runs (mqtt profile, LED simulated by the state in midge_device), on a
- * non-blocking socket served by one epoll loop. Edge-triggered: a socket is
+ * runs (mqtt or onenet profile, LED simulated by the state in
+ * midge_device), on a non-blocking socket served by one epoll loop. Edge-triggered: a socket is
  * registered once, for input and output, and never modified, which saves
  * an epoll_ctl per connect and per blocked write; the price is reading
  * until the socket is drained (a short read says it is).
@@ -260,19 +260,29 @@ static size_t publish_record(const char *topic, size_t payload_len)
 
 /* The store must hold what a device has in flight at once in the common
  * case: presence and state after CONNACK, or a reply and the state after a
- * command. Rarer overlaps (a second command before the first's PUBACKs)
- * wait in the device's defer queue. */
-static size_t fleet_store_size(const char *longest_id)
+ * command (onenet: the $dp data point after CONNACK, or a $crsp reply and
+ * the data point). Rarer overlaps (a second command before the first's
+ * PUBACKs) wait in the device's defer queue. */
+static size_t fleet_store_size(bool onenet, const char *longest_id)
 {
     char topic[160];
+    size_t need;
 
-    snprintf(topic, sizeof topic, "devices/%s/state", longest_id);
-    size_t state = publish_record(topic, strlen("{\"led\":\"off\"}"));
-    snprintf(topic, sizeof topic, "devices/%s/status", longest_id);
-    size_t presence = publish_record(topic, strlen("offline"));
-    snprintf(topic, sizeof topic, "devices/%s/cmd/response/%0*x", longest_id, (int)CMDID_MAX, 0u);
-    size_t reply = publish_record(topic, strlen("off"));
-    size_t need = state + (presence > reply ? presence : reply);
+    if (onenet) {
+        /* The type byte, the length, {"led":0}. */
+        size_t state = publish_record("$dp", 3u + strlen("{\"led\":0}"));
+        snprintf(topic, sizeof topic, "$crsp/%0*x", (int)CMDID_MAX, 0u);
+        need = state + publish_record(topic, strlen("off"));
+    } else {
+        snprintf(topic, sizeof topic, "devices/%s/state", longest_id);
+        size_t state = publish_record(topic, strlen("{\"led\":\"off\"}"));
+        snprintf(topic, sizeof topic, "devices/%s/status", longest_id);
+        size_t presence = publish_record(topic, strlen("offline"));
+        snprintf(topic, sizeof topic, "devices/%s/cmd/response/%0*x", longest_id,
+                 (int)CMDID_MAX, 0u);
+        size_t reply = publish_record(topic, strlen("off"));
+        need = state + (presence > reply ? presence : reply);
+    }
     return (need + 7u) & ~(size_t)7u;
 }
 
@@ -285,7 +295,7 @@ static bool fleet_layout(struct bench_fleet *f)
     if (n <= 0 || (size_t)n >= sizeof longest)
         return false;
     f->id_cap = (size_t)n + 1u;
-    f->store_size = fleet_store_size(longest);
+    f->store_size = fleet_store_size(f->cfg->onenet, longest);
     f->slot = (sizeof(struct bench_dev) + f->store_size + f->id_cap + 7u) & ~(size_t)7u;
     return true;
 }
@@ -332,9 +342,11 @@ static bool dev_init(struct bench_fleet *f, struct bench_dev *d, uint32_t i)
 
     snprintf(id, f->id_cap, "%s-%u-%u", f->cfg->id_prefix, f->w, i);
     midge_device_config_init(&cfg);
-    cfg.profile = MIDGE_DEVICE_PROFILE_MQTT;
+    cfg.profile = f->cfg->onenet ? MIDGE_DEVICE_PROFILE_ONENET : MIDGE_DEVICE_PROFILE_MQTT;
     cfg.device_id = id;
-    cfg.username = o->username;
+    /* onenet: the product's id and master key, as the tutorial's device. */
+    cfg.product_id = f->cfg->product_id;
+    cfg.username = f->cfg->onenet ? NULL : o->username;
     cfg.secret = o->password;
     cfg.keepalive_s = o->keepalive_s;
     cfg.clean_session = o->clean_session;
@@ -499,6 +511,14 @@ static void dev_publish_deferred(struct bench_fleet *f, struct bench_dev *d)
 
 /* --- Session events ------------------------------------------------------------- */
 
+static void dev_online(struct bench_fleet *f, struct bench_dev *d)
+{
+    d->state = DEV_ONLINE;
+    d->failures = 0;
+    f->inflight--;
+    f->st.online++;
+}
+
 static void dev_on_connack(struct bench_fleet *f, struct bench_dev *d, const midge_event *ev)
 {
     if (ev->status != MIDGE_OK) {
@@ -506,7 +526,9 @@ static void dev_on_connack(struct bench_fleet *f, struct bench_dev *d, const mid
         return;
     }
     midge_status st = midge_device_on_connack(&d->device, &f->out);
-    if (st == MIDGE_OK)
+    /* onenet: commands are pushed without a subscription. */
+    bool subscribe = st == MIDGE_OK && f->out.sub_count != 0;
+    if (subscribe)
         st = midge_session_subscribe(&d->session, f->out.subs, f->out.sub_count, NULL, f->now_ms);
     if (st != MIDGE_OK) {
         f->st.errors++;
@@ -516,6 +538,8 @@ static void dev_on_connack(struct bench_fleet *f, struct bench_dev *d, const mid
     dev_publish(f, d, f->out.msgs, f->out.msg_count);
     d->state = DEV_SUB;
     d->due_ms = f->now_ms + SUBACK_TIMEOUT_MS;
+    if (!subscribe)
+        dev_online(f, d);
 }
 
 static void dev_on_suback(struct bench_fleet *f, struct bench_dev *d, const midge_event *ev)
@@ -526,12 +550,8 @@ static void dev_on_suback(struct bench_fleet *f, struct bench_dev *d, const midg
             return;
         }
     }
-    if (d->state != DEV_SUB)
-        return;
-    d->state = DEV_ONLINE;
-    d->failures = 0;
-    f->inflight--;
-    f->st.online++;
+    if (d->state == DEV_SUB)
+        dev_online(f, d);
 }
 
 static void dev_on_message(struct bench_fleet *f, struct bench_dev *d, const midge_publish *msg)
@@ -701,6 +721,9 @@ static void dev_clear_retained(struct bench_fleet *f, struct bench_dev *d)
     static const char *const kinds[] = {"status", "state"};
     char topic[160];
 
+    /* onenet: the platform's tree is the platform's (bench.h). */
+    if (f->cfg->onenet)
+        return;
     for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
         int n = snprintf(topic, sizeof topic, "devices/%s/%s", dev_id(f, d), kinds[k]);
         midge_publish m = {.topic = topic, .topic_len = (uint16_t)n, .qos = 0, .retain = true,
@@ -720,6 +743,7 @@ static void fleet_shutdown(struct bench_fleet *f)
         struct bench_dev *d = dev_at(f, i);
         const midge_device_stats *ds = midge_device_get_stats(&d->device);
         f->st.commands += ds->commands;
+        f->st.commanded += ds->commands != 0;
         f->st.duplicates += ds->duplicates;
         f->st.rejected += ds->rejected;
         /* From SUB on the broker has accepted the connection. */

@@ -76,6 +76,8 @@ struct bench_config {
     uint32_t bind_first; /* --bind range, host byte order; bind_count 0 = none */
     uint32_t bind_count;
     const char *id_prefix; /* client ids are <prefix>-<worker>-<n> */
+    bool onenet;           /* the onenet profile against the platform plugin (bench.h) */
+    const char *product_id; /* onenet: the devices' product, the commander's user name */
     uint32_t connect_deadline_ms;
 };
 
@@ -112,6 +114,7 @@ struct bench_fleet_stats {
     uint64_t disconnects; /* online devices that lost their connection */
     uint64_t errors;      /* protocol errors, outputs that could not be queued */
     uint64_t commands;    /* commands the devices acted on */
+    uint32_t commanded;   /* devices that acted on at least one command */
     uint64_t duplicates;  /* redelivered commands answered again */
     uint64_t rejected;    /* commands the devices did not understand */
     uint64_t rss_before;  /* bytes, before the device table existed */

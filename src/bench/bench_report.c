@@ -20,6 +20,11 @@
 
 static const char *plural(uint64_t n) { return n == 1 ? "" : "s"; }
 
+static const char *profile_name(const struct bench_config *c)
+{
+    return c->onenet ? "onenet" : "mqtt";
+}
+
 static double seconds(uint64_t ns) { return (double)ns / 1e9; }
 
 static double per_second(uint64_t n, uint64_t ns) { return ns != 0 ? (double)n / seconds(ns) : 0; }
@@ -76,9 +81,9 @@ void bench_report_text(const struct bench_results *r, FILE *out)
     const struct bench_cmdr_stats *s = r->cmd;
     const struct bench_fleet_stats *f = &r->fleet;
 
-    fprintf(out, "midge bench: %u device%s over %u broker%s, %u worker%s, commands at QoS %u\n",
-            c->devices, plural(c->devices), c->broker_count, plural(c->broker_count),
-            c->workers, plural(c->workers), (unsigned)c->qos);
+    fprintf(out, "midge bench: %u %s device%s over %u broker%s, %u worker%s, commands at QoS %u\n",
+            c->devices, profile_name(c), plural(c->devices), c->broker_count,
+            plural(c->broker_count), c->workers, plural(c->workers), (unsigned)c->qos);
     fprintf(out, "connect:   %u/%u online in %.2f s (%.0f connections/s), %llu retr%s\n",
             f->online, c->devices, seconds(r->connect_ns), per_second(f->online, r->connect_ns),
             (unsigned long long)f->retries, f->retries == 1 ? "y" : "ies");
@@ -97,9 +102,10 @@ void bench_report_text(const struct bench_results *r, FILE *out)
     }
     fprintf(out, "memory:    %.0f B per connected device (RSS +%.1f MiB over %u devices)\n",
             bench_bytes_per_device(r), (double)f->rss_after / (1024.0 * 1024.0), f->online);
-    fprintf(out, "devices:   %llu commands acted on, %llu repeated, %llu rejected, "
+    fprintf(out, "devices:   %llu commands acted on by %u of %u, %llu repeated, %llu rejected, "
                  "%llu disconnect%s, %llu device error%s\n",
-            (unsigned long long)f->commands, (unsigned long long)f->duplicates,
+            (unsigned long long)f->commands, f->commanded, c->devices,
+            (unsigned long long)f->duplicates,
             (unsigned long long)f->rejected, (unsigned long long)f->disconnects,
             plural(f->disconnects), (unsigned long long)f->errors, plural(f->errors));
 }
@@ -130,9 +136,10 @@ bool bench_report_json(const struct bench_results *r, const char *path)
         bench_error(c->opts, "cannot write %s: %s", path, strerror(errno));
         return false;
     }
-    fprintf(j, "{\n  \"devices\": %u,\n  \"connected\": %u,\n  \"brokers\": %u,\n"
-               "  \"workers\": %u,\n  \"qos\": %u,\n",
-            c->devices, f->online, c->broker_count, c->workers, (unsigned)c->qos);
+    fprintf(j, "{\n  \"profile\": \"%s\",\n  \"devices\": %u,\n  \"connected\": %u,\n"
+               "  \"brokers\": %u,\n  \"workers\": %u,\n  \"qos\": %u,\n",
+            profile_name(c), c->devices, f->online, c->broker_count, c->workers,
+            (unsigned)c->qos);
     fprintf(j, "  \"connect_seconds\": %.6f,\n  \"connections_per_second\": %.1f,\n"
                "  \"connect_attempts\": %llu,\n  \"connect_retries\": %llu,\n",
             seconds(r->connect_ns), per_second(f->online, r->connect_ns),
@@ -151,10 +158,11 @@ bool bench_report_json(const struct bench_results *r, const char *path)
     json_latency(r, j);
     fprintf(j, "  \"rss_growth_bytes\": %llu,\n  \"bytes_per_device\": %.1f,\n",
             (unsigned long long)f->rss_after, bench_bytes_per_device(r));
-    fprintf(j, "  \"device_commands\": %llu,\n  \"device_duplicates\": %llu,\n"
+    fprintf(j, "  \"device_commands\": %llu,\n  \"devices_commanded\": %u,\n"
+               "  \"device_duplicates\": %llu,\n"
                "  \"device_rejected\": %llu,\n  \"device_errors\": %llu,\n"
                "  \"disconnects\": %llu\n}\n",
-            (unsigned long long)f->commands, (unsigned long long)f->duplicates,
+            (unsigned long long)f->commands, f->commanded, (unsigned long long)f->duplicates,
             (unsigned long long)f->rejected, (unsigned long long)f->errors,
             (unsigned long long)f->disconnects);
     if (fclose(j) != 0) {

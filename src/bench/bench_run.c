@@ -477,6 +477,7 @@ static void merge(const struct run *r, struct bench_results *res)
         f->errors += wk->st.errors;
         f->commands += wk->st.commands;
         f->duplicates += wk->st.duplicates;
+        f->commanded += wk->st.commanded;
         f->rejected += wk->st.rejected;
         /* Memory: the sum of every worker's growth (statm at READY). */
         if (wk->ready && wk->ready_st.rss_after > wk->ready_st.rss_before)

@@ -3,6 +3,7 @@
  *
  *   midge bench [broker flags] --devices N [--rate R] [--duration S] [--qos Q]
  *               [--bind ADDR-RANGE] [--workers W] [--json FILE] [--plot FILE.png]
+ *               [--profile onenet --product-id P -P MASTER-KEY]
  *
  * The flags become the simulator's options; what the run does, what it
  * reports and when it succeeds are the simulator's (bench.h). Exit status
@@ -17,6 +18,11 @@
 /* Every -h the parser keeps fits the simulator's list. */
 _Static_assert(CLI_MAX_HOSTS <= BENCH_MAX_BROKERS, "bench takes fewer brokers than -h options");
 
+static bool onenet(const struct cli_options *o)
+{
+    return o->profile != NULL && strcmp(o->profile, "onenet") == 0;
+}
+
 /* What only the command line can get wrong; false after one error line. */
 static bool check_flags(const struct cli_options *o)
 {
@@ -26,6 +32,21 @@ static bool check_flags(const struct cli_options *o)
     }
     if (o->will_topic != NULL) {
         cli_error(o->prog, "--will-* options do not apply: every device has its own will");
+        return false;
+    }
+    if (o->device_id != NULL || o->prefix != NULL) {
+        cli_error(o->prog, "--device-id and --prefix do not apply: the devices are "
+                           "<-i>-<worker>-<n> (default bench-0-0, ...)");
+        return false;
+    }
+    if (o->profile != NULL && strcmp(o->profile, "mqtt") != 0 &&
+        strcmp(o->profile, "onenet") != 0) {
+        cli_error(o->prog, "--profile %s: bench knows mqtt and onenet", o->profile);
+        return false;
+    }
+    /* Never OneNET's own servers, which the profile would default to. */
+    if (onenet(o) && o->host_count == 0) {
+        cli_error(o->prog, "--profile onenet needs -h (the broker running the platform plugin)");
         return false;
     }
     return true;
@@ -50,6 +71,8 @@ static void options_from(struct bench_options *b, const struct cli_options *o)
     b->workers = o->workers;
     b->qos = o->qos;
     b->bind_range = o->bind_range;
+    b->profile = onenet(o) ? BENCH_PROFILE_ONENET : BENCH_PROFILE_MQTT;
+    b->product_id = o->product_id;
     /* -i names the fleet; the parser's default id is no name. */
     b->id_prefix = o->client_id != o->default_id ? o->client_id : NULL;
     b->username = o->username;

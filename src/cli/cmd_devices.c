@@ -15,6 +15,16 @@
  * --watch then keeps running and prints a device's line again each time
  * it changes, until SIGINT or SIGTERM (exit 0). --forget ID removes the
  * retained presence and state of a device that is not online.
+ *
+ * With --profile onenet it asks the OneNET platform plugin instead
+ * (plugins/mosquitto-onenet/), as an operator of --product-id P: the
+ * template is the plugin's $onenet/P/{device-id}, with other leaves:
+ *
+ *   $onenet/P/{device-id}/online  "online" / "offline"
+ *   $onenet/P/{device-id}/dp      the latest data points, decoded: the point "led", 1 / 0
+ *
+ * The platform owns that tree: --prefix does not apply, and --forget is
+ * refused (a device leaves the platform by leaving its registry).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,7 +46,9 @@
 
 #define DEVICES_TEMPLATE "devices/{device-id}"
 #define DEVICES_MARK "{device-id}"
-#define DEVICES_JSON_TOKENS 32
+#define DEVICES_ONENET_TEMPLATE "$onenet/%s/" DEVICES_MARK
+/* Enough for a data point document of a few points. */
+#define DEVICES_JSON_TOKENS 128
 /* --forget: how long the broker may take to acknowledge the removal. */
 #define DEVICES_ACK_TIMEOUT_MS 10000u
 
@@ -48,11 +60,15 @@ struct devices_entry {
 };
 
 /* The template cut around its {device-id}: a device's topics are
- * head + id + tail + "/status" (or "/state"); filters[] find them all. */
+ * head + id + tail + "/" + a leaf (presence or state); filters[] find them
+ * all. */
 struct devices_topics {
     const char *head;
     size_t head_len;
     const char *tail;
+    const char *presence; /* the presence leaf: "status" or "online" */
+    const char *state;    /* the LED's leaf: "state" or "dp" */
+    bool onenet;          /* the state is the platform's decoded data points */
     char *filters[2]; /* heap: .../status and .../state, '+' or the one id */
     char *shown;      /* heap: where the devices are looked for, for messages */
 };
@@ -182,6 +198,39 @@ static int devices_parse_state(const void *payload, size_t len)
     return -1;
 }
 
+static bool devices_tok_is(const char *js, const jsmntok_t *t, const char *s)
+{
+    size_t n = strlen(s);
+    return t->type == JSMN_STRING && (size_t)(t->end - t->start) == n &&
+           memcmp(js + t->start, s, n) == 0;
+}
+
+/* The platform's decoded data points,
+ * {"type":3,"points":[{"id":"led","value":1}]}: the last point "led" (the
+ * plugin writes "id" first in each point, "value" last). */
+static int devices_parse_points(const void *payload, size_t len)
+{
+    jsmn_parser parser;
+    jsmntok_t tok[DEVICES_JSON_TOKENS];
+    const char *js = payload;
+    int led = -1;
+
+    jsmn_init(&parser);
+    int n = jsmn_parse(&parser, js, len, tok, DEVICES_JSON_TOKENS);
+    for (int i = 0; i + 1 < n; i++) {
+        if (!devices_tok_is(js, &tok[i], "id") || !devices_tok_is(js, &tok[i + 1], "led"))
+            continue;
+        for (int j = i + 2; j + 1 < n && tok[j].type != JSMN_OBJECT; j++) {
+            if (devices_tok_is(js, &tok[j], "value") && tok[j + 1].type == JSMN_PRIMITIVE) {
+                char c = js[tok[j + 1].start];
+                led = c == '1' ? 1 : c == '0' ? 0 : -1;
+                break;
+            }
+        }
+    }
+    return led;
+}
+
 static int devices_parse_status(const void *payload, size_t len)
 {
     if (len == 6 && memcmp(payload, "online", 6) == 0)
@@ -191,7 +240,19 @@ static int devices_parse_status(const void *payload, size_t len)
     return -1;
 }
 
-/* head + id + tail + "/status" or "/state": the id and which one. */
+/* Whether topic[0..*len) ends in "/" + leaf; if so *len loses it. */
+static bool devices_cut_leaf(const char *topic, size_t *len, const char *leaf)
+{
+    size_t n = strlen(leaf);
+
+    if (*len <= n + 1 || topic[*len - n - 1] != '/' || memcmp(topic + *len - n, leaf, n) != 0)
+        return false;
+    *len -= n + 1;
+    return true;
+}
+
+/* head + id + tail + "/" + the presence or the state leaf: the id and
+ * which one. */
 static bool devices_split(const struct devices_topics *d, const midge_publish *msg,
                           const char **id, size_t *id_len, bool *is_status)
 {
@@ -199,13 +260,9 @@ static bool devices_split(const struct devices_topics *d, const midge_publish *m
     size_t len = msg->topic_len;
     size_t tail_len = strlen(d->tail);
 
-    if (len > 7 && memcmp(topic + len - 7, "/status", 7) == 0)
-        len -= 7;
-    else if (len > 6 && memcmp(topic + len - 6, "/state", 6) == 0)
-        len -= 6;
-    else
+    *is_status = devices_cut_leaf(topic, &len, d->presence);
+    if (!*is_status && !devices_cut_leaf(topic, &len, d->state))
         return false;
-    *is_status = len + 7 == msg->topic_len;
     if (len <= d->head_len + tail_len || memcmp(topic, d->head, d->head_len) != 0 ||
         memcmp(topic + len - tail_len, d->tail, tail_len) != 0)
         return false;
@@ -233,8 +290,9 @@ static void devices_on_message(void *user, const midge_publish *msg)
         return;
     }
     int *field = is_status ? &e->online : &e->led;
-    int value = is_status ? devices_parse_status(msg->payload, msg->payload_len)
-                          : devices_parse_state(msg->payload, msg->payload_len);
+    int value = is_status          ? devices_parse_status(msg->payload, msg->payload_len)
+                : t->topics.onenet ? devices_parse_points(msg->payload, msg->payload_len)
+                                   : devices_parse_state(msg->payload, msg->payload_len);
     if (*field == value)
         return;
     *field = value;
@@ -278,14 +336,14 @@ static int devices_watch(struct cli_conn *k)
     return CLI_EXIT_OK;
 }
 
-/* head + what + tail + suffix, on the heap (NULL when out of memory). */
-static char *devices_join(const struct devices_topics *d, const char *what, const char *suffix)
+/* head + what + tail + "/" + leaf, on the heap (NULL when out of memory). */
+static char *devices_join(const struct devices_topics *d, const char *what, const char *leaf)
 {
-    size_t n = d->head_len + strlen(what) + strlen(d->tail) + strlen(suffix) + 1;
+    size_t n = d->head_len + strlen(what) + strlen(d->tail) + strlen(leaf) + 2;
     char *s = malloc(n);
 
     if (s != NULL)
-        snprintf(s, n, "%.*s%s%s%s", (int)d->head_len, d->head, what, d->tail, suffix);
+        snprintf(s, n, "%.*s%s%s/%s", (int)d->head_len, d->head, what, d->tail, leaf);
     return s;
 }
 
@@ -311,9 +369,9 @@ static bool devices_topics_init(struct devices_topics *d, const char *template, 
     };
     const struct devices_topics *f = id != NULL ? d : &level_cut;
     const char *what = id != NULL ? id : "+";
-    d->filters[0] = devices_join(f, what, "/status");
-    d->filters[1] = devices_join(f, what, "/state");
-    d->shown = devices_join(f, what, "/");
+    d->filters[0] = devices_join(f, what, d->presence);
+    d->filters[1] = devices_join(f, what, d->state);
+    d->shown = devices_join(f, what, "");
     return d->filters[0] != NULL && d->filters[1] != NULL && d->shown != NULL;
 }
 
@@ -392,6 +450,49 @@ static int devices_list(struct cli_conn *k, struct devices_table *t)
     return k->opts->watch ? devices_watch(k) : CLI_EXIT_OK;
 }
 
+/* The profile's template and leaves: a plain broker's (--prefix), or the
+ * platform's tree of --product-id. On the heap; NULL after one line on
+ * stderr. */
+static char *devices_template(const struct cli_options *o, struct devices_topics *d)
+{
+    if (o->device_id != NULL) {
+        cli_error(o->prog, "--device-id does not apply to devices (it lists them all)");
+        return NULL;
+    }
+    d->onenet = o->profile != NULL && strcmp(o->profile, "onenet") == 0;
+    if (o->profile != NULL && !d->onenet && strcmp(o->profile, "mqtt") != 0) {
+        cli_error(o->prog, "--profile %s: devices knows mqtt and onenet", o->profile);
+        return NULL;
+    }
+    d->presence = d->onenet ? "online" : "status";
+    d->state = d->onenet ? "dp" : "state";
+    if (!d->onenet) {
+        char *s = strdup(o->prefix != NULL ? o->prefix : DEVICES_TEMPLATE);
+        if (s == NULL)
+            cli_error(o->prog, "out of memory");
+        return s;
+    }
+    if (o->prefix != NULL || o->forget != NULL) {
+        cli_error(o->prog, "--profile onenet: the platform owns its $onenet/ tree (%s does not "
+                           "apply; a device leaves it by leaving the registry)",
+                  o->prefix != NULL ? "--prefix" : "--forget");
+        return NULL;
+    }
+    if (o->product_id == NULL || !o->host_set || o->product_id[0] == '\0' ||
+        strpbrk(o->product_id, "+#/{") != NULL) {
+        cli_error(o->prog, "--profile onenet needs --product-id, -P (the product's master key) "
+                           "and -h (the broker running the platform plugin)");
+        return NULL;
+    }
+    size_t n = strlen(o->product_id) + sizeof DEVICES_ONENET_TEMPLATE;
+    char *s = malloc(n);
+    if (s == NULL)
+        cli_error(o->prog, "out of memory");
+    else
+        snprintf(s, n, DEVICES_ONENET_TEMPLATE, o->product_id);
+    return s;
+}
+
 int cli_devices_run(const struct cli_command *cmd, int argc, char **argv)
 {
     struct cli_options o;
@@ -401,10 +502,13 @@ int cli_devices_run(const struct cli_command *cmd, int argc, char **argv)
     enum cli_parse_result pr = cli_parse(cmd, argc, argv, &o);
     if (pr != CLI_PARSE_RUN)
         return pr == CLI_PARSE_EXIT_OK ? CLI_EXIT_OK : CLI_EXIT_ERROR;
-    if (!devices_topics_init(&t.topics, o.prefix != NULL ? o.prefix : DEVICES_TEMPLATE,
-                             o.forget)) {
+    char *template = devices_template(&o, &t.topics);
+    if (template == NULL)
+        return CLI_EXIT_ERROR;
+    if (!devices_topics_init(&t.topics, template, o.forget)) {
         cli_error(o.prog, "out of memory");
         devices_topics_free(&t.topics);
+        free(template);
         return CLI_EXIT_ERROR;
     }
     /* --forget publishes its two removals at QoS 1. */
@@ -422,6 +526,7 @@ int cli_devices_run(const struct cli_command *cmd, int argc, char **argv)
         cli_conn_close(&k);
     }
     devices_topics_free(&t.topics);
+    free(template);
     for (size_t i = 0; i < t.count; i++)
         free(t.v[i].id);
     free(t.v);

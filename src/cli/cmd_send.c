@@ -6,12 +6,18 @@
  *
  *   mqtt           {prefix}/cmd/request/{id}, answer on {prefix}/cmd/response/{id}
  *                  (prefix: --prefix, default devices/{device-id})
- *   onenet         $creq/{id}, answer on $crsp/{id}
+ *   onenet         through the platform plugin (plugins/mosquitto-onenet/),
+ *                  as one of its operators (user = --product-id, -P = the
+ *                  product's master key): $onenet/{product-id}/{device-id}/cmd/{id}/1/0
+ *                  (OneNET's qos=1, timeout=0), answer on .../rsp/{id}, the
+ *                  platform's refusal on .../status/{id};
+ *                  with --direct: $creq/{id}, answer on $crsp/{id}
  *   onenet-studio  $sys/{product-id}/{device-id}/cmd/request/{id}, answer on
  *                  .../cmd/response/{id}
  *
- * The OneNET profiles are for a broker standing in for OneNET (tests, a
- * lab): OneNET itself takes commands over its HTTP API, so -h is required.
+ * The OneNET profiles talk to a broker standing in for OneNET (the plugin,
+ * a lab, the tests' fakes): OneNET itself takes commands over its HTTP
+ * API, so -h is required.
  *
  * The answer's topic is subscribed before the command is published, so an
  * answer cannot overtake the subscription.
@@ -25,6 +31,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#define JSMN_STATIC
+#define JSMN_STRICT
+#include <jsmn.h>
 
 #include "cli.h"
 #include "midge/device.h"
@@ -41,12 +51,19 @@
 /* Longest wait for the command's PUBACK after a failure, within -W. */
 #define SEND_FLUSH_MS 1000u
 
+/* The platform's errno for a command to an offline device (onenet.md section 3). */
+#define SEND_ERRNO_NOT_ONLINE 10
+
 struct send_state {
     char *request;  /* heap: the command's topic */
     char *response; /* heap: the answer's topic */
+    char *status;   /* heap: the platform's word on the command; NULL without the plugin */
+    char *filter;   /* heap: what is subscribed (the answer's topic, or both) */
     char answer[SEND_ANSWER_MAX];
     size_t answer_len;
     bool answered;
+    long refused;        /* the platform's errno; 0 while it has refused nothing */
+    char refusal[256];   /* its "error" text */
 };
 
 /* a + b + c in one heap string; NULL when out of memory. */
@@ -73,19 +90,43 @@ static char *send_base(const struct cli_options *o, midge_device_profile profile
     return send_join3("devices/", o->device_id, "");
 }
 
+/* The operator's topics in the platform's tree (plugins/mosquitto-onenet/README.md). */
+static bool send_platform_topics(const struct cli_options *o, const char *id,
+                                 struct send_state *s)
+{
+    char *base = send_join3("$onenet/", o->product_id, "/");
+    char *dev = base ? send_join3(base, o->device_id, "/") : NULL;
+    char *cmd = dev ? send_join3(dev, "cmd/", id) : NULL;
+    if (cmd != NULL) {
+        s->request = send_join3(cmd, "/1/0", "");
+        s->response = send_join3(dev, "rsp/", id);
+        s->status = send_join3(dev, "status/", id);
+        s->filter = send_join3(dev, "+/", id);
+    }
+    free(base);
+    free(dev);
+    free(cmd);
+    return s->status != NULL && s->filter != NULL;
+}
+
 static bool send_topics(const struct cli_options *o, midge_device_profile profile,
                         const char *id, struct send_state *s)
 {
-    if (profile == MIDGE_DEVICE_PROFILE_ONENET) {
+    bool ok;
+    if (profile == MIDGE_DEVICE_PROFILE_ONENET && !o->direct) {
+        ok = send_platform_topics(o, id, s);
+    } else if (profile == MIDGE_DEVICE_PROFILE_ONENET) {
         s->request = send_join3("$creq/", id, "");
         s->response = send_join3("$crsp/", id, "");
+        ok = true;
     } else {
         char *base = send_base(o, profile);
         s->request = base ? send_join3(base, "/cmd/request/", id) : NULL;
         s->response = base ? send_join3(base, "/cmd/response/", id) : NULL;
         free(base);
+        ok = true;
     }
-    if (s->request == NULL || s->response == NULL) {
+    if (!ok || s->request == NULL || s->response == NULL) {
         cli_error(o->prog, "out of memory");
         return false;
     }
@@ -95,6 +136,10 @@ static bool send_topics(const struct cli_options *o, midge_device_profile profil
         !midge_topic_name_valid(s->response, strlen(s->response))) {
         cli_error(o->prog, "invalid topic '%s' (no '+', '#' or empty prefix allowed)",
                   s->request);
+        return false;
+    }
+    if (s->filter == NULL && (s->filter = send_join3(s->response, "", "")) == NULL) {
+        cli_error(o->prog, "out of memory");
         return false;
     }
     return true;
@@ -118,6 +163,16 @@ static bool send_check(const struct cli_options *o, midge_device_profile *profil
         cli_error(o->prog, "--profile onenet-studio needs --product-id");
         return false;
     }
+    if (*profile == MIDGE_DEVICE_PROFILE_ONENET && !o->direct &&
+        (o->product_id == NULL || o->product_id[0] == '\0')) {
+        cli_error(o->prog, "--profile onenet needs --product-id and -P (the product's master "
+                           "key), or --direct for a plain broker");
+        return false;
+    }
+    if (o->direct && *profile != MIDGE_DEVICE_PROFILE_ONENET) {
+        cli_error(o->prog, "--direct applies to --profile onenet only");
+        return false;
+    }
     /* OneNET itself takes commands over its HTTP API, not from an MQTT
      * client: for the OneNET profiles send talks to a broker standing in
      * for it, which must be named rather than defaulted to OneNET's. */
@@ -133,13 +188,60 @@ static bool send_check(const struct cli_options *o, midge_device_profile *profil
     return true;
 }
 
-/* Only the answer's topic is subscribed; anything else is ignored. */
+static bool send_topic_is(const midge_publish *msg, const char *topic)
+{
+    return topic != NULL && msg->topic_len == strlen(topic) &&
+           memcmp(msg->topic, topic, msg->topic_len) == 0;
+}
+
+/* The platform's status message: {"errno":N,"error":"..."[,"data":...]}.
+ * Only a refusal (errno other than 0) matters here. */
+static void send_on_status(struct send_state *s, const midge_publish *msg)
+{
+    jsmn_parser parser;
+    jsmntok_t tok[32];
+    const char *js = (const char *)msg->payload;
+
+    jsmn_init(&parser);
+    int n = jsmn_parse(&parser, js, msg->payload_len, tok, 32);
+    if (n < 1 || tok[0].type != JSMN_OBJECT)
+        return;
+    long code = 0;
+    const char *error = NULL;
+    int error_len = 0;
+    /* Top-level keys only: each key is followed by its value, and a
+     * nested value ("data") is skipped by its end offset. */
+    for (int i = 1; i + 1 < n;) {
+        const jsmntok_t *k = &tok[i], *v = &tok[i + 1];
+        int klen = k->end - k->start;
+        if (klen == 5 && memcmp(js + k->start, "errno", 5) == 0 && v->type == JSMN_PRIMITIVE)
+            code = strtol(js + v->start, NULL, 10);
+        else if (klen == 5 && memcmp(js + k->start, "error", 5) == 0 && v->type == JSMN_STRING) {
+            error = js + v->start;
+            error_len = v->end - v->start;
+        }
+        int next = i + 2;
+        while (next < n && tok[next].start < v->end)
+            next++;
+        i = next;
+    }
+    if (code == 0)
+        return;
+    s->refused = code;
+    snprintf(s->refusal, sizeof s->refusal, "%.*s", error != NULL ? error_len : 0,
+             error != NULL ? error : "");
+}
+
+/* The answer's topic, and the platform's status topic; nothing else. */
 static void send_on_message(void *user, const midge_publish *msg)
 {
     struct send_state *s = user;
 
-    if (s->answered || msg->topic_len != strlen(s->response) ||
-        memcmp(msg->topic, s->response, msg->topic_len) != 0)
+    if (send_topic_is(msg, s->status)) {
+        send_on_status(s, msg);
+        return;
+    }
+    if (s->answered || !send_topic_is(msg, s->response))
         return;
     s->answer_len = msg->payload_len < SEND_ANSWER_MAX ? msg->payload_len : SEND_ANSWER_MAX;
     if (s->answer_len > 0)
@@ -164,6 +266,15 @@ static int send_wait(struct cli_conn *k, struct send_state *s)
     const struct cli_options *o = k->opts;
 
     while (!s->answered) {
+        if (s->refused == SEND_ERRNO_NOT_ONLINE) {
+            cli_error(o->prog, "%s is not online (the platform took no command)", o->device_id);
+            return CLI_EXIT_TIMEOUT;
+        }
+        if (s->refused != 0) {
+            cli_error(o->prog, "the platform refused the command: %s (errno %ld)", s->refusal,
+                      s->refused);
+            return CLI_EXIT_ERROR;
+        }
         if (cli_stop_requested()) {
             cli_error(o->prog, "interrupted before an answer came");
             return CLI_EXIT_ERROR;
@@ -195,7 +306,7 @@ static int send_request(struct cli_conn *k, const struct send_state *s)
     const struct cli_options *o = k->opts;
 
     cli_conn_bound_calls(k);
-    midge_status st = midge_client_subscribe(&k->client, s->response, 1);
+    midge_status st = midge_client_subscribe(&k->client, s->filter, 1);
     if (st == MIDGE_OK) {
         cli_conn_bound_calls(k);
         st = midge_client_publish(&k->client, s->request, o->operand, strlen(o->operand), 1,
@@ -281,6 +392,8 @@ int cli_send_run(const struct cli_command *cmd, int argc, char **argv)
 done:
     free(s->request);
     free(s->response);
+    free(s->status);
+    free(s->filter);
     free(s);
     return rc;
 }

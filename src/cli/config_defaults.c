@@ -233,6 +233,13 @@ bool cli_config_finish(const struct cli_command *cmd, struct cli_options *o)
     if (cmd->groups & CLI_GROUP_IDENTITY) {
         if (!cli_finish_profile(o))
             return false;
+        /* send and devices on the onenet platform log in as its operators:
+         * the product id is the user name, as for its devices. */
+        bool onenet = o->profile != NULL && strcmp(o->profile, "onenet") == 0;
+        if (onenet && !(cmd->groups & CLI_GROUP_DEVICE) && !o->direct &&
+            !cli_merge_field(o, &o->username, cli_layers_given("username"), "-u",
+                             &o->product_id, "--product-id"))
+            return false;
     } else if (o->tls && !o->port_set) {
         o->port = CLI_MQTT_TLS_PORT;
     }

@@ -19,8 +19,9 @@ static const struct cli_command cli_commands[] = {
     { "send", "Send a command to a device and print its answer.",
       CLI_GROUP_BROKER | CLI_GROUP_TLS | CLI_GROUP_IDENTITY | CLI_GROUP_WAIT | CLI_GROUP_OPERAND | CLI_GROUP_CONFIG | CLI_GROUP_LINK, 0, cli_send_run },
     { "devices", "List the devices on a broker: online or offline, LED on or off.",
-      CLI_GROUP_BROKER | CLI_GROUP_TLS | CLI_GROUP_WATCH | CLI_GROUP_CONFIG | CLI_GROUP_LINK, 0,
-      cli_devices_run },
+      CLI_GROUP_BROKER | CLI_GROUP_TLS | CLI_GROUP_WATCH | CLI_GROUP_CONFIG | CLI_GROUP_LINK |
+          CLI_GROUP_IDENTITY,
+      0, cli_devices_run },
     { "token", "Print the OneNET token (the MQTT password) of a device.",
       CLI_GROUP_IDENTITY | CLI_GROUP_TOKEN | CLI_GROUP_CONFIG, 0, cli_token_run },
     { "device", "Run one LED device: obey on/off/toggle/status commands, stay online.",
@@ -31,7 +32,8 @@ static const struct cli_command cli_commands[] = {
       CLI_GROUP_BROKER | CLI_GROUP_TLS | CLI_GROUP_CONFIG | CLI_GROUP_IDENTITY | CLI_GROUP_LINK |
           CLI_GROUP_CONSOLE,
       0, cli_console_run },
-    { "bench", "Load-test brokers with a fleet of simulated devices.", CLI_GROUP_BROKER | CLI_GROUP_BENCH, 0, cli_bench_run },
+    { "bench", "Load-test brokers with a fleet of simulated devices.",
+      CLI_GROUP_BROKER | CLI_GROUP_BENCH | CLI_GROUP_IDENTITY, 0, cli_bench_run },
 };
 
 #define CLI_COMMAND_COUNT (sizeof cli_commands / sizeof cli_commands[0])

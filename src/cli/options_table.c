@@ -348,6 +348,7 @@ static const struct cli_option cli_table[] = {
     { "method", KEY_METHOD, required_argument, CLI_GROUP_TOKEN, "name", "token signature: md5, sha1 or sha256 (default)", 0, FIELD_OR(STR, method, CLI_TOKEN_METHOD_DEFAULT), cli_apply_identity },
     { "expires", KEY_EXPIRES, required_argument, CLI_GROUP_TOKEN, "unix", "token valid until this Unix time (not with --ttl)", 0, FIELD(ULL, expires), cli_apply_identity },
     { "ttl", KEY_TTL, required_argument, CLI_GROUP_TOKEN, "seconds", "token valid this long from now (default 31536000, a year)", 0, FIELD_OR(ULONG, ttl_s, "31536000"), cli_apply_identity },
+    { "direct", 0, no_argument, CLI_GROUP_OPERAND, NULL, "onenet: publish $creq/ and read $crsp/ itself, on a plain broker standing in for OneNET (default: through the platform plugin's $onenet/ tree)", 0, FIELD(BOOL, direct), NULL },
     { "watch", 0, no_argument, CLI_GROUP_WATCH, NULL, "keep running and print every change (until Ctrl-C)", 0, FIELD(BOOL, watch), NULL },
     { "tls", 0, no_argument, CLI_GROUP_TLS, NULL, "connect over TLS 1.2 (default port 8883)", 0, FIELD(BOOL, tls), NULL },
     { "cafile", 0, required_argument, CLI_GROUP_TLS, "file", "trusted CA certificates (PEM); implies --tls", 0, FIELD(STR, cafile), NULL },

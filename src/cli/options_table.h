@@ -195,6 +195,7 @@ struct cli_options {
     unsigned long ttl_s;    /* 0 = CLI_TOKEN_TTL_DEFAULT_S; never given with expires */
     /* devices */
     bool watch;
+    bool direct; /* send --profile onenet: $creq/$crsp itself, not the platform's tree */
     /* CLI_GROUP_OPERAND: the one operand (send's COMMAND) */
     const char *operand;
     /* bench */

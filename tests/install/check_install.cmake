@@ -2,7 +2,7 @@
 # "Installing" section lists is there, the installed tool runs, and the
 # systemd unit's ExecStart names the binary the default prefix installs.
 # Run by ctest (tests/CMakeLists.txt) with BUILD_DIR, PREFIX, BINDIR,
-# DATADIR and UNIT defined.
+# DATADIR, LIBDIR and UNIT defined.
 file(REMOVE_RECURSE "${PREFIX}")
 execute_process(COMMAND "${CMAKE_COMMAND}" --install "${BUILD_DIR}" --prefix "${PREFIX}"
                 RESULT_VARIABLE rc OUTPUT_QUIET ERROR_VARIABLE err)
@@ -11,7 +11,8 @@ if(NOT rc EQUAL 0)
 endif()
 
 foreach(f "${BINDIR}/midge" "${DATADIR}/midge/onenet-mqtts-ca.pem"
-          "${DATADIR}/midge/midge.ini.example" "${DATADIR}/midge/midge-device.service")
+          "${DATADIR}/midge/midge.ini.example" "${DATADIR}/midge/midge-device.service"
+          "${LIBDIR}/mosquitto/mosquitto_onenet.so")
   if(NOT EXISTS "${PREFIX}/${f}")
     message(FATAL_ERROR "cmake --install did not install ${f}")
   endif()

@@ -19,6 +19,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "bench_json.h"
 #include "broker.h"
 #include "proc.h"
 #include "script_broker.h"
@@ -81,30 +82,11 @@ static void expect_one_line_failure(const proc *p, const char *what)
     assert_int_equal(count_lines(p->err), 1);
 }
 
-/* The whole --json file, NUL-terminated, in a static buffer. */
-static const char *read_json(void)
-{
-    static char buf[8192];
-    FILE *f = fopen(json_path, "r");
-    size_t n = 0;
+static const char *read_json(void) { return bench_json_read(json_path); }
 
-    assert_non_null(f);
-    n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    return buf;
-}
-
-/* The number after "key": in the JSON text (first occurrence). */
 static double json_number(const char *json, const char *key)
 {
-    char pattern[64];
-    snprintf(pattern, sizeof pattern, "\"%s\":", key);
-    const char *at = strstr(json, pattern);
-    if (at == NULL)
-        fprintf(stderr, "no \"%s\" in:\n%s\n", key, json);
-    assert_non_null(at);
-    return strtod(at + strlen(pattern), NULL);
+    return bench_json_number(json, key);
 }
 
 /* Devices of worker 0 the broker logged as connected ("... as bench-0-12
@@ -179,6 +161,9 @@ static void test_bench_200_devices_answer_every_command(void **state)
     assert_int_equal((int)json_number(j, "workers"), 1);
     /* 2 s at 200/s: the schedule is kept to within a few commands. */
     assert_true(json_number(j, "commands") >= 390);
+    /* The commander's order reaches every device once per 200 commands. */
+    assert_int_equal((int)json_number(j, "devices_commanded"), 200);
+    assert_non_null(strstr(j, "\"profile\": \"mqtt\""));
     /* The text report names the figures too. */
     assert_non_null(strstr(run.out, "200/200 online"));
     assert_non_null(strstr(run.out, "p99"));

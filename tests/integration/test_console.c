@@ -246,12 +246,12 @@ static void test_send_prints_an_error_answer_and_exits_1(void **state)
     assert_string_equal(run.out, "error: unknown command \"blink\"\n");
 }
 
-static void test_send_onenet_profile_uses_creq_and_crsp(void **state)
+static void test_send_onenet_direct_uses_creq_and_crsp(void **state)
 {
     (void)state;
     peer *dev = stand_in("stand-in-onenet", "$creq/+");
     send_answered(MIDGE_ARGV("send", "-h", "127.0.0.1", "-p", port, "--profile", "onenet",
-                             "--device-id", "9377500", "on"),
+                             "--direct", "--device-id", "9377500", "on"),
                   dev, "$creq/", "$crsp/", "on", "on");
     expect_exit(&run, 0, "midge send --profile onenet");
     assert_string_equal(run.out, "on\n");
@@ -456,7 +456,7 @@ int main(void)
         cmocka_unit_test_teardown(test_send_prints_the_answer_of_the_device, console_teardown),
         cmocka_unit_test_teardown(test_send_uses_the_given_prefix, console_teardown),
         cmocka_unit_test_teardown(test_send_prints_an_error_answer_and_exits_1, console_teardown),
-        cmocka_unit_test_teardown(test_send_onenet_profile_uses_creq_and_crsp, console_teardown),
+        cmocka_unit_test_teardown(test_send_onenet_direct_uses_creq_and_crsp, console_teardown),
         cmocka_unit_test_teardown(test_send_without_command_or_device_fails_in_one_line, console_teardown),
         cmocka_unit_test_teardown(test_devices_lists_retained_presence_and_state_sorted, console_teardown),
         cmocka_unit_test_teardown(test_devices_on_an_empty_broker_lists_nothing, console_teardown),

@@ -34,6 +34,10 @@
 #define SECRET_ONENET_API_KEY "y7zd=7wNaObdfRYhxQn7D5jiDnI="
 /* A wrong API key. */
 #define SECRET_WRONG_API_KEY "wrong-api-key"
+/* The OneNET platform plugin's registry: a product's master key and a
+ * device's auth info. */
+#define SECRET_ONENET_MASTER_KEY "Master-Key-0f-Product-91025"
+#define SECRET_ONENET_AUTH_INFO "auth-info-of-9377501-s3cret"
 
 /* The web console's API key (--api-key); tests/console/browser.mjs uses
  * the same value. */
@@ -52,6 +56,8 @@
     X(SECRET_BAD_DEVICE_KEY, "malformed device key")                           \
     X(SECRET_ONENET_API_KEY, "OneNET API key")                                 \
     X(SECRET_WRONG_API_KEY, "wrong OneNET API key")                            \
+    X(SECRET_ONENET_MASTER_KEY, "OneNET product master key (platform plugin)")  \
+    X(SECRET_ONENET_AUTH_INFO, "OneNET device auth info (platform plugin)")  \
     X(SECRET_CONSOLE_API_KEY, "web console API key")
 
 #endif /* MIDGE_TEST_SECRETS_H */
