@@ -35,9 +35,9 @@ typedef struct http_reply {
  * with it, so the console never blocks on a full pipe). */
 static void (*http_idle)(void);
 
-static inline int http_connect(uint16_t port)
+static inline int http_connect(uint16_t to_port)
 {
-    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(to_port) };
     int fd = socket(AF_INET, SOCK_STREAM, 0);
 
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -113,19 +113,19 @@ static inline void http_read(int fd, http_reply *r, int timeout_ms)
 /* The request's bytes: method, path, Host, the api-key when given, extra
  * header lines ("Name: value\r\n" each, may be NULL), and the body with
  * its Content-Length when body is not NULL. */
-static inline char *http_format(uint16_t port, const char *method, const char *path,
-                                const char *key, const char *extra, const void *body,
+static inline char *http_format(uint16_t to_port, const char *method, const char *path,
+                                const char *key, const char *headers, const void *body,
                                 size_t body_len, size_t *len)
 {
-    size_t cap = 1024 + strlen(path) + (key ? strlen(key) : 0) + (extra ? strlen(extra) : 0) +
+    size_t cap = 1024 + strlen(path) + (key ? strlen(key) : 0) + (headers ? strlen(headers) : 0) +
                  body_len;
     char *req = malloc(cap);
     int n = snprintf(req, cap, "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%u\r\nConnection: close\r\n",
-                     method, path, (unsigned)port);
+                     method, path, (unsigned)to_port);
     if (key)
         n += snprintf(req + n, cap - (size_t)n, "api-key: %s\r\n", key);
-    if (extra)
-        n += snprintf(req + n, cap - (size_t)n, "%s", extra);
+    if (headers)
+        n += snprintf(req + n, cap - (size_t)n, "%s", headers);
     if (body)
         n += snprintf(req + n, cap - (size_t)n, "Content-Length: %zu\r\n", body_len);
     n += snprintf(req + n, cap - (size_t)n, "\r\n");
@@ -136,13 +136,13 @@ static inline char *http_format(uint16_t port, const char *method, const char *p
 }
 
 /* One request, one reply (r->status 0 when none came within timeout_ms). */
-static inline void http_request(uint16_t port, const char *method, const char *path,
-                                const char *key, const char *extra, const void *body,
+static inline void http_request(uint16_t to_port, const char *method, const char *path,
+                                const char *key, const char *headers, const void *body,
                                 size_t body_len, http_reply *r, int timeout_ms)
 {
     size_t len;
-    char *req = http_format(port, method, path, key, extra, body, body_len, &len);
-    int fd = http_connect(port);
+    char *req = http_format(to_port, method, path, key, headers, body, body_len, &len);
+    int fd = http_connect(to_port);
 
     r->raw_len = 0;
     r->status = 0;
