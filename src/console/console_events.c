@@ -45,8 +45,9 @@ static bool console_stream_put(struct console_stream *s, const char *bytes, size
         s->closed = true;
         return false;
     }
-    if (s->len + n > s->cap) {
-        /* Slide what is left to the front before growing. */
+    if (s->len + n > s->cap && s->off > 0) {
+        /* Slide what is left to the front before growing (a stream that
+         * has no buffer yet has nothing to slide). */
         memmove(s->buf, s->buf + s->off, s->len - s->off);
         s->len -= s->off;
         s->off = 0;

@@ -492,14 +492,14 @@ static void test_interrupted_clients_are_forgotten(void **state)
     int before = console_fds(&console);
     assert_true(before > 0);
 
-    size_t len;
+    size_t post_len, events_len;
     char *post = http_format(port, "POST", "/cmds?device_id=mute&timeout=3", KEY, NULL, "on", 2,
-                             &len);
-    char *events = http_format(port, "GET", "/events", KEY, NULL, NULL, 0, &len);
+                             &post_len);
+    char *events = http_format(port, "GET", "/events", KEY, NULL, NULL, 0, &events_len);
     for (int round = 0; round < 5; round++) {
         int a = http_connect(port), b = http_connect(port), c = http_connect(port);
-        assert_true(http_send_all(a, post, strlen(post)));
-        assert_true(http_send_all(b, events, strlen(events)));
+        assert_true(http_send_all(a, post, post_len));
+        assert_true(http_send_all(b, events, events_len));
         assert_true(http_send_all(c, "POST /cmds?device_id=lamp1 HTTP/1.1\r\nHost: 12", 44));
         poll(NULL, 0, 100);
         pump();
@@ -534,10 +534,10 @@ static void test_stop_while_clients_wait(void **state)
                                                           "--api-key", KEY, "--listen",
                                                           "127.0.0.1:0"));
     assert_int_not_equal(p, 0);
-    size_t len;
+    size_t post_len, events_len;
     char *post = http_format(p, "POST", "/cmds?device_id=mute&timeout=20", KEY, NULL, "on", 2,
-                             &len);
-    char *events = http_format(p, "GET", "/events", KEY, NULL, NULL, 0, &len);
+                             &post_len);
+    char *events = http_format(p, "GET", "/events", KEY, NULL, NULL, 0, &events_len);
     /* Wait for the console to know mute (retained presence). */
     long long end = proc_now_ms() + WAIT_MS;
     for (;;) {
@@ -547,8 +547,8 @@ static void test_stop_while_clients_wait(void **state)
         poll(NULL, 0, 50);
     }
     int a = http_connect(p), b = http_connect(p);
-    assert_true(http_send_all(a, post, strlen(post)));
-    assert_true(http_send_all(b, events, strlen(events)));
+    assert_true(http_send_all(a, post, post_len));
+    assert_true(http_send_all(b, events, events_len));
     free(post);
     free(events);
     poll(NULL, 0, 300);
