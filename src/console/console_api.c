@@ -129,7 +129,7 @@ static enum MHD_Result console_post(struct console_req *r)
         return ret;
     pthread_mutex_lock(&c->lock);
     e = console_post_refusal(c, &p);
-    struct console_cmd *cmd = e == CONSOLE_E_OK ? console_cmd_add(c, &e) : NULL;
+    struct console_cmd *cmd = e == CONSOLE_E_OK ? console_cmd_add(c, r->len, &e) : NULL;
     if (cmd == NULL) {
         pthread_mutex_unlock(&c->lock);
         return console_reply_error(r->conn, e, e == CONSOLE_E_NO_DEVICE || e == CONSOLE_E_OFFLINE

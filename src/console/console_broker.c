@@ -227,6 +227,7 @@ static void console_on_answer(struct console *c, struct console_cmd *cmd,
         memcpy(cmd->resp, msg->payload, msg->payload_len);
     cmd->resp[msg->payload_len] = '\0';
     cmd->resp_len = msg->payload_len;
+    console_cmd_count_bytes(c, cmd->resp_len);
     cmd->status = CONSOLE_CMD_ANSWERED;
     cmd->answered_ms = console_wall_ms();
     c->answers++;

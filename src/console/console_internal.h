@@ -35,8 +35,10 @@
 #define CONSOLE_BODY_MAX 65535u
 /* A device id, at most, in bytes. */
 #define CONSOLE_ID_MAX 64u
-/* Commands remembered (status, answer): the oldest finished one goes first. */
+/* Commands remembered (status, answer): the oldest finished one goes first
+ * when either bound would be passed (the bytes: commands and answers). */
 #define CONSOLE_COMMANDS_MAX 4096u
+#define CONSOLE_COMMANDS_BYTES (16u * 1024u * 1024u)
 /* Bytes an event stream may fall behind before it is dropped. */
 #define CONSOLE_STREAM_BACKLOG_MAX (512u * 1024u)
 /* Event streams at once; a browser tab holds one. */
@@ -180,6 +182,7 @@ struct console {
     size_t device_count, device_cap;
     struct console_cmd *cmds[CONSOLE_COMMANDS_MAX]; /* ring, oldest at cmd_head */
     size_t cmd_head, cmd_count;
+    size_t cmd_bytes; /* bodies and answers of the remembered commands */
     struct console_cmd *out_head, *out_tail; /* the outbox */
     struct console_req *waiting;   /* suspended POSTs */
     struct console_stream *streams;
@@ -229,9 +232,12 @@ enum MHD_Result console_api_resumed(struct console_req *r);
 struct console_device *console_device_find(struct console *c, const char *id, size_t len);
 struct console_device *console_device_get(struct console *c, const char *id, size_t len);
 struct console_cmd *console_cmd_find(struct console *c, const char *uuid, size_t len);
-/* A new command in the ring, evicting the oldest finished one; NULL when
- * every slot is busy or memory ran out (*e says which). */
-struct console_cmd *console_cmd_add(struct console *c, enum console_errno *e);
+/* A new command of `bytes` bytes in the ring, evicting the oldest finished
+ * ones while a bound would be passed; NULL when the rest are all busy or
+ * memory ran out (*e says which). */
+struct console_cmd *console_cmd_add(struct console *c, size_t bytes, enum console_errno *e);
+/* An answer of `bytes` came: count it (the next add evicts for it). */
+void console_cmd_count_bytes(struct console *c, size_t bytes);
 void console_cmds_free(struct console *c);
 void console_devices_free(struct console *c);
 cJSON *console_device_json(const struct console_device *d);

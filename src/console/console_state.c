@@ -173,6 +173,7 @@ void console_cmds_free(struct console *c)
     for (size_t i = 0; i < c->cmd_count; i++)
         console_cmd_free(c->cmds[(c->cmd_head + i) % CONSOLE_COMMANDS_MAX]);
     c->cmd_count = 0;
+    c->cmd_bytes = 0;
 }
 
 /* Newest first: an answer is almost always for a recent command. */
@@ -201,6 +202,7 @@ static bool console_cmd_evict(struct console *c)
         size_t at = (c->cmd_head + i) % CONSOLE_COMMANDS_MAX;
         if (console_cmd_busy(c->cmds[at]))
             continue;
+        c->cmd_bytes -= c->cmds[at]->body_len + c->cmds[at]->resp_len;
         console_cmd_free(c->cmds[at]);
         for (size_t j = i; j > 0; j--) {
             size_t to = (c->cmd_head + j) % CONSOLE_COMMANDS_MAX;
@@ -214,11 +216,14 @@ static bool console_cmd_evict(struct console *c)
     return false;
 }
 
-struct console_cmd *console_cmd_add(struct console *c, enum console_errno *e)
+struct console_cmd *console_cmd_add(struct console *c, size_t bytes, enum console_errno *e)
 {
-    if (c->cmd_count == CONSOLE_COMMANDS_MAX && !console_cmd_evict(c)) {
-        *e = CONSOLE_E_TOO_MANY;
-        return NULL;
+    while (c->cmd_count == CONSOLE_COMMANDS_MAX ||
+           (c->cmd_count > 0 && c->cmd_bytes + bytes > CONSOLE_COMMANDS_BYTES)) {
+        if (!console_cmd_evict(c)) {
+            *e = CONSOLE_E_TOO_MANY;
+            return NULL;
+        }
     }
     struct console_cmd *cmd = calloc(1, sizeof *cmd);
     if (cmd == NULL) {
@@ -227,7 +232,13 @@ struct console_cmd *console_cmd_add(struct console *c, enum console_errno *e)
     }
     c->cmds[(c->cmd_head + c->cmd_count) % CONSOLE_COMMANDS_MAX] = cmd;
     c->cmd_count++;
+    c->cmd_bytes += bytes;
     return cmd;
+}
+
+void console_cmd_count_bytes(struct console *c, size_t bytes)
+{
+    c->cmd_bytes += bytes;
 }
 
 static void console_add_text(cJSON *j, const char *name, const char *bytes, size_t len,

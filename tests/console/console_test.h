@@ -33,13 +33,19 @@ static inline void pump(void)
  * returns the port (0 when it did not come). */
 static inline uint16_t console_start(proc *p, char *const argv[])
 {
+    static const char mark[] = "listening on http://";
     assert_int_equal(proc_start(p, argv, NULL), 0);
     long long end = proc_now_ms() + CONSOLE_WAIT_MS;
     while (proc_now_ms() < end && !p->exited) {
         proc_pump(p, 20);
-        const char *at = strstr(p->err, "listening on http://127.0.0.1:");
-        if (at != NULL && strchr(at, '/') != NULL)
-            return (uint16_t)atoi(at + strlen("listening on http://127.0.0.1:"));
+        const char *at = strstr(p->err, mark);
+        const char *slash = at ? strchr(at + sizeof mark - 1, '/') : NULL;
+        if (slash == NULL)
+            continue;
+        const char *colon = slash;
+        while (colon > at && *colon != ':')
+            colon--;
+        return (uint16_t)atoi(colon + 1);
     }
     proc_dump(p, "console");
     return 0;
@@ -156,6 +162,20 @@ static inline bool stream_until(int fd, char *buf, size_t cap, size_t *len, cons
         buf[*len] = '\0';
     }
     return true;
+}
+
+/* GET path from the console on to_port with this Host header (a page of
+ * another site, its name resolved to 127.0.0.1, sends its own name). */
+static inline void get_with_host(uint16_t to_port, const char *host, const char *path)
+{
+    char req[512];
+    int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: %s\r\napi-key: %s\r\n"
+                     "Connection: close\r\n\r\n", path, host, KEY);
+    int fd = http_connect(to_port);
+    assert_true(fd >= 0);
+    assert_true(http_send_all(fd, req, (size_t)n));
+    http_read(fd, &reply, CONSOLE_WAIT_MS);
+    close(fd);
 }
 
 #endif /* MIDGE_TEST_CONSOLE_H */

@@ -259,6 +259,31 @@ static void test_oversized_body_and_header_refused(void **state)
     cJSON_Delete(expect(200, 0));
 }
 
+/* The commands remembered are bounded in bytes too: 300 commands of 60 KB
+ * (18 MB) push the first ones out, the last ones stay. */
+static void test_remembered_commands_bounded_in_bytes(void **state)
+{
+    (void)state;
+    enum { N = 300, SIZE = 60000 };
+    char *body = malloc(SIZE);
+    char first[40] = "", last[40] = "", path[96];
+    memset(body, 'z', SIZE);
+    for (int i = 0; i < N; i++) {
+        http_request(port, "POST", "/cmds?device_id=mute", KEY, NULL, body, SIZE, &reply,
+                     WAIT_MS);
+        cJSON *j = expect(200, 0);
+        snprintf(i == 0 ? first : last, sizeof first, "%s", json_str(j, "data.cmd_uuid"));
+        cJSON_Delete(j);
+    }
+    free(body);
+    snprintf(path, sizeof path, "/cmds/%s", first);
+    call("GET", path, KEY, NULL);
+    cJSON_Delete(expect(404, 4));
+    snprintf(path, sizeof path, "/cmds/%s", last);
+    call("GET", path, KEY, NULL);
+    cJSON_Delete(expect(200, 0));
+}
+
 static void test_unknown_device_and_bad_parameters(void **state)
 {
     (void)state;
@@ -438,18 +463,8 @@ static void test_host_and_origin_checked(void **state)
 {
     (void)state;
     char extra_hdr[128];
-    size_t len;
-    /* A page of another site, its name resolved to 127.0.0.1. */
-    char *req = http_format(port, "GET", "/devices", KEY, NULL, NULL, 0, &len);
-    char *host = strstr(req, "Host: ");
-    char forged[2048];
-    snprintf(forged, sizeof forged, "%.*sHost: evil.example:%u%s", (int)(host - req), req,
-             (unsigned)port, strchr(host, '\r'));
-    int fd = http_connect(port);
-    http_send_all(fd, forged, strlen(forged));
-    http_read(fd, &reply, WAIT_MS);
-    close(fd);
-    free(req);
+    snprintf(extra_hdr, sizeof extra_hdr, "evil.example:%u", (unsigned)port);
+    get_with_host(port, extra_hdr, "/devices");
     cJSON *j = expect(403, 15);
     assert_string_equal(json_str(j, "error"), "forbidden: Host not allowed");
     cJSON_Delete(j);
@@ -526,14 +541,20 @@ static void test_interrupted_clients_are_forgotten(void **state)
     cJSON_Delete(expect(200, 0));
 }
 
+/* A second console, on the broker at on_port, listening where. */
+static uint16_t start_extra_console(char *on_port, char *where)
+{
+    uint16_t p = console_start(&extra_console, MIDGE_ARGV("console", "-p", on_port, "--api-key",
+                                                          KEY, "--listen", where));
+    assert_int_not_equal(p, 0);
+    return p;
+}
+
 /* SIGTERM while a POST waits and a stream is open: a clean exit 0. */
 static void test_stop_while_clients_wait(void **state)
 {
     (void)state;
-    uint16_t p = console_start(&extra_console, MIDGE_ARGV("console", "-p", broker_port,
-                                                          "--api-key", KEY, "--listen",
-                                                          "127.0.0.1:0"));
-    assert_int_not_equal(p, 0);
+    uint16_t p = start_extra_console(broker_port, "127.0.0.1:0");
     size_t post_len, events_len;
     char *post = http_format(p, "POST", "/cmds?device_id=mute&timeout=20", KEY, NULL, "on", 2,
                              &post_len);
@@ -563,6 +584,27 @@ static void test_stop_while_clients_wait(void **state)
     assert_int_equal(proc_exit_code(&extra_console), 0);
 }
 
+/* Listening on every address: a warning in the log, and then any IP
+ * address is a Host it answers to, but no name. */
+static void test_listen_beyond_loopback_warns(void **state)
+{
+    (void)state;
+    uint16_t p = start_extra_console(broker_port, "0.0.0.0:0");
+    proc_pump(&extra_console, 200);
+    assert_non_null(strstr(extra_console.err, "listening beyond loopback without TLS"));
+    http_request(p, "GET", "/devices", KEY, NULL, NULL, 0, &reply, WAIT_MS);
+    cJSON_Delete(expect(200, 0));
+    char host[64];
+    snprintf(host, sizeof host, "evil.example:%u", (unsigned)p);
+    get_with_host(p, host, "/devices");
+    cJSON_Delete(expect(403, 15));
+    snprintf(host, sizeof host, "192.0.2.7:%u", (unsigned)p);
+    get_with_host(p, host, "/devices");
+    cJSON_Delete(expect(200, 0));
+    /* The loopback console has no such line. */
+    assert_null(strstr(console.err, "beyond loopback"));
+}
+
 /* The broker goes away: the API says so (errno 7) and sends nothing;
  * once it is back, commands flow again. */
 static void test_lost_broker_reported_then_recovered(void **state)
@@ -574,10 +616,7 @@ static void test_lost_broker_reported_then_recovered(void **state)
     snprintf(own_port, sizeof own_port, "%u", (unsigned)own.port);
     assert_int_equal(proc_start(&extra, MIDGE_ARGV("device", "-p", own_port, "--device-id",
                                                    "lamp9", "--backoff-max", "500"), NULL), 0);
-    uint16_t p = console_start(&extra_console, MIDGE_ARGV("console", "-p", own_port,
-                                                          "--api-key", KEY, "--listen",
-                                                          "127.0.0.1:0"));
-    assert_int_not_equal(p, 0);
+    uint16_t p = start_extra_console(own_port, "127.0.0.1:0");
     long long end = proc_now_ms() + WAIT_MS;
     do {
         http_request(p, "POST", "/cmds?device_id=lamp9&timeout=5", KEY, NULL, "on", 2, &reply,
@@ -644,6 +683,7 @@ int main(void)
         cmocka_unit_test_teardown(test_wrong_or_missing_key_is_refused_and_nothing_sent,
                                   test_teardown),
         cmocka_unit_test_teardown(test_oversized_body_and_header_refused, test_teardown),
+        cmocka_unit_test_teardown(test_remembered_commands_bounded_in_bytes, test_teardown),
         cmocka_unit_test_teardown(test_unknown_device_and_bad_parameters, test_teardown),
         cmocka_unit_test_teardown(test_unanswering_device_gives_timeout_json, test_teardown),
         cmocka_unit_test_teardown(test_offline_device_refused_or_kept, test_teardown),
@@ -656,6 +696,7 @@ int main(void)
                                   test_teardown),
         cmocka_unit_test_teardown(test_interrupted_clients_are_forgotten, test_teardown),
         cmocka_unit_test_teardown(test_stop_while_clients_wait, test_teardown),
+        cmocka_unit_test_teardown(test_listen_beyond_loopback_warns, test_teardown),
         cmocka_unit_test_teardown(test_lost_broker_reported_then_recovered, test_teardown),
         cmocka_unit_test_teardown(test_flags_refused_in_one_line, test_teardown),
     };
