@@ -21,6 +21,7 @@ PACKAGES=(
     procps iproute2 python3
     libffi-dev
     rabbitmq-server ejabberd
+    libmicrohttpd-dev libcjson-dev chromium
 )
 # The interop tests run aedes on Node.js. A machine that has node and npm
 # already (from Debian or elsewhere) keeps them: Debian's npm would conflict

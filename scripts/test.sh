@@ -63,9 +63,10 @@ step() {
 }
 
 # Labels whose tests drive external programs (other brokers, the README's
-# commands, QEMU with the firmware image): run in the plain pass only, each as a step of its own so the
-# summary shows its wall time.
-EXTERNAL_LABELS=(interop journeys firmware micropython cluster platform)
+# commands, QEMU with the firmware image, chromium with the console's page):
+# run in the plain pass only, each as a step of its own so the summary shows
+# its wall time.
+EXTERNAL_LABELS=(interop journeys firmware micropython cluster platform console)
 EXTERNAL_RE="^($(IFS='|'; echo "${EXTERNAL_LABELS[*]}"))\$"
 
 step "setup and build (build/)" ./scripts/setup.sh

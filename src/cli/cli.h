@@ -20,6 +20,7 @@ int cli_devices_run(const struct cli_command *cmd, int argc, char **argv);
 int cli_token_run(const struct cli_command *cmd, int argc, char **argv);
 int cli_device_run(const struct cli_command *cmd, int argc, char **argv);
 int cli_bench_run(const struct cli_command *cmd, int argc, char **argv);
+int cli_console_run(const struct cli_command *cmd, int argc, char **argv);
 
 /* --- the connection every broker-facing subcommand opens (conn.c) -------- */
 

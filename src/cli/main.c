@@ -28,6 +28,10 @@ static const struct cli_command cli_commands[] = {
       CLI_GROUP_BROKER | CLI_GROUP_TLS | CLI_GROUP_CONFIG | CLI_GROUP_IDENTITY | CLI_GROUP_DEVICE |
           CLI_GROUP_TOKEN | CLI_GROUP_LINK,
       MIDGE_DEVICE_MAX_EXTRA_TOPICS, cli_device_run },
+    { "console", "Serve a web console and OneNET's HTTP command API for the devices on a broker.",
+      CLI_GROUP_BROKER | CLI_GROUP_TLS | CLI_GROUP_CONFIG | CLI_GROUP_IDENTITY | CLI_GROUP_LINK |
+          CLI_GROUP_CONSOLE,
+      0, cli_console_run },
     { "bench", "Load-test brokers with a fleet of simulated devices.",
       CLI_GROUP_BROKER | CLI_GROUP_BENCH | CLI_GROUP_IDENTITY, 0, cli_bench_run },
 };

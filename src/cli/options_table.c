@@ -406,6 +406,8 @@ static const struct cli_option cli_table[] = {
     { "remove-retained", 0, no_argument, CLI_GROUP_RECEIVE, NULL, "clear every retained message received (-T spares some)", 0, FIELD(BOOL, remove_retained), NULL },
     { "retained-only", 0, no_argument, CLI_GROUP_RECEIVE, NULL, "print retained messages only; exit at the first new one", 0, FIELD(BOOL, retained_only), NULL },
     { "forget", KEY_FORGET, required_argument, CLI_GROUP_WATCH, "id", "remove a gone device's retained presence and state", CLI_OPT_FLAG_ONLY, NO_FIELD, cli_mosq_apply },
+    { "listen", 0, required_argument, CLI_GROUP_CONSOLE, "host:port", "serve the web console and its API here (default 127.0.0.1:8080; [v6]:port)", 0, FIELD_OR(STR, listen, "127.0.0.1:8080"), NULL },
+    { "api-key", 0, required_argument, CLI_GROUP_CONSOLE, "key", "the key API requests carry in their api-key header (mqtt profile; onenet: the master key, -P)", CLI_OPT_SECRET, FIELD(STR, api_key), NULL },
     { "help", KEY_HELP, no_argument, 0, NULL, "print this help and exit", CLI_OPT_FLAG_ONLY, NO_FIELD, NULL },
     { "version", KEY_VERSION, no_argument, 0, NULL, "print the version and exit", CLI_OPT_FLAG_ONLY, NO_FIELD, NULL },
 };

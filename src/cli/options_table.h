@@ -76,8 +76,9 @@ enum cli_group {
     CLI_GROUP_BENCH = 1u << 12,  /* --devices --rate --duration --qos --bind --workers --connect-time --json --plot */
     CLI_GROUP_LINK = 1u << 13,   /* -A --unix --nodelay: how the socket connects (every
                                     command on cli_conn: not bench) */
-    CLI_GROUP_MOSQ = 1u << 14    /* mosquitto_pub/_sub's own: -L -I -M --quiet, and the
+    CLI_GROUP_MOSQ = 1u << 14,   /* mosquitto_pub/_sub's own: -L -I -M --quiet, and the
                                     MQTT 5 flags -V -x -D, refused */
+    CLI_GROUP_CONSOLE = 1u << 15 /* --listen --api-key */
 };
 
 /* One subcommand: its name, what it does, the option groups it takes, how
@@ -234,6 +235,9 @@ struct cli_options {
     size_t unsubscribe_count;
     /* devices */
     const char *forget;         /* --forget ID */
+    /* console */
+    const char *listen;         /* --listen host:port; NULL = 127.0.0.1:8080 */
+    const char *api_key;        /* --api-key: what API requests must carry */
     /* storage for the default client id */
     char default_id[48];
 };

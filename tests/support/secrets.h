@@ -39,6 +39,10 @@
 #define SECRET_ONENET_MASTER_KEY "Master-Key-0f-Product-91025"
 #define SECRET_ONENET_AUTH_INFO "auth-info-of-9377501-s3cret"
 
+/* The web console's API key (--api-key); tests/console/browser.mjs uses
+ * the same value. */
+#define SECRET_CONSOLE_API_KEY "Console-Api-Key-5b1e"
+
 /* X(value, what) for every secret above. */
 #define TEST_SECRETS(X)                                                          \
     X(SECRET_BROKER_PASSWORD, "broker password (test_cli)")                    \
@@ -53,6 +57,7 @@
     X(SECRET_ONENET_API_KEY, "OneNET API key")                                 \
     X(SECRET_WRONG_API_KEY, "wrong OneNET API key")                            \
     X(SECRET_ONENET_MASTER_KEY, "OneNET product master key (platform plugin)")  \
-    X(SECRET_ONENET_AUTH_INFO, "OneNET device auth info (platform plugin)")
+    X(SECRET_ONENET_AUTH_INFO, "OneNET device auth info (platform plugin)")  \
+    X(SECRET_CONSOLE_API_KEY, "web console API key")
 
 #endif /* MIDGE_TEST_SECRETS_H */

@@ -74,7 +74,8 @@ static void add_secret(struct secret_list *s, const char *value, size_t len)
 static bool is_secret_key(const char *key, size_t len)
 {
     return (len == 8 && memcmp(key, "password", 8) == 0) ||
-           (len == 10 && memcmp(key, "device-key", 10) == 0);
+           (len == 10 && memcmp(key, "device-key", 10) == 0) ||
+           (len == 7 && memcmp(key, "api-key", 7) == 0);
 }
 
 static void trim(const char **s, size_t *len)
@@ -126,11 +127,12 @@ static void add_config_secrets(struct secret_list *s, const char *path)
 }
 
 /* The value a secret-bearing option takes from this word or the next:
- * "-P x", "-Px", "--password x", "--password=x", same for --device-key.
+ * "-P x", "-Px", "--password x", "--password=x", same for --device-key and
+ * --api-key.
  * *consumed tells whether the next word was the value. */
 static const char *secret_value(const char *word, const char *next, bool *consumed)
 {
-    static const char *const longs[] = {"--password", "--device-key"};
+    static const char *const longs[] = {"--password", "--device-key", "--api-key"};
     *consumed = false;
     if (strcmp(word, "-P") == 0) {
         *consumed = next != NULL;
@@ -154,7 +156,8 @@ static const char *secret_value(const char *word, const char *next, bool *consum
 
 static void collect_secrets(char *const argv[], struct secret_list *s)
 {
-    static const char *const env_secrets[] = {"MIDGE_PASSWORD", "MIDGE_DEVICE_KEY"};
+    static const char *const env_secrets[] = {"MIDGE_PASSWORD", "MIDGE_DEVICE_KEY",
+                                               "MIDGE_API_KEY"};
     const char *config = getenv("MIDGE_CONFIG");
 
     for (size_t i = 0; argv[i] != NULL; i++) {
