@@ -182,7 +182,7 @@ static bool cli_validate(const struct cli_command *cmd, struct cli_options *o)
     if (!cli_check_topics(cmd, o))
         return false;
     if ((cmd->groups & CLI_GROUP_SEND) && o->source == CLI_SOURCE_NONE) {
-        cli_error(o->prog, "a message is required (-m, -n, -f or -l)");
+        cli_error(o->prog, "a message is required (-m, -n, -f, -l or -s)");
         return false;
     }
     /* bench sizes its many connections' buffers itself: a limit it would

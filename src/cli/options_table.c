@@ -132,7 +132,7 @@ static bool cli_apply_source(const struct cli_command *cmd, struct cli_options *
     (void)cmd;
     (void)note;
     if (o->source != CLI_SOURCE_NONE) {
-        cli_error(o->prog, "only one of -m, -n, -f and -l may be given");
+        cli_error(o->prog, "only one of -m, -n, -f, -l and -s may be given");
         return false;
     }
     o->source = src;
@@ -373,7 +373,7 @@ static const struct cli_option cli_table[] = {
     { "log-level", KEY_LOG_LEVEL, required_argument, CLI_GROUP_DEVICE, "level", "log up to error, warn, info (default) or debug; -d implies debug", 0, FIELD_OR(STR, log_level, "info"), cli_apply_device },
     { "quiet", 'q', no_argument, CLI_GROUP_DEVICE, NULL, "log errors only (--log-level error)", 0, FIELD(BOOL, quiet), NULL },
     { "devices", KEY_DEVICES, required_argument, CLI_GROUP_BENCH, "n", "devices to simulate (required)", 0, FIELD(ULONG, devices), cli_apply_bench },
-    { "rate", KEY_RATE, required_argument, CLI_GROUP_BENCH, "n", "commands per second to random devices (default 100, 0 = none)", 0, FIELD(ULONG, rate), cli_apply_bench },
+    { "rate", KEY_RATE, required_argument, CLI_GROUP_BENCH, "n", "commands per second, each device in turn in a scrambled order (default 100, 0 = none)", 0, FIELD(ULONG, rate), cli_apply_bench },
     { "duration", KEY_DURATION, required_argument, CLI_GROUP_BENCH, "seconds", "length of the command phase (default 10)", 0, FIELD(ULONG, duration_s), cli_apply_bench },
     { "qos", 'q', required_argument, CLI_GROUP_BENCH, "0|1|2", "QoS of the commands (default 1)", 0, FIELD(U8, qos), cli_apply_number },
     { "bind", 0, required_argument, CLI_GROUP_BENCH, "addr[-addr]", "source IPv4 addresses, e.g. 127.0.0.2-127.0.0.20", 0, FIELD(STR, bind_range), NULL },
