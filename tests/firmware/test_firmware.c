@@ -2,7 +2,8 @@
  * The firmware image on QEMU's emulated MPS2 AN385 board, end to end over
  * loopback: the Linux tools command it through a mosquitto on the host,
  * QEMU's trace shows every write to the LED register, the broker and the
- * board are killed, the OneNET fake pushes commands, and a fake broker
+ * board are killed, the OneNET fake pushes commands, an operator commands
+ * it through the OneNET platform plugin, and a fake broker
  * sends every malformed packet of ../shared/conformance. One test per
  * ctest entry (the argument names it), each with its own broker and board.
  */
@@ -26,10 +27,10 @@
 #include "loopback.h"
 #include "midge/codec.h"
 #include "peer.h"
+#include "platform.h" /* the platform plugin's tests': MIDGE_ARGV too */
 #include "proc.h"
 #include "qemu_board.h"
 
-#define MIDGE_ARGV(...) ((char *[]){ MIDGE_BINARY, __VA_ARGS__, NULL })
 #define RUN_TIMEOUT_MS 15000
 /* Boot, ARP and the first connection through slirp and socat. */
 #define CONNECT_MS 15000
@@ -45,6 +46,7 @@
 
 static test_broker broker;
 static qemu_board board;
+static platform pf; /* the platform plugin's broker, for the onenet profile */
 static bool board_failed = true;
 
 static int setup(void **state)
@@ -59,6 +61,7 @@ static int teardown(void **state)
     (void)state;
     qemu_board_stop(&board, board_failed);
     test_broker_stop(&broker);
+    platform_stop(&pf);
     peer_teardown(NULL);
     return 0;
 }
@@ -306,6 +309,74 @@ static void test_onenet_creq_is_answered_on_crsp(void **state)
     board_failed = false;
 }
 
+/* --- the onenet profile against the platform plugin ------------------------- */
+
+/* The tutorial's device, logging in with its API key. */
+static const char firmware_registry[] =
+    "[product " PRODUCT "]\n"
+    "master-key = " MASTER_KEY "\n"
+    "[device " DEVICE "]\n"
+    "product = " PRODUCT "\n"
+    "api-key = " API_KEY "\n";
+
+/* `midge send --profile onenet` as an operator of the product. */
+static void platform_send_expect(const char *command, const char *answer)
+{
+    char cmd[16], want[32];
+    proc run;
+    snprintf(cmd, sizeof cmd, "%s", command);
+    snprintf(want, sizeof want, "%s\n", answer);
+    proc_run(&run, MIDGE_ARGV("send", "--profile", "onenet", "-h", "127.0.0.1", "-p", pf.port,
+                              "--product-id", PRODUCT, "-P", MASTER_KEY, "--device-id", DEVICE,
+                              "-W", "10", cmd),
+             NULL, RUN_TIMEOUT_MS);
+    if (proc_exit_code(&run) != 0 || strcmp(run.out, want) != 0)
+        fail_msg("send %s: exit %d, stdout '%s', stderr '%s'", command, proc_exit_code(&run),
+                 run.out, run.err);
+}
+
+/* `midge devices --profile onenet` until its listing holds line. */
+static void platform_devices_expect(const char *line, int timeout_ms)
+{
+    proc run;
+    long long end = proc_now_ms() + timeout_ms;
+    do {
+        proc_run(&run, MIDGE_ARGV("devices", "--profile", "onenet", "-h", "127.0.0.1", "-p",
+                                  pf.port, "--product-id", PRODUCT, "-P", MASTER_KEY),
+                 NULL, RUN_TIMEOUT_MS);
+        if (proc_exit_code(&run) == 0 && strstr(run.out, line) != NULL)
+            return;
+        usleep(200000);
+    } while (proc_now_ms() < end);
+    fail_msg("midge devices never showed '%s'; last: '%s' '%s'", line, run.out, run.err);
+}
+
+/* The tutorial's whole system with the board as its device: on, off and
+ * toggle through the plugin answered right and each one LED write, and
+ * the operator's listing shows the board online with its LED. */
+static void test_onenet_commands_through_the_platform_plugin(void **state)
+{
+    char args[512];
+    (void)state;
+    assert_int_equal(platform_start_with(&pf, firmware_registry, NULL), 0);
+    snprintf(args, sizeof args, "--profile onenet -h 10.0.2.100 -p 1883 --device-id " DEVICE
+             " --product-id " PRODUCT " -P " API_KEY " --backoff-min " BACKOFF_MIN
+             " --backoff-max %d", BACKOFF_MAX_MS);
+    assert_int_equal(qemu_board_start(&board, pf.broker.port, args), 0);
+    assert_true(qemu_board_wait_console(&board, "info: connected", 1, CONNECT_MS));
+    led_expect("0");
+    /* Online (and its first $dp read) before the first command. */
+    platform_devices_expect(DEVICE " online off", 10000);
+    platform_send_expect("on", "on");
+    platform_send_expect("off", "off");
+    platform_send_expect("toggle", "on");
+    platform_devices_expect(DEVICE " online on", 10000);
+    led_expect("0101");
+    qemu_board_stop(&board, false);
+    platform_stop(&pf);
+    board_failed = false;
+}
+
 /* --- malformed packets from a fake broker ----------------------------------- */
 
 /* A case of the conformance files that sends at least one packet midge's
@@ -434,6 +505,8 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_back_within_its_backoff_after_a_broker_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_the_will_says_offline_when_the_board_dies, setup, teardown),
         cmocka_unit_test_setup_teardown(test_onenet_creq_is_answered_on_crsp, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_onenet_commands_through_the_platform_plugin, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_malformed_packets_drop_the_connection_never_the_board,
                                   setup, teardown),
     };
