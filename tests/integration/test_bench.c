@@ -22,6 +22,7 @@
 #include "bench_json.h"
 #include "broker.h"
 #include "proc.h"
+#include "proc_expect.h"
 #include "script_broker.h"
 
 #define RUN_TIMEOUT_MS 60000
@@ -64,23 +65,6 @@ static int stop_brokers(void **state)
 }
 
 /* --- helpers --------------------------------------------------------------- */
-
-static void expect_exit(const proc *p, int code, const char *what)
-{
-    if (proc_exit_code(p) != code)
-        proc_dump(p, what);
-    assert_false(p->timed_out);
-    assert_int_equal(proc_exit_code(p), code);
-}
-
-static void expect_one_line_failure(const proc *p, const char *what)
-{
-    if (proc_exit_code(p) != 1 || count_lines(p->err) != 1)
-        proc_dump(p, what);
-    assert_false(p->timed_out);
-    assert_int_equal(proc_exit_code(p), 1);
-    assert_int_equal(count_lines(p->err), 1);
-}
 
 static const char *read_json(void) { return bench_json_read(json_path); }
 
@@ -155,7 +139,7 @@ static void test_bench_200_devices_answer_every_command(void **state)
              MIDGE_ARGV("bench", "-h", "127.0.0.1", "-p", port_a, "--devices", "200", "--rate",
                         "200", "--duration", "2", "--json", json_path),
              NULL, RUN_TIMEOUT_MS);
-    expect_exit(&run, 0, "midge bench --devices 200");
+    proc_expect_exit(&run, 0, "midge bench --devices 200");
     const char *j = expect_clean_run(200);
     assert_int_equal((int)json_number(j, "brokers"), 1);
     assert_int_equal((int)json_number(j, "workers"), 1);
@@ -181,7 +165,7 @@ static void test_bench_spreads_devices_over_two_brokers(void **state)
                         "--devices", "100", "--rate", "100", "--duration", "1", "--json",
                         json_path),
              NULL, RUN_TIMEOUT_MS);
-    expect_exit(&run, 0, "midge bench with two -h");
+    proc_expect_exit(&run, 0, "midge bench with two -h");
     const char *j = expect_clean_run(100);
     assert_int_equal((int)json_number(j, "brokers"), 2);
     /* Round-robin: each broker saw half of the devices connect. */
@@ -199,7 +183,7 @@ static void test_bench_takes_a_comma_separated_broker_list(void **state)
              MIDGE_ARGV("bench", "-i", "list", "-h", list, "--devices", "40", "--rate", "50",
                         "--duration", "1", "--json", json_path),
              NULL, RUN_TIMEOUT_MS);
-    expect_exit(&run, 0, "midge bench -h a,b");
+    proc_expect_exit(&run, 0, "midge bench -h a,b");
     const char *j = expect_clean_run(40);
     assert_int_equal((int)json_number(j, "brokers"), 2);
     assert_int_equal(clients_in_log(&broker_a, "list"), 20);
@@ -215,7 +199,7 @@ static void test_bench_workers_merge_their_figures(void **state)
                         "--rate", "200", "--duration", "2", "--workers", "2", "--json",
                         json_path),
              NULL, RUN_TIMEOUT_MS);
-    expect_exit(&run, 0, "midge bench --workers 2");
+    proc_expect_exit(&run, 0, "midge bench --workers 2");
     const char *j = expect_clean_run(201);
     assert_int_equal((int)json_number(j, "workers"), 2);
     /* Both workers' devices acted: the devices' own count matches the
@@ -231,7 +215,7 @@ static void test_bench_with_rate_0_only_connects(void **state)
              MIDGE_ARGV("bench", "-i", "idle", "-h", "127.0.0.1", "-p", port_a, "--devices", "50",
                         "--rate", "0", "--duration", "1", "--json", json_path),
              NULL, RUN_TIMEOUT_MS);
-    expect_exit(&run, 0, "midge bench --rate 0");
+    proc_expect_exit(&run, 0, "midge bench --rate 0");
     const char *j = read_json();
     assert_int_equal((int)json_number(j, "connected"), 50);
     assert_int_equal((int)json_number(j, "commands"), 0);
@@ -256,7 +240,7 @@ static void test_bench_devices_fail_over_through_the_list(void **state)
              NULL, RUN_TIMEOUT_MS);
     int refused = clients_in_log(&only_cmdr, "fo");
     test_broker_stop(&only_cmdr);
-    expect_exit(&run, 0, "midge bench with a broker that refuses the devices");
+    proc_expect_exit(&run, 0, "midge bench with a broker that refuses the devices");
     const char *j = read_json();
     assert_int_equal((int)json_number(j, "connected"), 40);
     /* Half the devices were placed on the refusing broker: one failed
@@ -276,7 +260,7 @@ static void test_bench_removes_the_retained_presence_and_state_it_made(void **st
              MIDGE_ARGV("bench", "-i", "clean", "-h", "127.0.0.1", "-p", port_a, "--devices", "20",
                         "--rate", "20", "--duration", "2", "--json", json_path),
              NULL, RUN_TIMEOUT_MS);
-    expect_exit(&run, 0, "midge bench --devices 20");
+    proc_expect_exit(&run, 0, "midge bench --devices 20");
     expect_clean_run(20);
     assert_int_equal(devices_listed("clean"), 0);
 }
@@ -300,7 +284,7 @@ static void test_bench_sigint_reports_so_far_writes_json_and_cleans_up(void **st
     kill(run.pid, SIGINT);
     proc_wait(&run, 15000);
 
-    expect_one_line_failure(&run, "midge bench after SIGINT");
+    proc_expect_one_line_failure(&run, 1, "midge bench after SIGINT");
     assert_non_null(strstr(run.err, "interrupted"));
     /* The figures until then: on stdout and in the --json file. */
     assert_non_null(strstr(run.out, "20/20 online"));
@@ -318,26 +302,26 @@ static void test_bench_bad_flags_fail_in_one_line(void **state)
 {
     (void)state;
     proc_run(&run, MIDGE_ARGV("bench", "-p", port_a), NULL, RUN_TIMEOUT_MS);
-    expect_one_line_failure(&run, "bench without --devices");
+    proc_expect_one_line_failure(&run, 1, "bench without --devices");
     proc_run(&run, MIDGE_ARGV("bench", "-p", port_a, "--devices", "0"), NULL, RUN_TIMEOUT_MS);
-    expect_one_line_failure(&run, "bench --devices 0");
+    proc_expect_one_line_failure(&run, 1, "bench --devices 0");
     proc_run(&run, MIDGE_ARGV("bench", "-p", port_a, "--devices", "10", "--rate", "fast"), NULL,
              RUN_TIMEOUT_MS);
-    expect_one_line_failure(&run, "bench --rate fast");
+    proc_expect_one_line_failure(&run, 1, "bench --rate fast");
     proc_run(&run, MIDGE_ARGV("bench", "-p", port_a, "--devices", "10", "--qos", "3"), NULL,
              RUN_TIMEOUT_MS);
-    expect_one_line_failure(&run, "bench --qos 3");
+    proc_expect_one_line_failure(&run, 1, "bench --qos 3");
     proc_run(&run, MIDGE_ARGV("bench", "-p", port_a, "--devices", "10", "--bind", "127.0.0.9-127.0.0.2"),
              NULL, RUN_TIMEOUT_MS);
-    expect_one_line_failure(&run, "bench --bind backwards");
+    proc_expect_one_line_failure(&run, 1, "bench --bind backwards");
     proc_run(&run, MIDGE_ARGV("bench", "-p", port_a, "--devices", "2", "--workers", "3"), NULL,
              RUN_TIMEOUT_MS);
-    expect_one_line_failure(&run, "bench --workers > --devices");
+    proc_expect_one_line_failure(&run, 1, "bench --workers > --devices");
     proc_run(&run, MIDGE_ARGV("bench", "-h", "127.0.0.1:0", "--devices", "2"), NULL,
              RUN_TIMEOUT_MS);
-    expect_one_line_failure(&run, "bench -h host:0");
+    proc_expect_one_line_failure(&run, 1, "bench -h host:0");
     proc_run(&run, MIDGE_ARGV("bench", "--devices", "2", "--no-such-flag"), NULL, RUN_TIMEOUT_MS);
-    expect_one_line_failure(&run, "bench --no-such-flag");
+    proc_expect_one_line_failure(&run, 1, "bench --no-such-flag");
 }
 
 /* Checked before the run: a 60 s run would otherwise end in the failure. */
@@ -354,7 +338,7 @@ static void test_bench_unwritable_report_paths_fail_before_the_run(void **state)
                  MIDGE_ARGV("bench", "-h", "127.0.0.1", "-p", port_a, "--devices", "5", "--rate",
                             "5", "--duration", "60", (char *)bad[i][0], (char *)bad[i][1]),
                  NULL, 10000);
-        expect_one_line_failure(&run, bad[i][1]);
+        proc_expect_one_line_failure(&run, 1, bad[i][1]);
         assert_non_null(strstr(run.err, bad[i][0]));
         assert_int_equal(run.out_len, 0);
     }
@@ -376,7 +360,7 @@ static void test_bench_qos2_answered_with_puback_is_an_error(void **state)
              NULL, RUN_TIMEOUT_MS);
     long long spent = proc_now_ms() - t0;
     script_broker_stop(&fake);
-    expect_one_line_failure(&run, "midge bench --qos 2 answered with PUBACK");
+    proc_expect_one_line_failure(&run, 1, "midge bench --qos 2 answered with PUBACK");
     assert_non_null(strstr(run.out, "commands:"));
     const char *j = read_json();
     assert_true(json_number(j, "errors") >= 1);
@@ -395,7 +379,7 @@ static void test_bench_more_devices_than_descriptors_names_the_fix(void **state)
     /* One more device than one process may hold sockets for. */
     snprintf(devices, sizeof devices, "%llu", (unsigned long long)rl.rlim_max + 1u);
     proc_run(&run, MIDGE_ARGV("bench", "-p", port_a, "--devices", devices), NULL, RUN_TIMEOUT_MS);
-    expect_one_line_failure(&run, "bench beyond the descriptor limit");
+    proc_expect_one_line_failure(&run, 1, "bench beyond the descriptor limit");
     assert_non_null(strstr(run.err, "--workers"));
 }
 
@@ -406,7 +390,7 @@ static void test_bench_without_broker_fails_in_one_line(void **state)
     snprintf(closed, sizeof closed, "%u", (unsigned)test_broker_free_port());
     proc_run(&run, MIDGE_ARGV("bench", "-h", "127.0.0.1", "-p", closed, "--devices", "5"), NULL,
              RUN_TIMEOUT_MS);
-    expect_one_line_failure(&run, "bench to a closed port");
+    proc_expect_one_line_failure(&run, 1, "bench to a closed port");
     assert_non_null(strstr(run.err, closed));
 }
 

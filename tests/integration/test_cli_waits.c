@@ -22,6 +22,7 @@
 #include "loopback.h"
 #include "peer.h"
 #include "proc.h"
+#include "proc_expect.h"
 #include "script_broker.h"
 
 #define RUN_TIMEOUT_MS 20000
@@ -76,23 +77,6 @@ static int waits_teardown(void **state)
     return peer_teardown(state);
 }
 
-static void expect_exit(const proc *p, int code, const char *what)
-{
-    if (proc_exit_code(p) != code)
-        proc_dump(p, what);
-    assert_false(p->timed_out);
-    assert_int_equal(proc_exit_code(p), code);
-}
-
-static void expect_one_line_failure(const proc *p, int code, const char *what)
-{
-    if (proc_exit_code(p) != code || count_lines(p->err) != 1)
-        proc_dump(p, what);
-    assert_false(p->timed_out);
-    assert_int_equal(proc_exit_code(p), code);
-    assert_int_equal(count_lines(p->err), 1);
-}
-
 /* Run argv to its end; returns how long it took in ms. */
 static long long timed_run(char *const argv[])
 {
@@ -124,7 +108,7 @@ static void test_sub_prints_every_message_queued_while_it_was_away(void **state)
         proc_run(&run, MIDGE_ARGV("sub", "-h", "127.0.0.1", "-p", port, "-c", "-i", id, "-q", "1",
                                   "-t", topic, "-W", "1"),
                  NULL, RUN_TIMEOUT_MS);
-        expect_exit(&run, 27, "midge sub -c (the first time)");
+        proc_expect_exit(&run, 27, "midge sub -c (the first time)");
 
         expected[0] = '\0';
         for (int i = 0; i < 10; i++) {
@@ -143,7 +127,7 @@ static void test_sub_prints_every_message_queued_while_it_was_away(void **state)
                  NULL, RUN_TIMEOUT_MS);
         if (proc_exit_code(&run) != 0 || strcmp(run.out, expected) != 0)
             fprintf(stderr, "round %d of %d\n", round + 1, QUEUED_ROUNDS);
-        expect_exit(&run, 0, "midge sub -c -C 10 (back)");
+        proc_expect_exit(&run, 0, "midge sub -c -C 10 (back)");
         assert_string_equal(run.out, expected);
     }
     peer_free(pub);
@@ -170,7 +154,7 @@ static void run_against_silent_listener(const char *cmd, char *const args[], con
 
     long long spent = timed_run(argv);
     close(listener);
-    expect_one_line_failure(&run, 27, what);
+    proc_expect_one_line_failure(&run, 27, what);
     if (spent >= SILENT_BOUND_MS)
         fprintf(stderr, "%s took %lld ms\n", what, spent);
     assert_true(spent < SILENT_BOUND_MS);
@@ -230,7 +214,7 @@ static void send_rounds_end_at_the_answer(const char *send_port, const char *wha
         long long spent =
             timed_run(MIDGE_ARGV("send", "-h", "127.0.0.1", "-p", (char *)send_port,
                                  "--device-id", "lamp1", "-W", SEND_W, "toggle"));
-        expect_exit(&run, 0, what);
+        proc_expect_exit(&run, 0, what);
         assert_true(strcmp(run.out, "on\n") == 0 || strcmp(run.out, "off\n") == 0);
         if (spent >= SEND_BOUND_MS)
             fprintf(stderr, "%s: round %d of %d took %lld ms\n", what, round + 1, SEND_ROUNDS,
@@ -276,7 +260,7 @@ static void test_send_to_a_device_exits_at_its_answer(void **state)
         if (proc_exit_code(&run) == 0)
             break;
     }
-    expect_exit(&run, 0, "midge send status (device up)");
+    proc_expect_exit(&run, 0, "midge send status (device up)");
     send_rounds_end_at_the_answer(own_port, "midge send toggle to midge device");
 }
 
@@ -293,7 +277,7 @@ static void test_pub_qos2_answered_with_puback_fails_in_one_line(void **state)
              NULL, 45000);
     long long spent = proc_now_ms() - t0;
     script_broker_stop(&fake);
-    expect_one_line_failure(&run, 1, "midge pub -q 2 answered with PUBACK");
+    proc_expect_one_line_failure(&run, 1, "midge pub -q 2 answered with PUBACK");
     /* The line names the limit and what to do about it. */
     assert_non_null(strstr(run.err, "does not support QoS 2; use -q 1"));
     assert_int_equal(fake.packets[MIDGE_PUBLISH], 1);
@@ -311,7 +295,7 @@ static void test_send_names_the_unexpected_extra_argument(void **state)
     proc_run(&run, MIDGE_ARGV("send", "-h", "127.0.0.1", "-p", port, "--device-id", "lamp1",
                               "status", "blah"),
              NULL, RUN_TIMEOUT_MS);
-    expect_one_line_failure(&run, 1, "midge send status blah");
+    proc_expect_one_line_failure(&run, 1, "midge send status blah");
     assert_non_null(strstr(run.err, "unexpected argument 'blah'"));
     assert_null(strstr(run.err, "argument 'status'"));
 }

@@ -18,6 +18,7 @@
 #include "broker.h"
 #include "peer.h"
 #include "proc.h"
+#include "proc_expect.h"
 #include "secrets.h"
 
 #define RUN_TIMEOUT_MS 20000
@@ -70,24 +71,6 @@ static int console_teardown(void **state)
     if (own.pid > 0)
         test_broker_stop(&own);
     return peer_teardown(state);
-}
-
-static void expect_exit(const proc *p, int code, const char *what)
-{
-    if (proc_exit_code(p) != code)
-        proc_dump(p, what);
-    assert_int_equal(proc_exit_code(p), code);
-}
-
-/* Exit `code` with exactly one line on stderr. */
-static void expect_one_line_failure(const proc *p, int code, const char *what)
-{
-    if (proc_exit_code(p) != code || count_lines(p->err) != 1)
-        proc_dump(p, what);
-    assert_false(p->timed_out);
-    assert_int_equal(proc_exit_code(p), code);
-    assert_int_equal(count_lines(p->err), 1);
-    assert_true(p->err[p->err_len - 1] == '\n');
 }
 
 /* A library client subscribed to `filter` on the group's broker: the
@@ -155,7 +138,7 @@ static void test_token_prints_the_official_vector(void **state)
                         "--device-key", VECTOR_KEY, "--method", "sha1", "--expires",
                         "7557387130"),
              NULL, RUN_TIMEOUT_MS);
-    expect_exit(&run, 0, "midge token (official vector)");
+    proc_expect_exit(&run, 0, "midge token (official vector)");
     assert_string_equal(run.out, VECTOR_TOKEN);
     assert_int_equal(run.err_len, 0);
 }
@@ -167,7 +150,7 @@ static void test_token_with_bad_key_fails_in_one_line_without_echoing_it(void **
              MIDGE_ARGV("token", "--product-id", "238322", "--device-id", "d", "--device-key",
                         SECRET_BAD_DEVICE_KEY, "--expires", "7557387130"),
              NULL, RUN_TIMEOUT_MS);
-    expect_one_line_failure(&run, 1, "midge token with a bad key");
+    proc_expect_one_line_failure(&run, 1, "midge token with a bad key");
     assert_int_equal(run.out_len, 0);
     assert_null(strstr(run.err, SECRET_BAD_DEVICE_KEY));
 }
@@ -179,7 +162,7 @@ static void test_token_refuses_expires_together_with_ttl(void **state)
              MIDGE_ARGV("token", "--product-id", "238322", "--device-id", "d", "--device-key",
                         VECTOR_KEY, "--expires", "7557387130", "--ttl", "60"),
              NULL, RUN_TIMEOUT_MS);
-    expect_one_line_failure(&run, 1, "midge token --expires --ttl");
+    proc_expect_one_line_failure(&run, 1, "midge token --expires --ttl");
     assert_null(strstr(run.err, VECTOR_KEY));
 }
 
@@ -190,7 +173,7 @@ static void test_token_defaults_to_sha256_and_a_future_expiry(void **state)
              MIDGE_ARGV("token", "--product-id", "238322", "--device-id", "d", "--device-key",
                         VECTOR_KEY),
              NULL, RUN_TIMEOUT_MS);
-    expect_exit(&run, 0, "midge token (defaults)");
+    proc_expect_exit(&run, 0, "midge token (defaults)");
     assert_non_null(strstr(run.out, "&method=sha256&"));
     const char *et = strstr(run.out, "&et=");
     assert_non_null(et);
@@ -205,7 +188,7 @@ static void test_send_without_device_times_out_with_27(void **state)
     proc_run(&run, MIDGE_ARGV("send", "-h", "127.0.0.1", "-p", port, "--device-id", "lamp1", "-W",
                               "1", "on"),
              NULL, RUN_TIMEOUT_MS);
-    expect_one_line_failure(&run, 27, "midge send to nobody");
+    proc_expect_one_line_failure(&run, 27, "midge send to nobody");
     assert_string_equal(run.err, "midge send: no answer from lamp1 within 1 s (offline?)\n");
     assert_int_equal(run.out_len, 0);
 }
@@ -218,7 +201,7 @@ static void test_send_prints_the_answer_of_the_device(void **state)
                              "toggle"),
                   dev, "devices/lamp1/cmd/request/", "devices/lamp1/cmd/response/", "toggle",
                   "on");
-    expect_exit(&run, 0, "midge send toggle");
+    proc_expect_exit(&run, 0, "midge send toggle");
     assert_string_equal(run.out, "on\n");
     assert_int_equal(run.err_len, 0);
 }
@@ -230,7 +213,7 @@ static void test_send_uses_the_given_prefix(void **state)
     send_answered(MIDGE_ARGV("send", "-h", "127.0.0.1", "-p", port, "--device-id", "lamp1",
                              "--prefix", "home/hall", "status"),
                   dev, "home/hall/cmd/request/", "home/hall/cmd/response/", "status", "off");
-    expect_exit(&run, 0, "midge send --prefix");
+    proc_expect_exit(&run, 0, "midge send --prefix");
     assert_string_equal(run.out, "off\n");
 }
 
@@ -242,7 +225,7 @@ static void test_send_prints_an_error_answer_and_exits_1(void **state)
                              "blink"),
                   dev, "devices/lamp2/cmd/request/", "devices/lamp2/cmd/response/", "blink",
                   "error: unknown command \"blink\"");
-    expect_exit(&run, 1, "midge send blink");
+    proc_expect_exit(&run, 1, "midge send blink");
     assert_string_equal(run.out, "error: unknown command \"blink\"\n");
 }
 
@@ -253,7 +236,7 @@ static void test_send_onenet_direct_uses_creq_and_crsp(void **state)
     send_answered(MIDGE_ARGV("send", "-h", "127.0.0.1", "-p", port, "--profile", "onenet",
                              "--direct", "--device-id", "9377500", "on"),
                   dev, "$creq/", "$crsp/", "on", "on");
-    expect_exit(&run, 0, "midge send --profile onenet");
+    proc_expect_exit(&run, 0, "midge send --profile onenet");
     assert_string_equal(run.out, "on\n");
 }
 
@@ -262,16 +245,16 @@ static void test_send_without_command_or_device_fails_in_one_line(void **state)
     (void)state;
     proc_run(&run, MIDGE_ARGV("send", "-h", "127.0.0.1", "-p", port, "--device-id", "lamp1"), NULL,
              RUN_TIMEOUT_MS);
-    expect_one_line_failure(&run, 1, "midge send without a command");
+    proc_expect_one_line_failure(&run, 1, "midge send without a command");
     proc_run(&run, MIDGE_ARGV("send", "-h", "127.0.0.1", "-p", port, "on"), NULL, RUN_TIMEOUT_MS);
-    expect_one_line_failure(&run, 1, "midge send without --device-id");
+    proc_expect_one_line_failure(&run, 1, "midge send without --device-id");
     proc_run(&run, MIDGE_ARGV("send", "-h", "127.0.0.1", "-p", port, "--device-id", "a/#", "on"),
              NULL, RUN_TIMEOUT_MS);
-    expect_one_line_failure(&run, 1, "midge send with a wildcard in the device id");
+    proc_expect_one_line_failure(&run, 1, "midge send with a wildcard in the device id");
     /* OneNET takes commands over HTTP: the stand-in broker must be named. */
     proc_run(&run, MIDGE_ARGV("send", "--profile", "onenet", "--device-id", "9377500", "on"), NULL,
              RUN_TIMEOUT_MS);
-    expect_one_line_failure(&run, 1, "midge send --profile onenet without -h");
+    proc_expect_one_line_failure(&run, 1, "midge send --profile onenet without -h");
 }
 
 /* --- midge devices ------------------------------------------------------------ */
@@ -301,7 +284,7 @@ static void test_devices_lists_retained_presence_and_state_sorted(void **state)
     long long t0 = proc_now_ms();
     proc_run(&run, MIDGE_ARGV("devices", "-h", "127.0.0.1", "-p", own_port), NULL,
              RUN_TIMEOUT_MS);
-    expect_exit(&run, 0, "midge devices");
+    proc_expect_exit(&run, 0, "midge devices");
     assert_string_equal(run.out, "attic online off\n"
                                  "garage online ?\n"
                                  "porch offline on\n");
@@ -316,7 +299,7 @@ static void test_devices_on_an_empty_broker_lists_nothing(void **state)
     start_own_broker();
     proc_run(&run, MIDGE_ARGV("devices", "-h", "127.0.0.1", "-p", own_port), NULL,
              RUN_TIMEOUT_MS);
-    expect_exit(&run, 0, "midge devices on an empty broker");
+    proc_expect_exit(&run, 0, "midge devices on an empty broker");
     assert_int_equal(run.out_len, 0);
     assert_int_equal(count_lines(run.err), 1);
     assert_non_null(strstr(run.err, "no device has reported"));
@@ -350,7 +333,7 @@ static void test_devices_watch_prints_changes_and_exits_0_on_sigint(void **state
     proc_pump(&run, 300);
     kill(run.pid, SIGINT);
     proc_wait(&run, 5000);
-    expect_exit(&run, 0, "midge devices --watch");
+    proc_expect_exit(&run, 0, "midge devices --watch");
     assert_string_equal(run.out, "lamp9 online off\n"
                                  "lamp9 online on\n"
                                  "lamp9 offline on\n");
@@ -375,7 +358,7 @@ static void send_expect(const char *command, const char *expected_line)
              NULL, RUN_TIMEOUT_MS);
     if (strcmp(run.out, expected_line) != 0)
         proc_dump(&device_proc, "midge device");
-    expect_exit(&run, 0, what);
+    proc_expect_exit(&run, 0, what);
     assert_string_equal(run.out, expected_line);
 }
 
@@ -439,7 +422,7 @@ static void test_command_sent_while_offline_is_carried_out_on_return(void **stat
     proc_run(&run, MIDGE_ARGV("send", "-h", "127.0.0.1", "-p", own_port, "--device-id", "lamp1",
                               "-W", "1", "on"),
              NULL, RUN_TIMEOUT_MS);
-    expect_one_line_failure(&run, 27, "midge send to a stopped device");
+    proc_expect_one_line_failure(&run, 27, "midge send to a stopped device");
 
     assert_int_equal(proc_start(&device_proc, device_argv, NULL), 0);
     devices_expect("lamp1 online on\n");

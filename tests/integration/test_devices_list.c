@@ -15,6 +15,7 @@
 #include "broker.h"
 #include "peer.h"
 #include "proc.h"
+#include "proc_expect.h"
 
 #define RUN_TIMEOUT_MS 20000
 #define DEVICES(...) ((char *[]){MIDGE_BINARY, "devices", "-h", "127.0.0.1", "-p", port, \
@@ -59,13 +60,6 @@ static void retain(const char *topic, const char *payload)
     peer_free(p);
 }
 
-static void expect_exit(const proc *p, int code, const char *what)
-{
-    if (proc_exit_code(p) != code)
-        proc_dump(p, what);
-    assert_int_equal(proc_exit_code(p), code);
-}
-
 static void test_prefix_template_lists_devices_under_it(void **state)
 {
     (void)state;
@@ -80,7 +74,7 @@ static void test_prefix_template_lists_devices_under_it(void **state)
         proc_pump(&device, 100);
         proc_run(&run, DEVICES("--prefix", "home/{device-id}"), NULL, RUN_TIMEOUT_MS);
     }
-    expect_exit(&run, 0, "devices --prefix home/{device-id}");
+    proc_expect_exit(&run, 0, "devices --prefix home/{device-id}");
     assert_string_equal(run.out, "lamp9 online off\n");
     /* Not under the default template. */
     proc_run(&run, DEVICES("--prefix", "devices/{device-id}"), NULL, RUN_TIMEOUT_MS);
@@ -88,7 +82,7 @@ static void test_prefix_template_lists_devices_under_it(void **state)
     /* Part of a level: dev-{device-id} finds dev-7 only. */
     retain("home/dev-7/status", "offline");
     proc_run(&run, DEVICES("--prefix", "home/dev-{device-id}"), NULL, RUN_TIMEOUT_MS);
-    expect_exit(&run, 0, "devices --prefix home/dev-{device-id}");
+    proc_expect_exit(&run, 0, "devices --prefix home/dev-{device-id}");
     assert_string_equal(run.out, "7 offline ?\n");
 }
 
@@ -96,7 +90,7 @@ static void test_no_device_is_one_line_on_stderr(void **state)
 {
     (void)state;
     proc_run(&run, DEVICES("--prefix", "void/{device-id}/x"), NULL, RUN_TIMEOUT_MS);
-    expect_exit(&run, 0, "devices with none");
+    proc_expect_exit(&run, 0, "devices with none");
     assert_int_equal(run.out_len, 0);
     assert_string_equal(run.err, "midge devices: no device has reported under void/+/x/\n");
 }
@@ -108,7 +102,7 @@ static void test_prefix_without_one_device_id_is_refused(void **state)
     (void)state;
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         proc_run(&run, DEVICES("--prefix", (char *)bad[i]), NULL, RUN_TIMEOUT_MS);
-        expect_exit(&run, 1, bad[i]);
+        proc_expect_exit(&run, 1, bad[i]);
         assert_int_equal(count_lines(run.err), 1);
     }
 }
@@ -124,7 +118,7 @@ static void test_ids_sort_with_numbers_as_numbers(void **state)
         retain(topic, "offline");
     }
     proc_run(&run, DEVICES("--prefix", "sort/{device-id}"), NULL, RUN_TIMEOUT_MS);
-    expect_exit(&run, 0, "devices, sorted");
+    proc_expect_exit(&run, 0, "devices, sorted");
     assert_string_equal(run.out, "bench-0-1 offline ?\n"
                                  "bench-0-2 offline ?\n"
                                  "bench-0-10 offline ?\n"
@@ -141,7 +135,7 @@ static void test_forget_clears_a_gone_devices_presence_and_state(void **state)
     retain("devices/gone1/state", "{\"led\":\"on\"}");
     retain("devices/live1/status", "online");
     proc_run(&run, DEVICES("--forget", "gone1"), NULL, RUN_TIMEOUT_MS);
-    expect_exit(&run, 0, "devices --forget gone1");
+    proc_expect_exit(&run, 0, "devices --forget gone1");
     assert_int_equal(run.out_len + run.err_len, 0);
 
     /* Nothing retained is left under devices/gone1/. */
@@ -157,13 +151,13 @@ static void test_forget_clears_a_gone_devices_presence_and_state(void **state)
 
     /* Online: refused, still listed. Unknown: refused. */
     proc_run(&run, DEVICES("--forget", "live1"), NULL, RUN_TIMEOUT_MS);
-    expect_exit(&run, 1, "devices --forget live1");
+    proc_expect_exit(&run, 1, "devices --forget live1");
     assert_int_equal(count_lines(run.err), 1);
     proc_run(&run, DEVICES("--forget", "never-seen"), NULL, RUN_TIMEOUT_MS);
-    expect_exit(&run, 1, "devices --forget never-seen");
+    proc_expect_exit(&run, 1, "devices --forget never-seen");
     assert_int_equal(count_lines(run.err), 1);
     proc_run(&run, DEVICES("--forget", "a/b"), NULL, RUN_TIMEOUT_MS);
-    expect_exit(&run, 1, "devices --forget a/b");
+    proc_expect_exit(&run, 1, "devices --forget a/b");
     proc_run(&run, DEVICES("--prefix", "devices/{device-id}"), NULL, RUN_TIMEOUT_MS);
     assert_non_null(strstr(run.out, "live1 online ?\n"));
 }
